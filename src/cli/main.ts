@@ -1,4 +1,14 @@
 import { Command } from "commander";
+import { registerServe } from "./serve.ts";
 
-const program = new Command("chaoscart").description("Flash-sale shop and fault-tolerance lab");
-await program.parseAsync(process.argv);
+const program = new Command("chaoscart")
+  .description("Flash-sale shop and the fault-tolerance lab that verifies it")
+  .showHelpAfterError();
+registerServe(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  console.error(`chaoscart: ${(error as Error).message}`);
+  process.exit(1);
+}

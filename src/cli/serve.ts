@@ -1,0 +1,36 @@
+import type { Command } from "commander";
+import { ConfigError, inventoryEnv, readEnv } from "../shop/config.ts";
+import { type RunningService, startInventoryService } from "../shop/inventory/service.ts";
+
+const roles: Record<string, () => Promise<RunningService>> = {
+  inventory: () => startInventoryService(readEnv(inventoryEnv)),
+};
+
+export function registerServe(program: Command) {
+  program
+    .command("serve")
+    .description("run one shop service role (configured by CHAOSCART_* environment variables)")
+    .argument("<role>", `one of: ${Object.keys(roles).join(", ")}`)
+    .action(async (role: string) => {
+      const start = roles[role];
+      if (!start) throw new Error(`unknown role "${role}": expected one of ${Object.keys(roles).join(", ")}`);
+      let service: RunningService;
+      try {
+        service = await start();
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          console.error(error.message);
+          process.exit(2);
+        }
+        throw error;
+      }
+      const stop = (signal: NodeJS.Signals) => {
+        service.close().then(
+          () => process.exit(signal === "SIGINT" ? 130 : 0),
+          () => process.exit(1),
+        );
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}

@@ -1,0 +1,58 @@
+import { z } from "zod";
+
+/**
+ * Service configuration from environment variables, validated at start-up. Every error names the
+ * variable, so a misconfigured deployment fails loudly instead of half-working.
+ */
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const ms = (min: number, max: number) => z.coerce.number().min(min).max(max);
+
+export const inventoryEnv = {
+  CHAOSCART_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// connection URL"),
+  CHAOSCART_HOST: z.string().default("127.0.0.1"),
+  CHAOSCART_PORT: int(0, 65535).default(7102),
+  CHAOSCART_REGION: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/)
+    .default("east"),
+  CHAOSCART_ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").optional(),
+  CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  CHAOSCART_DB_POOL_MAX: int(1, 200).default(10),
+  CHAOSCART_INVENTORY_STRATEGY: z.enum(["coalesce", "direct"]).default("coalesce"),
+  CHAOSCART_BATCH_WINDOW_MS: ms(0, 2).default(1),
+  CHAOSCART_BATCH_MAX: int(1, 5000).default(512),
+  CHAOSCART_RESERVATION_TTL_MS: int(100, 86_400_000).default(60_000),
+  CHAOSCART_SOLD_OUT_TTL_MS: int(0, 60_000).default(1_000),
+  CHAOSCART_SWEEP_INTERVAL_MS: int(10, 3_600_000).default(1_000),
+  CHAOSCART_SWEEP_LIMIT: int(1, 10_000).default(500),
+  /** Adds `POST /noop` (same validation, no database): the HTTP ceiling the benchmark compares against. */
+  CHAOSCART_BENCH_ENDPOINTS: z.enum(["0", "1"]).default("0"),
+} as const;
+
+export type EnvShape = Record<string, z.ZodType>;
+export type EnvConfig<S extends EnvShape> = { [K in keyof S]: z.output<S[K]> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+export function readEnv<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv = process.env): EnvConfig<S> {
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(shape)) {
+    const raw = env[key];
+    values[key] = raw === "" ? undefined : raw;
+  }
+  const parsed = z.object(shape).safeParse(values);
+  if (parsed.success) return parsed.data as EnvConfig<S>;
+  const problems = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0]);
+    const got = env[key] === undefined ? "unset" : JSON.stringify(env[key]);
+    return `${key}: ${issue.message} (got ${got})`;
+  });
+  throw new ConfigError(problems);
+}
+
+export type InventoryConfig = EnvConfig<typeof inventoryEnv>;

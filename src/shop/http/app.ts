@@ -1,0 +1,77 @@
+import Fastify, { LogController } from "fastify";
+import {
+  hasZodFastifySchemaValidationErrors,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import { collectDefaultMetrics, Registry } from "prom-client";
+
+const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: "malformed_json",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "empty_body",
+  FST_ERR_CTP_BODY_TOO_LARGE: "body_too_large",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "invalid_content_length",
+};
+
+export interface AppOptions {
+  service: string;
+  logLevel: string;
+  bodyLimitBytes?: number;
+  /** Readiness: resolves when the service can do its job, throws (with a reason) when not. */
+  ready: () => Promise<void>;
+}
+
+/** The shared HTTP stack of every shop service: JSON logs, zod validation, error shape, health and metrics. */
+export function createApp(options: AppOptions) {
+  const app = Fastify({
+    logger: { level: options.logLevel, base: { service: options.service } },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
+    requestIdHeader: "x-request-id",
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const metrics = new Registry();
+  metrics.setDefaultLabels({ service: options.service });
+  collectDefaultMetrics({ register: metrics });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issue = error.validation[0];
+      const where = error.validationContext ?? "body";
+      const path = issue?.instancePath.replace(/^\//, "").replaceAll("/", ".");
+      const field = path ? `${where}.${path}` : where;
+      return reply
+        .code(400)
+        .send({ error: "invalid_request", field, message: `${field}: ${issue?.message}` });
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      // Fastify's own client errors: malformed JSON, oversized body, wrong content type.
+      const name = FASTIFY_CLIENT_ERRORS[error.code ?? ""] ?? "bad_request";
+      return reply.code(status).send({ error: name, message: error.message });
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply.code(503).send({ error: "unavailable", message: error.message });
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) => {
+    try {
+      await options.ready();
+      return { status: "ready" };
+    } catch (error) {
+      return reply.code(503).send({ status: "not_ready", reason: (error as Error).message });
+    }
+  });
+  app.get("/metrics", async (_request, reply) => {
+    reply.header("content-type", metrics.contentType);
+    return metrics.metrics();
+  });
+  return Object.assign(app, { metrics });
+}
+
+export type ServiceApp = ReturnType<typeof createApp>;

@@ -1,0 +1,242 @@
+import type { RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
+import { BatchRaceError, type InventoryStore, type ReservationRow, type SettleOutcome } from "./store.ts";
+
+export type Strategy = "coalesce" | "direct";
+
+export interface EngineOptions {
+  strategy: Strategy;
+  /** How long the first request of a batch waits for company before the batch is written. */
+  batchWindowMs: number;
+  batchMax: number;
+  reservationTtlMs: number;
+  /** How long a locally observed sold-out is trusted before the database is asked again. */
+  soldOutTtlMs: number;
+  sweepIntervalMs: number;
+  sweepLimit: number;
+}
+
+export type ReserveOutcome =
+  | {
+      kind: "granted";
+      orderId: string;
+      sku: string;
+      qty: number;
+      state: "HELD" | "COMMITTED";
+      replay: boolean;
+    }
+  | { kind: "rejected"; orderId: string; sku: string; qty: number; reason: RejectReason | "sold_out" };
+
+export interface EngineEvents {
+  batch?(sku: string, size: number, granted: number, ms: number): void;
+  outcome?(outcome: ReserveOutcome): void;
+  swept?(rows: ReservationRow[]): void;
+  error?(context: string, error: unknown): void;
+}
+
+interface Pending extends ReserveRequest {
+  resolve(outcome: ReserveOutcome): void;
+  reject(error: unknown): void;
+}
+
+/** Per-SKU state. Only this process's event loop touches it, so it needs no locking. */
+class SkuLane {
+  queue: Pending[] = [];
+  timer: NodeJS.Timeout | undefined;
+  inFlight: Promise<void> | undefined;
+  soldOutUntil = 0;
+  /** Orders that hold this SKU, loaded when it sells out, so replays still get their grant back. */
+  holders: Set<string> | undefined;
+}
+
+const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
+const MAX_BATCH_ATTEMPTS = 3;
+
+/**
+ * The coalescing reservation engine (DESIGN §3). Concurrent reserves for one SKU queue for at most
+ * `batchWindowMs` (or until `batchMax`), then one transaction decides them all; at most one batch
+ * per SKU is in flight, and arrivals during it form the next batch. Outcomes are returned only
+ * after the batch has committed.
+ */
+export class InventoryEngine {
+  private readonly lanes = new Map<string, SkuLane>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: InventoryStore,
+    readonly options: EngineOptions,
+    private readonly events: EngineEvents = {},
+  ) {}
+
+  async reserve(orderId: string, sku: string, qty: number): Promise<ReserveOutcome> {
+    if (this.closed) throw new Error("inventory engine is shutting down");
+    const outcome =
+      this.options.strategy === "direct"
+        ? await this.reserveDirect(orderId, sku, qty)
+        : await this.reserveCoalesced(orderId, sku, qty);
+    this.events.outcome?.(outcome);
+    return outcome;
+  }
+
+  async commit(orderId: string): Promise<SettleOutcome> {
+    return this.store.commit(orderId);
+  }
+
+  async release(orderId: string): Promise<SettleOutcome> {
+    const outcome = await this.store.release(orderId);
+    if (outcome.kind === "done" && outcome.changed) this.stockReturned(outcome.items.map((i) => i.sku));
+    return outcome;
+  }
+
+  startSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweepOnce()
+        .then(() => {})
+        .catch((error) => this.events.error?.("sweeper", error))
+        .finally(() => {
+          this.sweeping = undefined;
+        });
+    }, this.options.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Releases expired HELD reservations until none are left. */
+  async sweepOnce(): Promise<ReservationRow[]> {
+    const all: ReservationRow[] = [];
+    for (;;) {
+      const rows = await this.store.sweepExpired(this.options.sweepLimit);
+      if (rows.length === 0) break;
+      all.push(...rows);
+      this.stockReturned(rows.map((r) => r.sku));
+      this.events.swept?.(rows);
+      if (rows.length < this.options.sweepLimit) break;
+    }
+    return all;
+  }
+
+  /** Stops taking work and waits for every queued and in-flight batch to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const [sku, lane] of this.lanes) {
+      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer = undefined;
+      if (!lane.inFlight && lane.queue.length > 0) this.flush(sku, lane);
+    }
+    for (;;) {
+      const busy = [...this.lanes.values()].flatMap((lane) => (lane.inFlight ? [lane.inFlight] : []));
+      if (this.sweeping) busy.push(this.sweeping);
+      if (busy.length === 0) return;
+      await Promise.allSettled(busy);
+    }
+  }
+
+  private async reserveDirect(orderId: string, sku: string, qty: number): Promise<ReserveOutcome> {
+    const result = await this.store.reserveDirect(orderId, sku, qty, this.options.reservationTtlMs);
+    if (result.kind === "grant") return { kind: "granted", orderId, sku, qty, state: "HELD", replay: false };
+    if (result.kind === "replay") return replayOutcome(orderId, sku, qty, result.state);
+    return { kind: "rejected", orderId, sku, qty, reason: result.reason };
+  }
+
+  private reserveCoalesced(orderId: string, sku: string, qty: number): Promise<ReserveOutcome> {
+    const lane = this.lane(sku);
+    if (lane.holders && Date.now() < lane.soldOutUntil && !lane.holders.has(orderId)) {
+      return Promise.resolve({ kind: "rejected", orderId, sku, qty, reason: "sold_out" });
+    }
+    return new Promise<ReserveOutcome>((resolve, reject) => {
+      lane.queue.push({ orderId, qty, resolve, reject });
+      if (lane.inFlight) return; // the batch in flight flushes this one when it ends
+      if (lane.queue.length >= this.options.batchMax) this.flush(sku, lane);
+      else lane.timer ??= setTimeout(() => this.flush(sku, lane), this.options.batchWindowMs);
+    });
+  }
+
+  private lane(sku: string): SkuLane {
+    let lane = this.lanes.get(sku);
+    if (!lane) {
+      lane = new SkuLane();
+      this.lanes.set(sku, lane);
+    }
+    return lane;
+  }
+
+  private flush(sku: string, lane: SkuLane): void {
+    if (lane.timer) clearTimeout(lane.timer);
+    lane.timer = undefined;
+    if (lane.inFlight || lane.queue.length === 0) return;
+    const batch = lane.queue.splice(0, this.options.batchMax);
+    lane.inFlight = this.runBatch(sku, lane, batch).finally(() => {
+      lane.inFlight = undefined;
+      // Arrivals during the batch have already waited at least one transaction: write them now.
+      if (lane.queue.length > 0) this.flush(sku, lane);
+    });
+  }
+
+  private async runBatch(sku: string, lane: SkuLane, batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const allocation = await this.withRetries(() =>
+        this.store.reserveBatch(sku, batch, this.options.reservationTtlMs),
+      );
+      this.events.batch?.(sku, batch.length, allocation.granted, performance.now() - started);
+      allocation.decisions.forEach((decision, i) => {
+        const pending = batch[i];
+        if (!pending) return;
+        const { orderId, qty } = pending;
+        if (decision.kind === "grant")
+          pending.resolve({ kind: "granted", orderId, sku, qty, state: "HELD", replay: false });
+        else if (decision.kind === "replay")
+          pending.resolve(replayOutcome(orderId, sku, qty, decision.state));
+        else pending.resolve({ kind: "rejected", orderId, sku, qty, reason: decision.reason });
+      });
+      // After answering: the holder set is only an optimisation for the requests still to come.
+      if (allocation.remaining === 0) await this.markSoldOut(sku, lane);
+    } catch (error) {
+      // The outcome is unknown to the callers (the commit may or may not have landed); a retry
+      // with the same order id is safe and returns whatever did happen.
+      for (const pending of batch) pending.reject(error);
+    }
+  }
+
+  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const retryable = error instanceof BatchRaceError || RETRYABLE_PG_CODES.has(pgCode(error));
+        if (!retryable || n >= MAX_BATCH_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async markSoldOut(sku: string, lane: SkuLane): Promise<void> {
+    try {
+      lane.holders = await this.store.orderIdsHolding(sku);
+      lane.soldOutUntil = Date.now() + this.options.soldOutTtlMs;
+    } catch (error) {
+      lane.holders = undefined; // no fast path without the holder set; batches still answer correctly
+      this.events.error?.("sold-out holders", error);
+    }
+  }
+
+  private stockReturned(skus: string[]): void {
+    for (const sku of skus) {
+      const lane = this.lanes.get(sku);
+      if (!lane) continue;
+      lane.holders = undefined;
+      lane.soldOutUntil = 0;
+    }
+  }
+}
+
+function replayOutcome(orderId: string, sku: string, qty: number, state: ReservationState): ReserveOutcome {
+  if (state === "RELEASED") return { kind: "rejected", orderId, sku, qty, reason: "order_released" };
+  return { kind: "granted", orderId, sku, qty, state, replay: true };
+}
+
+function pgCode(error: unknown): string {
+  return typeof error === "object" && error !== null ? String((error as { code?: unknown }).code ?? "") : "";
+}

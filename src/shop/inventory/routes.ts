@@ -1,0 +1,123 @@
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { ServiceApp } from "../http/app.ts";
+import type { InventoryEngine } from "./engine.ts";
+import { type InventoryStore, SeedConflictError, type SettleOutcome, UnknownSkuError } from "./store.ts";
+
+export const orderIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 characters of [A-Za-z0-9_.:-]");
+export const skuSchema = z
+  .string()
+  .regex(/^[A-Z0-9][A-Z0-9_-]{0,63}$/, "expected 1-64 characters of [A-Z0-9_-]");
+
+const reserveBody = z.object({
+  orderId: orderIdSchema,
+  sku: skuSchema,
+  qty: z.number().int().min(1).max(1000),
+});
+
+const seedBody = z.object({
+  skus: z
+    .array(
+      z.object({
+        id: skuSchema,
+        name: z.string().max(200).optional(),
+        stock: z.number().int().min(0).max(1e9),
+      }),
+    )
+    .min(1)
+    .max(10_000),
+});
+
+export interface InventoryRoutesOptions {
+  engine: InventoryEngine;
+  store: InventoryStore;
+  adminToken: string | undefined;
+}
+
+export function registerInventoryRoutes(
+  app: ServiceApp,
+  { engine, store, adminToken }: InventoryRoutesOptions,
+) {
+  app.post("/reservations", { schema: { body: reserveBody } }, async (request, reply) => {
+    const { orderId, sku, qty } = request.body;
+    try {
+      const outcome = await engine.reserve(orderId, sku, qty);
+      if (outcome.kind === "granted") return reply.code(outcome.replay ? 200 : 201).send(outcome);
+      return reply.code(409).send({ error: outcome.reason, ...outcome });
+    } catch (error) {
+      if (error instanceof UnknownSkuError) return reply.code(404).send({ error: "unknown_sku", sku });
+      throw error;
+    }
+  });
+
+  const orderParams = z.object({ orderId: orderIdSchema });
+  app.post("/reservations/:orderId/commit", { schema: { params: orderParams } }, async (request, reply) =>
+    sendSettled(reply, await engine.commit(request.params.orderId)),
+  );
+  app.post("/reservations/:orderId/release", { schema: { params: orderParams } }, async (request, reply) =>
+    sendSettled(reply, await engine.release(request.params.orderId), true),
+  );
+  app.get("/reservations/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
+    const items = await store.reservationsOf(request.params.orderId);
+    if (items.length === 0)
+      return reply.code(404).send({ error: "not_found", orderId: request.params.orderId });
+    return { orderId: request.params.orderId, items };
+  });
+
+  app.get("/stock/:sku", { schema: { params: z.object({ sku: skuSchema }) } }, async (request, reply) => {
+    const stock = await store.stock(request.params.sku);
+    if (!stock) return reply.code(404).send({ error: "unknown_sku", sku: request.params.sku });
+    return stock;
+  });
+
+  app.post(
+    "/admin/skus",
+    { schema: { body: seedBody }, preHandler: requireToken(adminToken) },
+    async (request, reply) => {
+      try {
+        const results = await store.seed(request.body.skus);
+        return reply.code(results.some((r) => "created" in r && r.created) ? 201 : 200).send({ results });
+      } catch (error) {
+        if (error instanceof SeedConflictError) {
+          return reply
+            .code(409)
+            .send({ error: "quota_conflict", message: error.message, results: error.results });
+        }
+        throw error;
+      }
+    },
+  );
+}
+
+/** Release of an order nobody reserved for is a success: compensation must be safe to run blind. */
+function sendSettled(reply: FastifyReply, outcome: SettleOutcome, releasing = false) {
+  if (outcome.kind === "done") return reply.code(200).send({ state: outcome.state, items: outcome.items });
+  if (outcome.kind === "conflict") {
+    return reply.code(409).send({
+      error: "invalid_state",
+      message: `order is ${outcome.state}`,
+      state: outcome.state,
+      items: outcome.items,
+    });
+  }
+  if (releasing) return reply.code(200).send({ state: "RELEASED", items: [] });
+  return reply.code(404).send({ error: "not_found", message: "no reservation for this order" });
+}
+
+export function requireToken(expected: string | undefined) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!expected) {
+      return reply
+        .code(403)
+        .send({ error: "admin_disabled", message: "set CHAOSCART_ADMIN_TOKEN to enable" });
+    }
+    const given = Buffer.from(request.headers.authorization?.replace(/^Bearer /i, "") ?? "");
+    const want = Buffer.from(expected);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+      return reply.code(401).send({ error: "unauthorized", message: "missing or wrong bearer token" });
+    }
+  };
+}

@@ -1,0 +1,70 @@
+import { z } from "zod";
+import type { InventoryConfig } from "../config.ts";
+import { migrate } from "../db/migrate.ts";
+import { createPool } from "../db/pool.ts";
+import { createApp } from "../http/app.ts";
+import { InventoryEngine } from "./engine.ts";
+import { inventoryMetrics } from "./metrics.ts";
+import { orderIdSchema, registerInventoryRoutes, skuSchema } from "./routes.ts";
+import { InventoryStore } from "./store.ts";
+
+export interface RunningService {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Composes the inventory service: pool, migrations, engine, HTTP routes. */
+export async function startInventoryService(config: InventoryConfig): Promise<RunningService> {
+  const db = createPool(config.CHAOSCART_DATABASE_URL, {
+    max: config.CHAOSCART_DB_POOL_MAX,
+    applicationName: "chaoscart-inventory",
+  });
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.end({ timeout: 1 });
+    throw new Error(`cannot prepare the inventory database: ${(error as Error).message}`);
+  }
+  const store = new InventoryStore(db, config.CHAOSCART_REGION);
+  let engine: InventoryEngine | undefined;
+  const app = createApp({
+    service: "inventory",
+    logLevel: config.CHAOSCART_LOG_LEVEL,
+    ready: async () => {
+      await db`SELECT 1`;
+    },
+  });
+  engine = new InventoryEngine(
+    store,
+    {
+      strategy: config.CHAOSCART_INVENTORY_STRATEGY,
+      batchWindowMs: config.CHAOSCART_BATCH_WINDOW_MS,
+      batchMax: config.CHAOSCART_BATCH_MAX,
+      reservationTtlMs: config.CHAOSCART_RESERVATION_TTL_MS,
+      soldOutTtlMs: config.CHAOSCART_SOLD_OUT_TTL_MS,
+      sweepIntervalMs: config.CHAOSCART_SWEEP_INTERVAL_MS,
+      sweepLimit: config.CHAOSCART_SWEEP_LIMIT,
+    },
+    {
+      ...inventoryMetrics(app.metrics),
+      error: (context, error) => app.log.error({ err: error, context }, "background work failed"),
+    },
+  );
+  registerInventoryRoutes(app, { engine, store, adminToken: config.CHAOSCART_ADMIN_TOKEN });
+  if (config.CHAOSCART_BENCH_ENDPOINTS === "1") {
+    const body = z.object({ orderId: orderIdSchema, sku: skuSchema, qty: z.number().int().min(1).max(1000) });
+    app.post("/noop", { schema: { body } }, async (request, reply) =>
+      reply.code(201).send({ kind: "granted", ...request.body, state: "HELD", replay: false }),
+    );
+  }
+  app.addHook("onClose", async () => {
+    await engine?.close();
+    await db.end({ timeout: 5 });
+  });
+  engine.startSweeper();
+  await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  app.log.info({ port, strategy: config.CHAOSCART_INVENTORY_STRATEGY }, "inventory service listening");
+  return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
+}

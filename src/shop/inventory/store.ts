@@ -1,0 +1,283 @@
+import type { TransactionSql } from "postgres";
+import type { Db } from "../db/pool.ts";
+import {
+  type Allocation,
+  allocate,
+  type PriorReservation,
+  type ReservationState,
+  type ReserveRequest,
+} from "../domain/allocation.ts";
+
+/** SQL for the inventory tables. Every stock change writes its ledger movement in the same transaction. */
+
+export interface StockRow {
+  sku: string;
+  region: string;
+  available: number;
+  reserved: number;
+  sold: number;
+  quota: number;
+}
+
+export interface ReservationRow {
+  orderId: string;
+  sku: string;
+  qty: number;
+  state: ReservationState;
+  expiresAt: string;
+}
+
+export type SettleOutcome =
+  | { kind: "done"; state: "COMMITTED" | "RELEASED"; items: ReservationRow[]; changed: boolean }
+  | { kind: "conflict"; state: ReservationState; items: ReservationRow[] }
+  | { kind: "not_found" };
+
+export class UnknownSkuError extends Error {
+  constructor(readonly sku: string) {
+    super(`unknown SKU ${sku}`);
+  }
+}
+
+/** The batch's own write count disagreed with its plan: another writer raced it. The batch is rolled back and retried. */
+export class BatchRaceError extends Error {}
+
+export interface SkuSeed {
+  id: string;
+  name?: string;
+  stock: number;
+}
+
+export type SeedResult = { sku: string; created: boolean } | { sku: string; conflict: StockRow };
+
+export class InventoryStore {
+  constructor(
+    private readonly db: Db,
+    readonly region: string,
+  ) {}
+
+  /**
+   * One coalesced batch for one SKU in one transaction: lock the stock row, read what the batch's
+   * orders already hold, allocate in arrival order, write grants, stock and ledger, commit.
+   */
+  async reserveBatch(sku: string, requests: readonly ReserveRequest[], ttlMs: number): Promise<Allocation> {
+    const orderIds = [...new Set(requests.map((r) => r.orderId))];
+    return this.db.begin(async (tx) => {
+      // Pipelined, executed in order: the reads after the lock see every batch committed before it.
+      const [stockRows, priorRows, releasedRows] = await Promise.all([
+        tx<{ available: number }[]>`
+          SELECT available FROM stock WHERE sku_id = ${sku} AND region = ${this.region} FOR UPDATE`,
+        tx<{ orderId: string; qty: number; state: ReservationState }[]>`
+          SELECT order_id AS "orderId", qty, state FROM reservation
+          WHERE sku_id = ${sku} AND order_id = ANY(${orderIds}::text[])`,
+        tx<{ orderId: string }[]>`
+          SELECT order_id AS "orderId" FROM released_order WHERE order_id = ANY(${orderIds}::text[])`,
+      ]);
+      const stock = stockRows[0];
+      if (!stock) throw new UnknownSkuError(sku);
+      const prior = new Map<string, PriorReservation>(priorRows.map((r) => [r.orderId, r]));
+      const released = new Set(releasedRows.map((r) => r.orderId));
+      const allocation = allocate(requests, { available: stock.available, prior, released });
+      if (allocation.grants.length === 0) return allocation;
+
+      const ids = allocation.grants.map((g) => g.orderId);
+      const qtys = allocation.grants.map((g) => g.qty);
+      const [inserted] = await Promise.all([
+        tx`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+           SELECT o, ${sku}, ${this.region}, q, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
+           FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)
+           ON CONFLICT DO NOTHING RETURNING order_id`,
+        tx`UPDATE stock SET available = available - ${allocation.granted}, reserved = reserved + ${allocation.granted},
+             version = version + 1
+           WHERE sku_id = ${sku} AND region = ${this.region}`,
+        tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+           SELECT o, ${sku}, ${this.region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
+      ]);
+      if (inserted.count !== ids.length) {
+        throw new BatchRaceError(
+          `batch for ${sku} planned ${ids.length} grants but inserted ${inserted.count}`,
+        );
+      }
+      return allocation;
+    });
+  }
+
+  /**
+   * The per-request baseline (bench mode "direct"): one conditional UPDATE per request, in one
+   * statement so the row lock is held no longer than the commit. A replayed order id violates the
+   * primary key, which aborts the whole statement; the stored outcome is then read back.
+   */
+  async reserveDirect(orderId: string, sku: string, qty: number, ttlMs: number) {
+    try {
+      const rows = await this.db<{ orderId: string }[]>`
+        WITH upd AS (
+          UPDATE stock SET available = available - ${qty}, reserved = reserved + ${qty}, version = version + 1
+          WHERE sku_id = ${sku} AND region = ${this.region} AND available >= ${qty}
+            AND NOT EXISTS (SELECT 1 FROM released_order WHERE order_id = ${orderId})
+          RETURNING sku_id),
+        ins AS (
+          INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+          SELECT ${orderId}, sku_id, ${this.region}, ${qty}, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
+          FROM upd RETURNING order_id, sku_id),
+        mv AS (
+          INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+          SELECT order_id, sku_id, ${this.region}, 'reserve', ${qty} FROM ins)
+        SELECT order_id AS "orderId" FROM ins`;
+      if (rows.length === 1) return { kind: "grant" as const };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    const existing = await this.reservation(orderId, sku);
+    if (existing) {
+      return existing.qty === qty
+        ? { kind: "replay" as const, state: existing.state }
+        : { kind: "reject" as const, reason: "qty_mismatch" as const };
+    }
+    const [known] = await this.db`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${this.region}`;
+    if (!known) throw new UnknownSkuError(sku);
+    const [released] = await this.db`SELECT 1 FROM released_order WHERE order_id = ${orderId}`;
+    return {
+      kind: "reject" as const,
+      reason: released ? ("order_released" as const) : ("insufficient_stock" as const),
+    };
+  }
+
+  /** HELD → COMMITTED for every reservation of the order; replays of a commit succeed without change. */
+  commit(orderId: string): Promise<SettleOutcome> {
+    return this.settle(orderId, "COMMITTED");
+  }
+
+  /**
+   * HELD → RELEASED for every reservation of the order, returning stock exactly once. Also records
+   * the release, so that a reserve for this order still in flight cannot grant afterwards.
+   */
+  release(orderId: string): Promise<SettleOutcome> {
+    return this.settle(orderId, "RELEASED");
+  }
+
+  private async settle(orderId: string, target: "COMMITTED" | "RELEASED"): Promise<SettleOutcome> {
+    return this.db.begin(async (tx) => {
+      if (target === "RELEASED") {
+        await tx`INSERT INTO released_order (order_id) VALUES (${orderId}) ON CONFLICT DO NOTHING`;
+      }
+      const changed = await tx<ReservationRow[]>`
+        UPDATE reservation SET state = ${target}, updated_at = now()
+        WHERE order_id = ${orderId} AND state = 'HELD'
+        RETURNING order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt"`;
+      if (changed.length > 0) await this.applyToStock(tx, changed, target);
+      const items = await tx<ReservationRow[]>`
+        SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt"
+        FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
+      if (items.length === 0) return { kind: "not_found" };
+      const other = items.find((item) => item.state !== target);
+      if (other) return { kind: "conflict", state: other.state, items };
+      return { kind: "done", state: target, items, changed: changed.length > 0 };
+    });
+  }
+
+  /** Moves settled quantities out of `reserved`, in SKU order so concurrent settlements cannot deadlock. */
+  private async applyToStock(tx: TransactionSql, rows: ReservationRow[], target: "COMMITTED" | "RELEASED") {
+    const bySku = new Map<string, number>();
+    for (const row of rows) bySku.set(row.sku, (bySku.get(row.sku) ?? 0) + row.qty);
+    const skus = [...bySku.keys()].sort();
+    const qtys = skus.map((sku) => bySku.get(sku) ?? 0);
+    await tx`SELECT 1 FROM stock WHERE sku_id = ANY(${skus}::text[]) AND region = ${this.region}
+             ORDER BY sku_id FOR UPDATE`;
+    const kind = target === "COMMITTED" ? "commit" : "release";
+    const toSold = target === "COMMITTED" ? 1 : 0;
+    await tx`
+      UPDATE stock s SET reserved = s.reserved - d.q,
+        sold = s.sold + d.q * ${toSold}, available = s.available + d.q * (1 - ${toSold}), version = s.version + 1
+      FROM unnest(${skus}::text[], ${qtys}::int[]) AS d(sku, q)
+      WHERE s.sku_id = d.sku AND s.region = ${this.region}`;
+    await tx`
+      INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+      SELECT o, s, ${this.region}, ${kind}, q
+      FROM unnest(${rows.map((r) => r.orderId)}::text[], ${rows.map((r) => r.sku)}::text[],
+                  ${rows.map((r) => r.qty)}::int[]) AS t(o, s, q)`;
+  }
+
+  /** Releases HELD reservations past their expiry, at most `limit` per call. Returns what it released. */
+  async sweepExpired(limit: number): Promise<ReservationRow[]> {
+    return this.db.begin(async (tx) => {
+      const expired = await tx<ReservationRow[]>`
+        UPDATE reservation r SET state = 'RELEASED', updated_at = now()
+        FROM (SELECT order_id, sku_id FROM reservation
+              WHERE state = 'HELD' AND expires_at < now() AND region = ${this.region}
+              ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) e
+        WHERE r.order_id = e.order_id AND r.sku_id = e.sku_id
+        RETURNING r.order_id AS "orderId", r.sku_id AS sku, r.qty, r.state, r.expires_at AS "expiresAt"`;
+      if (expired.length > 0) await this.applyToStock(tx, expired, "RELEASED");
+      return expired;
+    });
+  }
+
+  async stock(sku: string): Promise<StockRow | undefined> {
+    const [row] = await this.db<StockRow[]>`
+      SELECT sku_id AS sku, region, available, reserved, sold, quota FROM stock
+      WHERE sku_id = ${sku} AND region = ${this.region}`;
+    return row;
+  }
+
+  async reservation(orderId: string, sku: string): Promise<ReservationRow | undefined> {
+    const [row] = await this.db<ReservationRow[]>`
+      SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt"
+      FROM reservation WHERE order_id = ${orderId} AND sku_id = ${sku}`;
+    return row;
+  }
+
+  async reservationsOf(orderId: string): Promise<ReservationRow[]> {
+    return this.db<ReservationRow[]>`
+      SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt"
+      FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
+  }
+
+  /** Order ids holding (or having held) stock of this SKU; what the sold-out fast path must still answer by replay. */
+  async orderIdsHolding(sku: string): Promise<Set<string>> {
+    const rows = await this.db<{ orderId: string }[]>`
+      SELECT order_id AS "orderId" FROM reservation WHERE sku_id = ${sku} AND region = ${this.region}`;
+    return new Set(rows.map((r) => r.orderId));
+  }
+
+  /**
+   * Creates SKUs with their initial stock. Idempotent: seeding an existing SKU with the same quota
+   * is a no-op; a different quota is reported as a conflict and nothing is written.
+   */
+  async seed(skus: readonly SkuSeed[]): Promise<SeedResult[]> {
+    return this.db.begin(async (tx) => {
+      const results: SeedResult[] = [];
+      for (const seed of skus) {
+        await tx`INSERT INTO sku (id, name) VALUES (${seed.id}, ${seed.name ?? seed.id}) ON CONFLICT DO NOTHING`;
+        const created = await tx`
+          INSERT INTO stock (sku_id, region, available, reserved, sold, quota)
+          VALUES (${seed.id}, ${this.region}, ${seed.stock}, 0, 0, ${seed.stock})
+          ON CONFLICT DO NOTHING RETURNING sku_id`;
+        if (created.count === 1) {
+          if (seed.stock > 0) {
+            await tx`INSERT INTO stock_movement (sku_id, region, kind, qty)
+                     VALUES (${seed.id}, ${this.region}, 'seed', ${seed.stock})`;
+          }
+          results.push({ sku: seed.id, created: true });
+          continue;
+        }
+        const [existing] = await tx<StockRow[]>`
+          SELECT sku_id AS sku, region, available, reserved, sold, quota FROM stock
+          WHERE sku_id = ${seed.id} AND region = ${this.region}`;
+        if (existing && existing.quota !== seed.stock) results.push({ sku: seed.id, conflict: existing });
+        else results.push({ sku: seed.id, created: false });
+      }
+      if (results.some((r) => "conflict" in r)) throw new SeedConflictError(results);
+      return results;
+    });
+  }
+}
+
+export class SeedConflictError extends Error {
+  constructor(readonly results: SeedResult[]) {
+    const names = results.filter((r) => "conflict" in r).map((r) => r.sku);
+    super(`SKUs already seeded with a different quota: ${names.join(", ")}`);
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: string }).code === "23505";
+}
