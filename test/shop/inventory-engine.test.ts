@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
+import { readInventoryState } from "../../src/lab/checkers/inventory-state.ts";
+import { createPool, type Db } from "../../src/shop/db/pool.ts";
+import { type EngineOptions, InventoryEngine, type ReserveOutcome } from "../../src/shop/inventory/engine.ts";
+import { InventoryStore } from "../../src/shop/inventory/store.ts";
+import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+
+const REGION = "east";
+const options: EngineOptions = {
+  strategy: "coalesce",
+  batchWindowMs: 1,
+  batchMax: 64,
+  reservationTtlMs: 60_000,
+  soldOutTtlMs: 1_000,
+  sweepIntervalMs: 60_000,
+  sweepLimit: 100,
+};
+
+let database: TestDatabase;
+let db: Db;
+let store: InventoryStore;
+let skuCounter = 0;
+
+beforeAll(async () => {
+  database = await startTestDatabase();
+  db = createPool(database.url, { max: 8 });
+  store = new InventoryStore(db, REGION);
+});
+
+afterAll(async () => {
+  await db?.end({ timeout: 2 });
+  await database?.stop();
+});
+
+async function newSku(stock: number): Promise<string> {
+  const sku = `SKU-${++skuCounter}-${Date.now()}`;
+  await store.seed([{ id: sku, stock }]);
+  return sku;
+}
+
+async function expectLedgerConsistent() {
+  const result = checkInventoryLedger(await readInventoryState(database.sql, REGION));
+  expect(result.problems).toEqual([]);
+}
+
+function granted(outcomes: ReserveOutcome[]) {
+  return outcomes.filter((o) => o.kind === "granted");
+}
+
+describe.each(["coalesce", "direct"] as const)("inventory engine (%s)", (strategy) => {
+  it("grants exactly the stock when many more buyers reserve concurrently", async () => {
+    const engine = new InventoryEngine(store, { ...options, strategy });
+    const sku = await newSku(37);
+    const outcomes = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => engine.reserve(`${strategy}-hot-${sku}-${i}`, sku, 1)),
+    );
+    await engine.close();
+    expect(granted(outcomes)).toHaveLength(37);
+    expect(await store.stock(sku)).toMatchObject({ available: 0, reserved: 37, sold: 0, quota: 37 });
+    const rows = await database.sql`SELECT order_id FROM reservation WHERE sku_id = ${sku}`;
+    expect(rows).toHaveLength(37);
+    await expectLedgerConsistent();
+  });
+
+  it("grants one reservation for concurrent duplicates of one order", async () => {
+    const engine = new InventoryEngine(store, { ...options, strategy });
+    const sku = await newSku(100);
+    const orderId = `${strategy}-dup-${sku}`;
+    const outcomes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        i % 3 === 0 ? engine.reserve(orderId, sku, 2) : engine.reserve(`${orderId}-other-${i}`, sku, 1),
+      ),
+    );
+    await engine.close();
+    const mine = outcomes.filter((o) => o.orderId === orderId);
+    expect(mine.every((o) => o.kind === "granted")).toBe(true);
+    expect(mine.filter((o) => o.kind === "granted" && !o.replay).length).toBeLessThanOrEqual(
+      strategy === "coalesce" ? mine.length : 1,
+    );
+    expect(await store.reservationsOf(orderId)).toHaveLength(1);
+    expect(await store.stock(sku)).toMatchObject({ reserved: 2 + 40, available: 100 - 42 });
+    await expectLedgerConsistent();
+  });
+});
+
+describe("inventory engine: idempotency, release and expiry", () => {
+  it("keeps the first outcome across engine instances (a restart) and rejects a changed quantity", async () => {
+    const sku = await newSku(1);
+    const first = new InventoryEngine(store, options);
+    expect(await first.reserve("restart-a", sku, 1)).toMatchObject({ kind: "granted", replay: false });
+    await first.close();
+    const second = new InventoryEngine(store, options);
+    expect(await second.reserve("restart-a", sku, 1)).toMatchObject({
+      kind: "granted",
+      replay: true,
+      state: "HELD",
+    });
+    expect(await second.reserve("restart-a", sku, 2)).toMatchObject({
+      kind: "rejected",
+      reason: "qty_mismatch",
+    });
+    expect(await second.reserve("restart-b", sku, 1)).toMatchObject({ kind: "rejected" });
+    await second.close();
+  });
+
+  it("answers replays of granted orders even on the sold-out fast path", async () => {
+    const engine = new InventoryEngine(store, options);
+    const sku = await newSku(2);
+    await Promise.all([
+      engine.reserve("so-1", sku, 1),
+      engine.reserve("so-2", sku, 1),
+      engine.reserve("so-3", sku, 1),
+    ]);
+    // Let the sold-out holder set load, then check the fast path still recognises holders.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await engine.reserve("so-4", sku, 1)).toMatchObject({ kind: "rejected", reason: "sold_out" });
+    expect(await engine.reserve("so-1", sku, 1)).toMatchObject({ kind: "granted", replay: true });
+    await engine.close();
+  });
+
+  it("returns stock exactly once when a release is repeated concurrently, and frees the sold-out flag", async () => {
+    const engine = new InventoryEngine(store, options);
+    const sku = await newSku(3);
+    await engine.reserve("rel-1", sku, 3);
+    expect(await engine.reserve("rel-2", sku, 1)).toMatchObject({ kind: "rejected" });
+    const releases = await Promise.all(Array.from({ length: 10 }, () => engine.release("rel-1")));
+    expect(releases.every((r) => r.kind === "done" && r.state === "RELEASED")).toBe(true);
+    expect(releases.filter((r) => r.kind === "done" && r.changed)).toHaveLength(1);
+    expect(await store.stock(sku)).toMatchObject({ available: 3, reserved: 0 });
+    expect(await engine.reserve("rel-2", sku, 1)).toMatchObject({ kind: "granted" });
+    expect(await engine.commit("rel-1")).toMatchObject({ kind: "conflict", state: "RELEASED" });
+    expect(await engine.reserve("rel-1", sku, 3)).toMatchObject({
+      kind: "rejected",
+      reason: "order_released",
+    });
+    await engine.close();
+    await expectLedgerConsistent();
+  });
+
+  it("refuses a reserve that arrives after its order was released (compensation ran first)", async () => {
+    const engine = new InventoryEngine(store, options);
+    const sku = await newSku(5);
+    expect(await engine.release("late-1")).toEqual({ kind: "not_found" });
+    expect(await engine.reserve("late-1", sku, 1)).toMatchObject({
+      kind: "rejected",
+      reason: "order_released",
+    });
+    expect(await store.stock(sku)).toMatchObject({ available: 5 });
+    await engine.close();
+  });
+
+  it("commits once and refuses to release what was sold", async () => {
+    const engine = new InventoryEngine(store, options);
+    const sku = await newSku(4);
+    await engine.reserve("com-1", sku, 2);
+    const commits = await Promise.all(Array.from({ length: 5 }, () => engine.commit("com-1")));
+    expect(commits.filter((c) => c.kind === "done" && c.changed)).toHaveLength(1);
+    expect(await engine.release("com-1")).toMatchObject({ kind: "conflict", state: "COMMITTED" });
+    expect(await store.stock(sku)).toMatchObject({ available: 2, reserved: 0, sold: 2 });
+    await engine.close();
+    await expectLedgerConsistent();
+  });
+
+  it("expires stale HELD reservations exactly once, even with two sweepers racing", async () => {
+    const shortLived = { ...options, reservationTtlMs: 100 };
+    const a = new InventoryEngine(store, shortLived);
+    const b = new InventoryEngine(store, shortLived);
+    const sku = await newSku(10);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => a.reserve(`exp-${sku}-${i}`, sku, 1)));
+    await a.commit(`exp-${sku}-0`);
+    await new Promise((r) => setTimeout(r, 250));
+    const [sweptA, sweptB] = await Promise.all([a.sweepOnce(), b.sweepOnce()]);
+    const mine = [...sweptA, ...sweptB].filter((r) => r.sku === sku);
+    expect(mine).toHaveLength(5);
+    expect(new Set(mine.map((r) => r.orderId)).size).toBe(5);
+    expect(await store.stock(sku)).toMatchObject({ available: 9, reserved: 0, sold: 1 });
+    expect(await a.commit(`exp-${sku}-1`)).toMatchObject({ kind: "conflict", state: "RELEASED" });
+    await Promise.all([a.close(), b.close()]);
+    await expectLedgerConsistent();
+  });
+
+  it("never oversells when two engine instances race on one SKU with overlapping orders", async () => {
+    const sku = await newSku(25);
+    const a = new InventoryEngine(store, options);
+    const b = new InventoryEngine(store, { ...options, strategy: "direct" });
+    const c = new InventoryEngine(store, options);
+    const ids = Array.from({ length: 120 }, (_, i) => `race-${sku}-${i}`);
+    const outcomes = await Promise.all(
+      ids.flatMap((id) => [a.reserve(id, sku, 1), b.reserve(id, sku, 1), c.reserve(id, sku, 1)]),
+    );
+    await Promise.all([a.close(), b.close(), c.close()]);
+    const winners = new Set(granted(outcomes).map((o) => o.orderId));
+    expect(winners.size).toBe(25);
+    expect(await store.stock(sku)).toMatchObject({ available: 0, reserved: 25 });
+    // Every engine that answered "granted" for an order agrees with the database.
+    const held = await database.sql`SELECT order_id FROM reservation WHERE sku_id = ${sku}`;
+    expect(new Set(held.map((r) => r.order_id))).toEqual(winners);
+    await expectLedgerConsistent();
+  });
+});
