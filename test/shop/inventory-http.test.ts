@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inventoryEnv, readEnv } from "../../src/shop/config.ts";
+import { type RunningService, startInventoryService } from "../../src/shop/inventory/service.ts";
+import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+
+const TOKEN = "http-test-token";
+let database: TestDatabase;
+let service: RunningService;
+
+beforeAll(async () => {
+  database = await startTestDatabase();
+  service = await startInventoryService(
+    readEnv(inventoryEnv, {
+      CHAOSCART_DATABASE_URL: database.url,
+      CHAOSCART_PORT: "0",
+      CHAOSCART_ADMIN_TOKEN: TOKEN,
+      CHAOSCART_LOG_LEVEL: "silent",
+    }),
+  );
+  await post("/admin/skus", { skus: [{ id: "HTTP-1", stock: 5 }] }, { authorization: `Bearer ${TOKEN}` });
+});
+
+afterAll(async () => {
+  await service?.close();
+  await database?.stop();
+});
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${service.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function reservationCount() {
+  const [row] = await database.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM reservation`;
+  return row?.n;
+}
+
+describe("inventory HTTP API", () => {
+  it.each([
+    ["a negative quantity", { orderId: "o1", sku: "HTTP-1", qty: -1 }, "body.qty"],
+    ["a fractional quantity", { orderId: "o1", sku: "HTTP-1", qty: 1.5 }, "body.qty"],
+    ["a missing order id", { sku: "HTTP-1", qty: 1 }, "body.orderId"],
+    ["a malformed SKU", { orderId: "o1", sku: "lower case", qty: 1 }, "body.sku"],
+  ])("rejects %s with a 400 naming the field, writing nothing", async (_name, body, field) => {
+    const before = await reservationCount();
+    const response = await post("/reservations", body);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: "invalid_request", field });
+    expect(await reservationCount()).toBe(before);
+  });
+
+  it("rejects malformed JSON and oversized bodies", async () => {
+    expect(await post("/reservations", '{"orderId":')).toMatchObject({
+      status: 400,
+      body: { error: "malformed_json" },
+    });
+    const huge = { orderId: "o1", sku: "HTTP-1", qty: 1, pad: "x".repeat(64 * 1024) };
+    expect(await post("/reservations", huge)).toMatchObject({
+      status: 413,
+      body: { error: "body_too_large" },
+    });
+  });
+
+  it("answers 404 for an unknown SKU and writes nothing", async () => {
+    const before = await reservationCount();
+    expect(await post("/reservations", { orderId: "o2", sku: "NOPE", qty: 1 })).toMatchObject({
+      status: 404,
+      body: { error: "unknown_sku" },
+    });
+    expect(await reservationCount()).toBe(before);
+  });
+
+  it("grants with 201, replays with 200, rejects the excess with 409", async () => {
+    expect(await post("/reservations", { orderId: "h1", sku: "HTTP-1", qty: 4 })).toMatchObject({
+      status: 201,
+    });
+    expect(await post("/reservations", { orderId: "h1", sku: "HTTP-1", qty: 4 })).toMatchObject({
+      status: 200,
+      body: { replay: true },
+    });
+    expect(await post("/reservations", { orderId: "h2", sku: "HTTP-1", qty: 2 })).toMatchObject({
+      status: 409,
+      body: { error: "insufficient_stock" },
+    });
+    const stock = await (await fetch(`${service.url}/stock/HTTP-1`)).json();
+    expect(stock).toMatchObject({ available: 1, reserved: 4, sold: 0, quota: 5 });
+  });
+
+  it("protects admin seeding with the token and refuses a conflicting quota", async () => {
+    expect(await post("/admin/skus", { skus: [{ id: "HTTP-2", stock: 1 }] })).toMatchObject({ status: 401 });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect(await post("/admin/skus", { skus: [{ id: "HTTP-1", stock: 5 }] }, auth)).toMatchObject({
+      status: 200,
+    });
+    const conflict = await post(
+      "/admin/skus",
+      {
+        skus: [
+          { id: "HTTP-3", stock: 1 },
+          { id: "HTTP-1", stock: 9 },
+        ],
+      },
+      auth,
+    );
+    expect(conflict).toMatchObject({ status: 409, body: { error: "quota_conflict" } });
+    // Nothing half-written: HTTP-3 was rolled back with the conflict.
+    expect((await fetch(`${service.url}/stock/HTTP-3`)).status).toBe(404);
+  });
+
+  it("serves health, readiness and Prometheus metrics", async () => {
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/chaoscart_inventory_reservations_total\{result="granted"/);
+    expect(metrics).toMatch(/chaoscart_inventory_batch_size_bucket/);
+  });
+});
+
+describe("configuration", () => {
+  it("names every bad variable", () => {
+    expect(() =>
+      readEnv(inventoryEnv, {
+        CHAOSCART_DATABASE_URL: "mysql://x",
+        CHAOSCART_PORT: "http",
+        CHAOSCART_BATCH_WINDOW_MS: "5",
+      }),
+    ).toThrow(/CHAOSCART_DATABASE_URL[\s\S]*CHAOSCART_PORT[\s\S]*CHAOSCART_BATCH_WINDOW_MS/);
+  });
+});
