@@ -1,10 +1,12 @@
 import { Command } from "commander";
+import { registerFlashSale } from "./flash-sale.ts";
 import { registerServe } from "./serve.ts";
 
 const program = new Command("chaoscart")
   .description("Flash-sale shop and the fault-tolerance lab that verifies it")
   .showHelpAfterError();
 registerServe(program);
+registerFlashSale(program);
 
 try {
   await program.parseAsync(process.argv);
