@@ -31,7 +31,7 @@ export interface InvariantResult {
   detail: string;
 }
 
-const verdict = (status: verdict(boolean): InvariantResult["status"] => (held ? "held" : "broken");
+const verdict = (held: boolean): InvariantResult["status"] => (held ? "held" : "broken");
 
 export interface FlashSaleResult {
   granted: number;
@@ -59,7 +59,9 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
   });
   let service: ServiceProcess | undefined;
   try {
-    log(`PostgreSQL ${cluster.version} from ${cluster.binDir}: primary :${cluster.primary.port}, replica :${cluster.replica?.port}`);
+    log(
+      `PostgreSQL ${cluster.version} from ${cluster.binDir}: primary :${cluster.primary.port}, replica :${cluster.replica?.port}`,
+    );
     service = await ServiceProcess.start({
       role: "inventory",
       logFile: path.join(workDir, "inventory.log"),
@@ -79,17 +81,22 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
       body: JSON.stringify({ skus: skus.map((id) => ({ id, stock: options.stockPerSku })) }),
     });
     if (!seed.ok) throw new Error(`seeding failed: ${seed.status} ${await seed.text()}`);
-    log(`seeded ${skus.length} SKU(s) with ${options.stockPerSku} units each; ${options.buyers} buyers arrive`);
+    log(
+      `seeded ${skus.length} SKU(s) with ${options.stockPerSku} units each; ${options.buyers} buyers arrive`,
+    );
 
     const outcomes = await buy(service.url, skus, options);
     const granted = [...outcomes].filter(([, o]) => o === "granted").map(([id]) => id);
-    log(`sale over in ${outcomes.elapsedMs.toFixed(0)} ms; committing ${granted.length} granted reservations`);
+    log(
+      `sale over in ${outcomes.elapsedMs.toFixed(0)} ms; committing ${granted.length} granted reservations`,
+    );
     const pool = new Pool(service.url, { connections: 16 });
     await Promise.all(
       granted.map(async (orderId) => {
         const response = await pool.request({ method: "POST", path: `/reservations/${orderId}/commit` });
         await response.body.dump();
-        if (response.statusCode !== 200) throw new Error(`commit of ${orderId} failed: ${response.statusCode}`);
+        if (response.statusCode !== 200)
+          throw new Error(`commit of ${orderId} failed: ${response.statusCode}`);
       }),
     );
     await pool.close();
@@ -138,7 +145,10 @@ async function buy(url: string, skus: string[], options: FlashSaleOptions): Prom
           });
           await response.body.dump();
           const status = response.statusCode;
-          outcomes.set(orderId, status === 201 || status === 200 ? "granted" : status === 409 ? "rejected" : "unknown");
+          outcomes.set(
+            orderId,
+            status === 201 || status === 200 ? "granted" : status === 409 ? "rejected" : "unknown",
+          );
         } catch {
           outcomes.set(orderId, "unknown");
         }
@@ -172,7 +182,7 @@ async function checkInvariants(
 
     results.push({
       name: "no oversell",
-      held: sold <= totalStock && state.stock.every((s) => s.sold <= s.quota)),
+      status: verdict(sold <= totalStock && state.stock.every((s) => s.sold <= s.quota)),
       detail: `sold ${sold} of ${totalStock}`,
     });
     const ledger = checkInventoryLedger(state);
@@ -185,20 +195,29 @@ async function checkInvariants(
     results.push({
       name: "no lost acknowledged reservation",
       status: verdict(lost.length === 0),
-      detail: lost.length === 0 ? `${seenGranted.length} acknowledged, all stored` : `missing: ${lost.slice(0, 5).join(", ")}`,
+      detail:
+        lost.length === 0
+          ? `${seenGranted.length} acknowledged, all stored`
+          : `missing: ${lost.slice(0, 5).join(", ")}`,
     });
-    const phantom = [...stored].filter((id) => outcomes.get(id) !== "granted" && outcomes.get(id) !== "unknown");
+    const phantom = [...stored].filter(
+      (id) => outcomes.get(id) !== "granted" && outcomes.get(id) !== "unknown",
+    );
     results.push({
       name: "no phantom reservation",
       status: verdict(phantom.length === 0),
-      detail: phantom.length === 0 ? "every stored reservation was granted to a client" : phantom.slice(0, 5).join(", "),
+      detail:
+        phantom.length === 0
+          ? "every stored reservation was granted to a client"
+          : phantom.slice(0, 5).join(", "),
     });
     const expectedSold = Math.min(totalStock, options.buyers);
     const unknown = [...outcomes.values()].filter((o) => o === "unknown").length;
     results.push({
       name: "sold out exactly (no undersell without faults)",
       status: unknown > 0 ? "not checked" : verdict(sold === expectedSold),
-      detail: unknown > 0 ? `not checked: ${unknown} outcomes unknown` : `sold ${sold}, expected ${expectedSold}`,
+      detail:
+        unknown > 0 ? `not checked: ${unknown} outcomes unknown` : `sold ${sold}, expected ${expectedSold}`,
     });
     if (replica) {
       const [row] = await replica<{ sold: number }[]>`SELECT coalesce(sum(sold), 0)::int AS sold FROM stock`;
