@@ -223,7 +223,7 @@ async function checkInvariants(
       const [row] = await replica<{ sold: number }[]>`SELECT coalesce(sum(sold), 0)::int AS sold FROM stock`;
       results.push({
         name: "replica converged",
-        held: row?.sold === sold,
+        status: verdict(row?.sold === sold),
         detail: `replica reports sold ${row?.sold}, primary ${sold}`,
       });
     }
