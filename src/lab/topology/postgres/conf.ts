@@ -61,6 +61,7 @@ export function writeNodeConf(dataDir: string, node: { port: number; name: strin
   writeFileSync(
     path.join(dataDir, NODE_CONF),
     `# written by the chaoscart lab for this node\nport = ${node.port}\ncluster_name = ${quote(node.name)}\n`,
+    { mode: 0o600 },
   );
 }
 
@@ -79,7 +80,7 @@ export function writeStandbyConf(dataDir: string, upstream: { host: string; port
     autoConf,
     `${kept}\nprimary_conninfo = ${quote(conninfo)}\nprimary_slot_name = ${quote(REPLICA_SLOT)}\n`,
   );
-  writeFileSync(path.join(dataDir, "standby.signal"), "");
+  writeFileSync(path.join(dataDir, "standby.signal"), "", { mode: 0o600 });
 }
 
 function quote(value: string): string {

@@ -25,7 +25,7 @@ export class Postmaster {
 
   private constructor(
     readonly spec: PostmasterSpec,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     readonly pid: number,
   ) {
     this.exited = new Promise((resolve) => {

@@ -6,16 +6,20 @@ export const HOST = "127.0.0.1";
 
 export type AdminSql = postgres.Sql;
 
-export function adminSql(port: number, database: string, max = 1): AdminSql {
+export function adminSql(
+  port: number,
+  database: string,
+  opts: { max?: number; keepIdle?: boolean } = {},
+): AdminSql {
   return postgres({
     host: HOST,
     port,
     user: SUPERUSER,
     database,
-    max,
+    max: opts.max ?? 1,
     connect_timeout: 5,
     // Idle connections close, so a forgotten cluster handle does not keep the process alive.
-    idle_timeout: 5,
+    idle_timeout: opts.keepIdle ? 0 : 5,
     fetch_types: false,
     onnotice: () => {},
     connection: { application_name: "chaoscart-lab" },
