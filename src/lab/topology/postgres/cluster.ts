@@ -1,5 +1,5 @@
 /** startPgCluster: a primary and (by default) a streaming hot-standby replica in a work directory. */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type CloneMethod, cloneFromPrimary } from "./base-backup.ts";
@@ -129,20 +129,44 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
 
 /** A fresh temp dir, or the given one if it is absent or empty (never someone's data), owned by the server user. */
 function prepareWorkDir(requested: string | undefined, runAs: RunAs | undefined): string {
-  let dir: string;
-  if (requested) {
-    dir = path.resolve(requested);
-    if (existsSync(dir)) {
-      if (!statSync(dir).isDirectory()) throw new Error(`workDir ${dir} is not a directory`);
-      if (readdirSync(dir).length > 0) throw new Error(`workDir ${dir} is not empty`);
-    } else {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    }
+  if (!requested) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "chaoscart-pg-"));
+    assertReachable(dir, runAs);
+    chownTree(dir, runAs);
+    return dir;
+  }
+  const dir = path.resolve(requested);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error(`workDir ${dir} is not a directory`);
+    if (readdirSync(dir).length > 0) throw new Error(`workDir ${dir} is not empty`);
+    assertReachable(dir, runAs);
   } else {
-    dir = mkdtempSync(path.join(os.tmpdir(), "chaoscart-pg-"));
+    let existing = path.dirname(dir);
+    while (!existsSync(existing)) existing = path.dirname(existing);
+    assertReachable(path.join(existing, "x"), runAs);
+    // Missing parents get 0755 so the server user can pass through them; the work dir itself is private.
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o700);
   }
   chownTree(dir, runAs);
   return dir;
+}
+
+/** The server user must be able to traverse every parent of the work dir (a root-only 0700 parent would stop it). */
+function assertReachable(dir: string, runAs: RunAs | undefined): void {
+  if (!runAs) return;
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    const { mode, uid, gid } = statSync(parent);
+    const searchable =
+      (uid === runAs.uid && mode & 0o100) || (gid === runAs.gid && mode & 0o010) || mode & 0o001;
+    if (!searchable) {
+      throw new Error(
+        `workDir ${dir} is not reachable by OS user "${runAs.user}" (PostgreSQL runs as it): ` +
+          `${parent} is not searchable; use a directory under ${os.tmpdir()} or chmod o+x ${parent}`,
+      );
+    }
+    if (parent === path.dirname(parent)) return;
+  }
 }
 
 /** A hot standby is ready once it accepts read-only connections and says it is in recovery. */
@@ -173,7 +197,8 @@ async function startPostmaster(spec: StartSpec): Promise<{ pm: Postmaster; port:
   for (let attempt = 1; ; attempt++) {
     spec.resources.assertActive();
     const port = await freePort();
-    writeNodeConf(dataDir, { port, name: `chaoscart-${spec.role}` });
+    // cluster_name shows in ps titles: "postgres: chaoscart-primary-5433: checkpointer".
+    writeNodeConf(dataDir, { port, name: `chaoscart-${spec.role}-${port}` });
     chownTree(dataDir, spec.runAs);
     const pm = await Postmaster.start({
       name: `PostgreSQL ${spec.role}`,
