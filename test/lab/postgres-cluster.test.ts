@@ -276,8 +276,8 @@ describe("PostgreSQL cluster harness", () => {
       void exited.then(() => reject(new Error(`child exited before reporting: ${stderr}`)));
     });
     expect(report.pids).toHaveLength(2);
+    expect(report.pids.map(pidState)).toEqual(["alive", "alive"]);
     const pids = report.pids.flatMap(processTree);
-    expect(pids.every((pid) => pidState(pid) === "alive")).toBe(true);
     expect(existsSync(report.workDir)).toBe(true);
 
     child.kill("SIGTERM");

@@ -25,6 +25,7 @@ export interface CloneSpec {
   replicaDataDir: string;
   runAs: RunAs | undefined;
   home: string;
+  signal?: AbortSignal;
 }
 
 const LABEL = "chaoscart";
@@ -37,8 +38,9 @@ export async function cloneFromPrimary(spec: CloneSpec): Promise<CloneMethod> {
       [
         ...["-h", HOST, "-p", String(spec.primaryPort), "-U", SUPERUSER, "-w", "-D", spec.replicaDataDir],
         ...["-X", "stream", "-S", REPLICA_SLOT, "-R", "--checkpoint=fast", "--no-sync"],
+        ...["--label", LABEL, "--no-manifest"],
       ],
-      { runAs: spec.runAs, cwd: spec.home },
+      { runAs: spec.runAs, cwd: spec.home, signal: spec.signal },
     );
     return "pg_basebackup";
   }

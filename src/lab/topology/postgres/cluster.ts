@@ -60,7 +60,14 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
   try {
     const primaryDir = path.join(workDir, "primary");
     log("initdb primary");
-    await initPrimary({ binDir: bins.binDir, dataDir: primaryDir, major, runAs, home: workDir });
+    await initPrimary({
+      binDir: bins.binDir,
+      dataDir: primaryDir,
+      major,
+      runAs,
+      home: workDir,
+      signal: resources.signal,
+    });
     chownTree(primaryDir, runAs);
     const primary = await startNode("primary", (port) => probe(port, "postgres"), PRIMARY_READY_MS);
     const primarySql = resources.addPool(adminSql(primary.port, "postgres", { max: 2 }));
@@ -82,6 +89,7 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
         replicaDataDir: replicaDir,
         runAs,
         home: workDir,
+        signal: resources.signal,
       });
       log(`replica base backup via ${method}; replicating from ${upstream.host}:${upstream.port}`);
       writeStandbyConf(replicaDir, upstream);

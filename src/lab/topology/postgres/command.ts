@@ -7,6 +7,8 @@ export interface CommandOptions {
   runAs: RunAs | undefined;
   cwd: string;
   timeoutMs?: number;
+  /** Kills the program when aborted (the cluster is being stopped). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -35,6 +37,7 @@ export function runCommand(
       env: childEnv(opts.cwd),
       stdio: ["ignore", "pipe", "pipe"],
       ...identity(opts.runAs),
+      ...(opts.signal ? { signal: opts.signal, killSignal: "SIGKILL" as const } : {}),
     });
     let output = "";
     const collect = (chunk: Buffer) => {
@@ -48,7 +51,8 @@ export function runCommand(
     }, timeoutMs);
     child.on("error", (err) => {
       clearTimeout(timer);
-      reject(new Error(`${what} failed: cannot run ${file}: ${err.message}`));
+      if (err.name === "AbortError") reject(new Error(`${what} aborted: the cluster is being stopped`));
+      else reject(new Error(`${what} failed: cannot run ${file}: ${err.message}`));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);

@@ -9,6 +9,7 @@ export class ClusterResources implements LiveCluster {
   private readonly postmasters: Postmaster[] = [];
   private readonly pools: AdminSql[] = [];
   private stopping: Promise<void> | undefined;
+  private readonly abort = new AbortController();
 
   constructor(
     readonly workDir: string,
@@ -18,8 +19,9 @@ export class ClusterResources implements LiveCluster {
     track(this);
   }
 
-  get stopped(): boolean {
-    return this.stopping !== undefined;
+  /** Aborted when stop() begins: kills helper programs (initdb, pg_basebackup) still running. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
   }
 
   /** Throws once stop() has begun, so a start-up interrupted by a signal does not start anything new. */
@@ -46,6 +48,7 @@ export class ClusterResources implements LiveCluster {
   }
 
   stop(): Promise<void> {
+    this.abort.abort();
     this.stopping ??= this.doStop();
     return this.stopping;
   }
