@@ -1,9 +1,14 @@
 import type { Command } from "commander";
-import { ConfigError, inventoryEnv, readEnv } from "../shop/config.ts";
+import { ConfigError, inventoryEnv, orderEnv, readEnv } from "../shop/config.ts";
 import { type RunningService, startInventoryService } from "../shop/inventory/service.ts";
+import { startOrderService } from "../shop/orders/service.ts";
+import { paymentSimEnv } from "../shop/payments/config.ts";
+import { startPaymentSimService } from "../shop/payments/service.ts";
 
 const roles: Record<string, () => Promise<RunningService>> = {
   inventory: () => startInventoryService(readEnv(inventoryEnv)),
+  order: () => startOrderService(readEnv(orderEnv)),
+  "payment-sim": () => startPaymentSimService(readEnv(paymentSimEnv)),
 };
 
 export function registerServe(program: Command) {

@@ -30,6 +30,37 @@ export const inventoryEnv = {
   CHAOSCART_BENCH_ENDPOINTS: z.enum(["0", "1"]).default("0"),
 } as const;
 
+export const orderEnv = {
+  CHAOSCART_DATABASE_URL: inventoryEnv.CHAOSCART_DATABASE_URL,
+  CHAOSCART_HOST: inventoryEnv.CHAOSCART_HOST,
+  CHAOSCART_PORT: int(0, 65535).default(7101),
+  CHAOSCART_REGION: inventoryEnv.CHAOSCART_REGION,
+  /** This region's position in the deployment's region list; it is written into every order id. */
+  CHAOSCART_REGION_CODE: int(0, 31).default(0),
+  /** Distinguishes order-id generators within a region; default: random. */
+  CHAOSCART_WORKER_ID: int(0, 127).optional(),
+  CHAOSCART_ADMIN_TOKEN: inventoryEnv.CHAOSCART_ADMIN_TOKEN,
+  CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
+  CHAOSCART_DB_POOL_MAX: inventoryEnv.CHAOSCART_DB_POOL_MAX,
+  CHAOSCART_INVENTORY_URL: z.string().url(),
+  CHAOSCART_PAYMENT_URL: z.string().url(),
+  /** POST /orders answers 202 with the order's URL when the saga has not settled by then. */
+  CHAOSCART_ORDER_DEADLINE_MS: int(50, 60_000).default(3_000),
+  /** A driver's claim on an in-flight order; the recovery loop takes over orders whose lease expired. */
+  CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(10_000),
+  CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(1_000),
+  /** Per attempt, and attempts in all, for calls to each dependency. */
+  CHAOSCART_INVENTORY_TIMEOUT_MS: int(10, 120_000).default(1_000),
+  CHAOSCART_INVENTORY_MAX_ATTEMPTS: int(1, 10).default(3),
+  CHAOSCART_PAYMENT_TIMEOUT_MS: int(10, 120_000).default(1_500),
+  CHAOSCART_PAYMENT_MAX_ATTEMPTS: int(1, 10).default(3),
+  /** Share of the last 20 calls that must fail (with at least 10 made) to open a dependency's breaker. */
+  CHAOSCART_BREAKER_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.5),
+  CHAOSCART_BREAKER_HALF_OPEN_MS: int(100, 600_000).default(2_000),
+  CHAOSCART_BULKHEAD_LIMIT: int(1, 10_000).default(128),
+  CHAOSCART_BULKHEAD_QUEUE: int(0, 100_000).default(512),
+} as const;
+
 export type EnvShape = Record<string, z.ZodType>;
 export type EnvConfig<S extends EnvShape> = { [K in keyof S]: z.output<S[K]> };
 
@@ -56,3 +87,4 @@ export function readEnv<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv = p
 }
 
 export type InventoryConfig = EnvConfig<typeof inventoryEnv>;
+export type OrderConfig = EnvConfig<typeof orderEnv>;

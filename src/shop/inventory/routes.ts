@@ -24,6 +24,8 @@ const seedBody = z.object({
       z.object({
         id: skuSchema,
         name: z.string().max(200).optional(),
+        /** Unit price in minor units (cents). */
+        price: z.number().int().min(0).max(1e12).optional(),
         stock: z.number().int().min(0).max(1e9),
       }),
     )

@@ -44,6 +44,8 @@ export class BatchRaceError extends Error {}
 export interface SkuSeed {
   id: string;
   name?: string;
+  /** Integer minor units (cents). */
+  price?: number;
   stock: number;
 }
 
@@ -246,7 +248,8 @@ export class InventoryStore {
     return this.db.begin(async (tx) => {
       const results: SeedResult[] = [];
       for (const seed of skus) {
-        await tx`INSERT INTO sku (id, name) VALUES (${seed.id}, ${seed.name ?? seed.id}) ON CONFLICT DO NOTHING`;
+        await tx`INSERT INTO sku (id, name, price) VALUES (${seed.id}, ${seed.name ?? seed.id}, ${seed.price ?? 1000})
+                 ON CONFLICT DO NOTHING`;
         const created = await tx`
           INSERT INTO stock (sku_id, region, available, reserved, sold, quota)
           VALUES (${seed.id}, ${this.region}, ${seed.stock}, 0, 0, ${seed.stock})

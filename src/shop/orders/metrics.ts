@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { SagaEvents } from "./saga.ts";
+
+export function orderMetrics(registry: Registry, inFlight: () => number) {
+  const settled = new Counter({
+    name: "chaoscart_orders_settled_total",
+    help: "Orders that reached a terminal state, by state and cancel reason",
+    labelNames: ["state", "reason"],
+    registers: [registry],
+  });
+  const steps = new Histogram({
+    name: "chaoscart_saga_step_seconds",
+    help: "Duration of one saga step, by the state it started from",
+    labelNames: ["from"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const recovered = new Counter({
+    name: "chaoscart_orders_recovered_total",
+    help: "In-flight orders claimed by the recovery loop",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "chaoscart_sagas_in_flight",
+    help: "Sagas this process is driving",
+    registers: [registry],
+    collect() {
+      this.set(inFlight());
+    },
+  });
+  const events: SagaEvents = {
+    settled(order) {
+      settled.inc({ state: order.state, reason: order.cancelReason ?? "" });
+    },
+    step(state, ms) {
+      steps.observe({ from: state }, ms / 1000);
+    },
+  };
+  return { events, recovered: (n: number) => recovered.inc(n) };
+}

@@ -1,0 +1,129 @@
+import { z } from "zod";
+import type { HybridLogicalClock } from "../domain/hlc.ts";
+import { formatHlc } from "../domain/hlc.ts";
+import type { SnowflakeGenerator } from "../domain/ids.ts";
+import { isTerminal, normaliseItems, requestFingerprint, total } from "../domain/order.ts";
+import type { ServiceApp } from "../http/app.ts";
+import { skuSchema } from "../inventory/routes.ts";
+import type { OrderSaga } from "./saga.ts";
+import type { OrderStore, StoredOrder } from "./store.ts";
+
+const orderBody = z.object({
+  userId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 characters of [A-Za-z0-9_.:-]"),
+  items: z
+    .array(z.object({ sku: skuSchema, qty: z.number().int().min(1).max(100) }))
+    .min(1)
+    .max(20),
+});
+
+const orderHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{8,128}$/, "expected 8-128 characters of [A-Za-z0-9_.:-]"),
+});
+
+export interface OrderRoutesOptions {
+  store: OrderStore;
+  saga: OrderSaga;
+  ids: SnowflakeGenerator;
+  clock: HybridLogicalClock;
+  region: string;
+  deadlineMs: number;
+}
+
+export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions) {
+  const { store, saga } = options;
+
+  app.post("/orders", { schema: { body: orderBody, headers: orderHeaders } }, async (request, reply) => {
+    const { userId } = request.body;
+    const items = normaliseItems(request.body.items);
+    const prices = await store.prices(items.map((i) => i.sku));
+    const unknown = items.findIndex((item) => !prices.has(item.sku));
+    if (unknown >= 0) {
+      return reply.code(422).send({
+        error: "unknown_sku",
+        field: `body.items.${unknown}.sku`,
+        message: `unknown SKU ${items[unknown]?.sku}`,
+      });
+    }
+    const priced = items.map((item) => ({ ...item, price: prices.get(item.sku) ?? 0 }));
+    const hlc = formatHlc(options.clock.now());
+    const { created, order } = await store.placeOrGet(
+      {
+        id: options.ids.next(),
+        userId,
+        idemKey: request.headers["idempotency-key"],
+        fingerprint: requestFingerprint(userId, items),
+        homeRegion: options.region,
+        items: priced,
+        total: total(priced),
+        hlc,
+      },
+      { event: "OrderPlaced", payload: { userId, items: priced }, hlc },
+    );
+    if (!created && order.fingerprint !== requestFingerprint(userId, items)) {
+      return reply.code(422).send({
+        error: "idempotency_key_reused",
+        field: "headers.idempotency-key",
+        message: "this Idempotency-Key was used for a different order",
+      });
+    }
+    reply.header("idempotent-replay", String(!created));
+    const settled = await settleWithin(saga.drive(order.id, request.id), options.deadlineMs);
+    if (!settled) {
+      const current = (await store.get(order.id)) ?? order;
+      return reply
+        .code(202)
+        .header("location", `/orders/${order.id}`)
+        .send({ ...present(current), location: `/orders/${order.id}` });
+    }
+    return reply.code(created ? 201 : 200).send(present(settled));
+  });
+
+  app.get(
+    "/orders/:id",
+    { schema: { params: z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a numeric order id") }) } },
+    async (request, reply) => {
+      const order = await store.get(request.params.id);
+      if (!order)
+        return reply.code(404).send({ error: "not_found", message: `no order ${request.params.id}` });
+      return present(order);
+    },
+  );
+}
+
+/**
+ * The saga's result if it settles within the deadline; undefined otherwise. An unsettled order is
+ * not lost: its saga keeps running, and if this driver fails (a dependency down, a crash), the
+ * recovery loop takes the order over when its lease expires.
+ */
+async function settleWithin(run: Promise<StoredOrder>, deadlineMs: number): Promise<StoredOrder | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), deadlineMs);
+  });
+  const failed = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  try {
+    const result = await Promise.race([run.catch(() => failed), deadline]);
+    return result && isTerminal(result.state) ? result : undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function present(order: StoredOrder) {
+  return {
+    id: order.id,
+    userId: order.userId,
+    state: order.state,
+    cancelReason: order.state === "CANCELLED" ? order.cancelReason : null,
+    items: order.items,
+    total: order.total,
+    homeRegion: order.homeRegion,
+    createdAt: order.createdAt,
+    updatedAt: order.updatedAt,
+  };
+}

@@ -1,0 +1,215 @@
+import type { FastifyBaseLogger as Logger } from "fastify";
+import { formatHlc, type HybridLogicalClock } from "../domain/hlc.ts";
+import {
+  type ActiveState,
+  type CancelReason,
+  cancellationMustSettlePayment,
+  isTerminal,
+  type OrderState,
+} from "../domain/order.ts";
+import type { InventoryClient, ReserveResult } from "../inventory/client.ts";
+import type { PaymentClient } from "../payments/client.ts";
+import { DependencyError } from "../resilience/policies.ts";
+import type { OrderStore, OutboxEvent, ShopPaymentState, StoredOrder } from "./store.ts";
+
+export interface SagaEvents {
+  settled?(order: StoredOrder): void;
+  step?(state: OrderState, ms: number): void;
+}
+
+export interface SagaDeps {
+  store: OrderStore;
+  inventory: InventoryClient;
+  payments: PaymentClient;
+  clock: HybridLogicalClock;
+  log: Logger;
+  events?: SagaEvents;
+}
+
+/** More steps than any legal path takes; a saga exceeding it is reported instead of spinning. */
+const MAX_STEPS = 16;
+
+/**
+ * Drives orders through the saga of DESIGN §4. Every step re-reads the order, acts on a dependency
+ * (each call idempotent by order id), then persists the result with a conditional transition, so
+ * several drivers (the request, the recovery loop, a restarted process) can race safely: a driver
+ * that loses a transition re-reads and continues from whatever state won.
+ *
+ * Compensation releases stock first: once the release has landed no commit can succeed, which makes
+ * the cancellation irrevocable before any money moves. If a commit beat it, the order was paid and
+ * fulfilled, and is confirmed instead.
+ */
+export class OrderSaga {
+  private readonly driving = new Map<string, Promise<StoredOrder>>();
+
+  constructor(private readonly deps: SagaDeps) {}
+
+  /** Drives the order to a terminal state; concurrent calls for one order share one run. */
+  drive(id: string, requestId?: string): Promise<StoredOrder> {
+    let run = this.driving.get(id);
+    if (!run) {
+      run = this.run(id, requestId).finally(() => this.driving.delete(id));
+      this.driving.set(id, run);
+    }
+    return run;
+  }
+
+  get inFlight(): number {
+    return this.driving.size;
+  }
+
+  /** Waits for every saga this process is driving (for graceful shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.driving.values()]);
+  }
+
+  private async run(id: string, requestId?: string): Promise<StoredOrder> {
+    const log = this.deps.log.child({ orderId: id, reqId: requestId });
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const order = await this.deps.store.get(id);
+      if (!order) throw new Error(`order ${id} not found`);
+      if (isTerminal(order.state)) {
+        this.deps.events?.settled?.(order);
+        return order;
+      }
+      const started = performance.now();
+      if (order.cancelReason) await this.compensate(order, log, requestId);
+      else await this.forward(order, log, requestId);
+      this.deps.events?.step?.(order.state, performance.now() - started);
+    }
+    throw new Error(`order ${id} did not settle within ${MAX_STEPS} steps`);
+  }
+
+  private async forward(order: StoredOrder, log: Logger, requestId?: string): Promise<void> {
+    switch (order.state) {
+      case "PENDING":
+        return this.reserve(order, log, requestId);
+      case "RESERVED":
+        return this.authorize(order, log, requestId);
+      case "PAID":
+        return this.confirm(order, log, requestId);
+      default:
+        return;
+    }
+  }
+
+  private async reserve(order: StoredOrder, log: Logger, requestId?: string) {
+    const { inventory, store } = this.deps;
+    const results = await Promise.allSettled(
+      order.items.map((item) => inventory.reserve(order.id, item.sku, item.qty, requestId)),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      log.warn({ err: failed.reason, fallback_source: "compensation" }, "inventory unavailable, cancelling");
+      return this.decideCancel(order, "inventory_unavailable");
+    }
+    const rejection = results
+      .map((r) => (r as PromiseFulfilledResult<ReserveResult>).value)
+      .find((r) => r.kind === "rejected");
+    if (rejection?.kind === "rejected") {
+      return this.decideCancel(order, rejection.reason === "unknown_sku" ? "unknown_sku" : "sold_out");
+    }
+    await store.advance(order.id, "PENDING", "RESERVED", this.event("StockReserved", { items: order.items }));
+  }
+
+  private async authorize(order: StoredOrder, log: Logger, requestId?: string) {
+    let result: Awaited<ReturnType<PaymentClient["authorize"]>>;
+    try {
+      result = await this.deps.payments.authorize(order.id, order.total, requestId);
+    } catch (error) {
+      log.warn({ err: error, fallback_source: "compensation" }, "payment unavailable, cancelling");
+      return this.decideCancel(order, "payment_unavailable");
+    }
+    if (result.kind === "declined") return this.decideCancel(order, "payment_declined");
+    if (result.kind === "conflict") return this.decideCancel(order, "payment_unavailable");
+    await this.deps.store.advance(
+      order.id,
+      "RESERVED",
+      "PAID",
+      this.event("PaymentAuthorized", { amount: order.total, providerRef: result.providerRef }),
+      { state: "AUTHORIZED", amount: order.total, providerRef: result.providerRef },
+    );
+  }
+
+  /** Capture first, then commit the stock: a capture without stock is refunded; stock cannot be un-sold. */
+  private async confirm(order: StoredOrder, log: Logger, requestId?: string) {
+    const { payments, inventory, store } = this.deps;
+    let capture: Awaited<ReturnType<PaymentClient["capture"]>>;
+    try {
+      capture = await payments.capture(order.id, requestId);
+    } catch (error) {
+      log.warn({ err: error, fallback_source: "compensation" }, "capture failed, cancelling");
+      return this.decideCancel(order, "payment_unavailable");
+    }
+    if (capture.kind !== "done") return this.decideCancel(order, "payment_unavailable");
+    await store.recordPayment(
+      order.id,
+      "CAPTURED",
+      order.total,
+      this.event("PaymentCaptured", { amount: order.total }),
+    );
+    // An inventory outage here leaves the order PAID; this driver or the recovery loop retries the commit.
+    const commit = await inventory.commit(order.id, requestId);
+    if (commit.kind !== "done") return this.decideCancel(order, "reservation_expired");
+    await store.advance(order.id, "PAID", "CONFIRMED", this.event("OrderConfirmed", { total: order.total }));
+  }
+
+  private async decideCancel(order: StoredOrder, reason: CancelReason) {
+    await this.deps.store.decideCancel(
+      order.id,
+      reason,
+      this.event("CancellationDecided", { reason, from: order.state }),
+    );
+  }
+
+  private async compensate(order: StoredOrder, log: Logger, requestId?: string) {
+    const { inventory, payments, store } = this.deps;
+    const state = order.state as ActiveState;
+    log.info({ resilience_stage: "compensation", reason: order.cancelReason }, "compensating");
+
+    const release = await inventory.release(order.id, requestId);
+    if (release.kind === "conflict" && release.state === "COMMITTED") {
+      const capture = await payments.capture(order.id, requestId);
+      if (capture.kind !== "done") {
+        throw new Error(`order ${order.id}: stock committed but capture answered ${JSON.stringify(capture)}`);
+      }
+      log.warn(
+        { resilience_stage: "compensation" },
+        "stock already committed: confirming instead of cancelling",
+      );
+      await store.confirmDespiteCancel(
+        order.id,
+        this.event("OrderConfirmed", { total: order.total }),
+        order.total,
+      );
+      return;
+    }
+
+    let payment: { state: ShopPaymentState; amount: number } | undefined;
+    if (cancellationMustSettlePayment(state)) {
+      payment = { state: await this.settlePayment(order.id, requestId), amount: order.total };
+    } else {
+      // Before PAID no capture can exist; a stray authorisation (an ambiguous authorize) is voided best-effort.
+      payments.void(order.id, requestId).catch((error) => {
+        log.debug({ err: error, fallback_source: "none" }, "best-effort void failed");
+      });
+    }
+    await store.finishCancel(order.id, this.event("OrderCancelled", { reason: order.cancelReason }), payment);
+  }
+
+  /** Void an authorisation, or refund a capture; throws (retried later) until the provider confirms. */
+  private async settlePayment(orderId: string, requestId?: string): Promise<ShopPaymentState> {
+    const { payments } = this.deps;
+    const voided = await payments.void(orderId, requestId);
+    if (voided.kind === "done" || voided.kind === "not_found") return "VOIDED";
+    if (voided.state === "VOIDED" || voided.state === "REFUNDED") return voided.state;
+    if (voided.state === "DECLINED") return "VOIDED";
+    const refunded = await payments.refund(orderId, requestId);
+    if (refunded.kind === "done") return "REFUNDED";
+    throw new DependencyError("payment", `cannot settle payment of ${orderId}: ${JSON.stringify(refunded)}`);
+  }
+
+  private event(event: string, payload: Record<string, unknown>): OutboxEvent {
+    return { event, payload, hlc: formatHlc(this.deps.clock.now()) };
+  }
+}

@@ -1,0 +1,115 @@
+import { randomInt, randomUUID } from "node:crypto";
+import type { OrderConfig } from "../config.ts";
+import { migrate } from "../db/migrate.ts";
+import { createPool } from "../db/pool.ts";
+import { HybridLogicalClock } from "../domain/hlc.ts";
+import { SnowflakeGenerator } from "../domain/ids.ts";
+import { createApp } from "../http/app.ts";
+import { JsonClient } from "../http/json-client.ts";
+import { InventoryClient } from "../inventory/client.ts";
+import type { RunningService } from "../inventory/service.ts";
+import { PaymentClient } from "../payments/client.ts";
+import { createDependencyPolicy, type DependencyPolicyOptions } from "../resilience/policies.ts";
+import { orderMetrics } from "./metrics.ts";
+import { RecoveryLoop } from "./recovery.ts";
+import { registerOrderRoutes } from "./routes.ts";
+import { OrderSaga } from "./saga.ts";
+import { OrderStore } from "./store.ts";
+
+/** Composes the order service: pool, migrations, dependency clients with their policies, saga, recovery, routes. */
+export async function startOrderService(config: OrderConfig): Promise<RunningService> {
+  const db = createPool(config.CHAOSCART_DATABASE_URL, {
+    max: config.CHAOSCART_DB_POOL_MAX,
+    applicationName: "chaoscart-order",
+  });
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.end({ timeout: 1 });
+    throw new Error(`cannot prepare the order database: ${(error as Error).message}`);
+  }
+
+  const app = createApp({
+    service: "order",
+    logLevel: config.CHAOSCART_LOG_LEVEL,
+    ready: async () => {
+      await db`SELECT 1`;
+    },
+  });
+  const telemetry = { registry: app.metrics, log: app.log };
+  const shared: Omit<DependencyPolicyOptions, "timeoutMs" | "maxAttempts"> = {
+    initialBackoffMs: 50,
+    maxBackoffMs: 1_000,
+    breakerThreshold: config.CHAOSCART_BREAKER_THRESHOLD,
+    breakerWindow: 20,
+    breakerMinCalls: 10,
+    halfOpenAfterMs: config.CHAOSCART_BREAKER_HALF_OPEN_MS,
+    bulkheadLimit: config.CHAOSCART_BULKHEAD_LIMIT,
+    bulkheadQueue: config.CHAOSCART_BULKHEAD_QUEUE,
+  };
+  const inventoryHttp = new JsonClient("inventory", config.CHAOSCART_INVENTORY_URL);
+  const paymentHttp = new JsonClient("payment", config.CHAOSCART_PAYMENT_URL);
+  const inventory = new InventoryClient(
+    inventoryHttp,
+    createDependencyPolicy(
+      "inventory",
+      {
+        ...shared,
+        timeoutMs: config.CHAOSCART_INVENTORY_TIMEOUT_MS,
+        maxAttempts: config.CHAOSCART_INVENTORY_MAX_ATTEMPTS,
+      },
+      telemetry,
+    ),
+  );
+  const payments = new PaymentClient(
+    paymentHttp,
+    createDependencyPolicy(
+      "payment",
+      {
+        ...shared,
+        timeoutMs: config.CHAOSCART_PAYMENT_TIMEOUT_MS,
+        maxAttempts: config.CHAOSCART_PAYMENT_MAX_ATTEMPTS,
+      },
+      telemetry,
+    ),
+  );
+
+  const owner = `order-${randomUUID().slice(0, 8)}`;
+  const store = new OrderStore(db, owner, config.CHAOSCART_ORDER_LEASE_MS);
+  const clock = new HybridLogicalClock();
+  let saga: OrderSaga | undefined;
+  const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);
+  saga = new OrderSaga({ store, inventory, payments, clock, log: app.log, events: metrics.events });
+  const recovery = new RecoveryLoop(
+    store,
+    saga,
+    app.log,
+    config.CHAOSCART_RECOVERY_INTERVAL_MS,
+    50,
+    metrics.recovered,
+  );
+
+  registerOrderRoutes(app, {
+    store,
+    saga,
+    ids: new SnowflakeGenerator(
+      config.CHAOSCART_REGION_CODE,
+      config.CHAOSCART_WORKER_ID ?? randomInt(0, 128),
+    ),
+    clock,
+    region: config.CHAOSCART_REGION,
+    deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
+  });
+  app.addHook("onClose", async () => {
+    await recovery.stop();
+    await saga?.drain();
+    await Promise.all([inventoryHttp.close(), paymentHttp.close()]);
+    await db.end({ timeout: 5 });
+  });
+  recovery.start();
+  await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  app.log.info({ port, owner }, "order service listening");
+  return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
+}

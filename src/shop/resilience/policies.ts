@@ -1,0 +1,197 @@
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  bulkhead,
+  CircuitState,
+  CountBreaker,
+  circuitBreaker,
+  DelegateBackoff,
+  handleWhen,
+  type IPolicy,
+  retry,
+  TaskCancelledError,
+  TimeoutStrategy,
+  timeout,
+  wrap,
+} from "cockatiel";
+import type { FastifyBaseLogger as Logger } from "fastify";
+import { Counter, Gauge, type Registry } from "prom-client";
+
+/**
+ * One resilience pipeline per dependency, built from cockatiel (STYLE: policies you compose).
+ * Business code calls `execute` and never writes its own retry loop.
+ *
+ * The breaker is business-aware: a dependency that answers "sold out" or "card declined" is
+ * healthy, so those outcomes are returned as values. Only infrastructure failures — timeouts,
+ * connection errors, 5xx, 429 — are thrown as DependencyError and count against the breaker.
+ */
+
+export class DependencyError extends Error {
+  constructor(
+    readonly dependency: string,
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${dependency}: ${message}`);
+  }
+}
+
+export interface DependencyPolicyOptions {
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Open when this share of the last `breakerWindow` calls failed (and at least `breakerMinCalls` were made). */
+  breakerThreshold: number;
+  breakerWindow: number;
+  breakerMinCalls: number;
+  halfOpenAfterMs: number;
+  /** Concurrent calls in flight, and how many more may queue. */
+  bulkheadLimit: number;
+  bulkheadQueue: number;
+}
+
+export interface DependencyPolicy {
+  readonly name: string;
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  breakerState(): "closed" | "open" | "half-open" | "isolated";
+}
+
+export interface ResilienceTelemetry {
+  registry: Registry;
+  log: Logger;
+}
+
+const isTransient = (error: Error) => error instanceof DependencyError || error instanceof TaskCancelledError;
+
+export function createDependencyPolicy(
+  name: string,
+  options: DependencyPolicyOptions,
+  telemetry: ResilienceTelemetry,
+): DependencyPolicy {
+  const metrics = metricsFor(telemetry.registry);
+  const breaker = circuitBreaker(handleWhen(isTransient), {
+    halfOpenAfter: options.halfOpenAfterMs,
+    breaker: new CountBreaker({
+      threshold: options.breakerThreshold,
+      size: options.breakerWindow,
+      minimumNumberOfCalls: options.breakerMinCalls,
+    }),
+  });
+  // Full jitter over an exponential ceiling, unless the dependency said when to come back.
+  const backoff = new DelegateBackoff<{ attempt: number; result: { error: Error } | { value: unknown } }>(
+    (context) => {
+      const error = "error" in context.result ? context.result.error : undefined;
+      if (error instanceof DependencyError && error.retryAfterMs !== undefined) {
+        return Math.min(error.retryAfterMs, options.maxBackoffMs);
+      }
+      const ceiling = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** (context.attempt - 1));
+      return Math.random() * ceiling;
+    },
+  );
+  const retries = retry(handleWhen(isTransient), { maxAttempts: options.maxAttempts - 1, backoff });
+  const perAttemptTimeout = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
+  const limiter = bulkhead(options.bulkheadLimit, options.bulkheadQueue);
+  const pipeline: IPolicy = wrap(limiter, retries, breaker, perAttemptTimeout);
+
+  const state = () =>
+    (CIRCUIT_NAMES[breaker.state] ?? "closed") as ReturnType<DependencyPolicy["breakerState"]>;
+  const log = telemetry.log.child({ dependency: name });
+  breaker.onBreak((reason) => {
+    metrics.breakerState.set({ dependency: name }, 1);
+    log.warn({ resilience_stage: "breaker_open", reason: describe(reason) }, "circuit breaker opened");
+  });
+  breaker.onHalfOpen(() => {
+    metrics.breakerState.set({ dependency: name }, 0.5);
+    log.info({ resilience_stage: "breaker_half_open" }, "circuit breaker half-open");
+  });
+  breaker.onReset(() => {
+    metrics.breakerState.set({ dependency: name }, 0);
+    log.info({ resilience_stage: "breaker_closed" }, "circuit breaker closed");
+  });
+  retries.onRetry((event) => {
+    metrics.retries.inc({ dependency: name });
+    log.debug(
+      {
+        resilience_stage: "retry",
+        retry_attempt: event.attempt,
+        delay_ms: Math.round(event.delay),
+        reason: describe(event),
+      },
+      "retrying dependency call",
+    );
+  });
+  metrics.breakerState.set({ dependency: name }, 0);
+
+  return {
+    name,
+    breakerState: state,
+    async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+      try {
+        return await pipeline.execute(({ signal: attemptSignal }) => fn(attemptSignal), signal);
+      } catch (error) {
+        const kind =
+          error instanceof BrokenCircuitError
+            ? "breaker_open"
+            : error instanceof BulkheadRejectedError
+              ? "bulkhead_full"
+              : error instanceof TaskCancelledError
+                ? "timeout"
+                : "error";
+        metrics.failures.inc({ dependency: name, kind });
+        if (error instanceof DependencyError) throw error;
+        throw new DependencyError(name, kind === "error" ? (error as Error).message : kind);
+      }
+    },
+  };
+}
+
+const CIRCUIT_NAMES: Record<number, string> = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "isolated",
+};
+
+function describe(reason: unknown): string {
+  if (reason && typeof reason === "object" && "error" in reason)
+    return String((reason.error as Error)?.message);
+  return "unknown";
+}
+
+const registered = new WeakMap<Registry, ReturnType<typeof createMetrics>>();
+
+function metricsFor(registry: Registry) {
+  let metrics = registered.get(registry);
+  if (!metrics) {
+    metrics = createMetrics(registry);
+    registered.set(registry, metrics);
+  }
+  return metrics;
+}
+
+function createMetrics(registry: Registry) {
+  return {
+    breakerState: new Gauge({
+      name: "chaoscart_breaker_state",
+      help: "Circuit breaker state per dependency: 0 closed, 0.5 half-open, 1 open",
+      labelNames: ["dependency"],
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: "chaoscart_dependency_retries_total",
+      help: "Retried dependency calls",
+      labelNames: ["dependency"],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: "chaoscart_dependency_failures_total",
+      help: "Dependency calls that failed after retries, by kind",
+      labelNames: ["dependency", "kind"],
+      registers: [registry],
+    }),
+  };
+}
