@@ -23,7 +23,7 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { FaultLink } from "./link.ts";
 import type { LinkRegistry } from "./registry.ts";
-import { FaultSpecError, parsePartitionSpec } from "./spec.ts";
+import { FaultSpecError, parsePartitionSpec, parseToxicSpec } from "./spec.ts";
 
 export interface FaultApiOptions {
   registry: LinkRegistry;
@@ -80,7 +80,7 @@ export async function faultApi(app: FastifyInstance, { registry, token }: FaultA
   app.post<NameParams & { Body: unknown }>("/links/:name/toxics", async (request, reply) => {
     const link = linkOf(request, reply);
     if (!link) return reply;
-    const id = link.addToxic(request.body);
+    const id = link.addToxic(parseToxicSpec(request.body));
     const toxic = link.toxics().find((t) => t.id === id);
     return reply.code(201).send({ toxic });
   });

@@ -19,7 +19,13 @@ import net, { type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
 import { Connection, type Upstream } from "./connection.ts";
 import type { DirectionCounters } from "./pipe.ts";
-import { type Direction, type PartitionDirection, parseToxicSpec, type ToxicSpec } from "./spec.ts";
+import {
+  type Direction,
+  type PartitionDirection,
+  parseToxicSpec,
+  type ToxicSpec,
+  type ToxicSpecInput,
+} from "./spec.ts";
 import { type Toxic, toxicOf } from "./toxics/index.ts";
 
 export type { Upstream } from "./connection.ts";
@@ -121,8 +127,11 @@ export class FaultLink {
     this.logger?.info({ upstream: this.target }, "fault link repointed");
   }
 
-  /** Adds a toxic (validated; throws `FaultSpecError` naming the bad field) and returns its id. */
-  addToxic(spec: unknown): string {
+  /**
+   * Adds a toxic and returns its id. The spec is validated (again, if it came parsed): a bad one throws
+   * `FaultSpecError` naming the field. Untrusted input goes through `parseToxicSpec` first.
+   */
+  addToxic(spec: ToxicSpecInput | ToxicSpec): string {
     const parsed = parseToxicSpec(spec);
     const toxic = toxicOf(parsed.type) as Toxic;
     const id = `${parsed.type}-${parsed.direction}-${this.nextToxic++}`;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FaultLink } from "../../../src/lab/faults/link.ts";
+import type { ToxicSpecInput } from "../../../src/lab/faults/spec.ts";
 import {
   eventually,
   sha256,
@@ -217,7 +218,7 @@ describe("switching between the fast path and toxics on a live connection", () =
       }
     };
     const churn = async () => {
-      const specs = [
+      const specs: ToxicSpecInput[] = [
         { type: "latency", direction: "upstream", attributes: { latencyMs: 5, jitterMs: 5 } },
         { type: "latency", direction: "downstream", attributes: { latencyMs: 10 } },
         { type: "slicer", direction: "downstream", attributes: { averageSize: 700, sizeVariation: 300 } },
@@ -226,7 +227,8 @@ describe("switching between the fast path and toxics on a live connection", () =
       ];
       let i = 0;
       while (c.received < data.length) {
-        const ids = [l.addToxic(specs[i % specs.length]), l.addToxic(specs[(i + 2) % specs.length])];
+        const pick = (k: number) => specs[k % specs.length] as ToxicSpecInput;
+        const ids = [l.addToxic(pick(i)), l.addToxic(pick(i + 2))];
         await sleep(15);
         for (const id of ids) l.removeToxic(id);
         await sleep(5);
