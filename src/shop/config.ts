@@ -42,6 +42,13 @@ export const orderEnv = {
   CHAOSCART_ADMIN_TOKEN: inventoryEnv.CHAOSCART_ADMIN_TOKEN,
   CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
   CHAOSCART_DB_POOL_MAX: inventoryEnv.CHAOSCART_DB_POOL_MAX,
+  /** Optional hot standby for read-only queries; reads fall back to the primary when it is stale. */
+  CHAOSCART_REPLICA_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "expected a postgres:// connection URL")
+    .optional(),
+  CHAOSCART_REPLICA_MAX_STALENESS_MS: int(0, 600_000).default(1_000),
+  CHAOSCART_REPLICA_HEARTBEAT_MS: int(10, 60_000).default(200),
   CHAOSCART_INVENTORY_URL: z.string().url(),
   CHAOSCART_PAYMENT_URL: z.string().url(),
   /** POST /orders answers 202 with the order's URL when the saga has not settled by then. */

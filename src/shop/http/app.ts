@@ -21,6 +21,11 @@ export interface AppOptions {
   bodyLimitBytes?: number;
   /** Readiness: resolves when the service can do its job, throws (with a reason) when not. */
   ready: () => Promise<void>;
+  /**
+   * Sees every server-side failure (e.g. so a write guard can notice a read-only database) and may
+   * answer with a more precise error to report instead.
+   */
+  onServerError?: (error: Error) => Error | undefined;
 }
 
 /** The shared HTTP stack of every shop service: JSON logs, zod validation, error shape, health and metrics. */
@@ -54,8 +59,17 @@ export function createApp(options: AppOptions) {
       const name = FASTIFY_CLIENT_ERRORS[error.code ?? ""] ?? "bad_request";
       return reply.code(status).send({ error: name, message: error.message });
     }
+    const precise: Error & { statusCode?: number; code?: string } = options.onServerError?.(error) ?? error;
+    if (precise.statusCode === 503 && precise.code && !precise.code.startsWith("FST_")) {
+      // A deliberate "not now" (e.g. read_only_endpoint): say which, and when to come back.
+      return reply
+        .code(503)
+        .header("retry-after", "1")
+        .send({ error: precise.code, message: precise.message });
+    }
     request.log.error({ err: error }, "request failed");
-    return reply.code(503).send({ error: "unavailable", message: error.message });
+    // The outcome is unknown to the client: a retry with the same idempotency key is the way to learn it.
+    return reply.code(503).header("retry-after", "1").send({ error: "unavailable", message: error.message });
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -75,3 +89,10 @@ export function createApp(options: AppOptions) {
 }
 
 export type ServiceApp = ReturnType<typeof createApp>;
+
+/** Write requests fail fast while the service's database refuses writes, instead of piling up. */
+export function refuseWritesWhileReadOnly(app: ServiceApp, database: { guard: { assertWritable(): void } }) {
+  app.addHook("preHandler", async (request) => {
+    if (request.method !== "GET" && request.method !== "HEAD") database.guard.assertWritable();
+  });
+}

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import type { InventoryConfig } from "../config.ts";
-import { migrate } from "../db/migrate.ts";
-import { createPool } from "../db/pool.ts";
-import { createApp } from "../http/app.ts";
+import { openServiceDatabase, type ServiceDatabase } from "../db/service-database.ts";
+import { createApp, refuseWritesWhileReadOnly } from "../http/app.ts";
 import { InventoryEngine } from "./engine.ts";
 import { inventoryMetrics } from "./metrics.ts";
 import { orderIdSchema, registerInventoryRoutes, skuSchema } from "./routes.ts";
@@ -15,25 +14,27 @@ export interface RunningService {
 
 /** Composes the inventory service: pool, migrations, engine, HTTP routes. */
 export async function startInventoryService(config: InventoryConfig): Promise<RunningService> {
-  const db = createPool(config.CHAOSCART_DATABASE_URL, {
-    max: config.CHAOSCART_DB_POOL_MAX,
-    applicationName: "chaoscart-inventory",
-  });
-  try {
-    await migrate(db);
-  } catch (error) {
-    await db.end({ timeout: 1 });
-    throw new Error(`cannot prepare the inventory database: ${(error as Error).message}`);
-  }
-  const store = new InventoryStore(db, config.CHAOSCART_REGION);
+  let database: ServiceDatabase | undefined;
   let engine: InventoryEngine | undefined;
   const app = createApp({
     service: "inventory",
     logLevel: config.CHAOSCART_LOG_LEVEL,
     ready: async () => {
-      await db`SELECT 1`;
+      if (!database) throw new Error("database not opened yet");
+      await database.ready();
     },
+    onServerError: (error) => database?.guard.noteError(error),
   });
+  database = await openServiceDatabase({
+    url: config.CHAOSCART_DATABASE_URL,
+    poolMax: config.CHAOSCART_DB_POOL_MAX,
+    applicationName: "chaoscart-inventory",
+    setting: "CHAOSCART_DATABASE_URL",
+    log: app.log,
+  });
+  const db = database.sql;
+  const store = new InventoryStore(db, config.CHAOSCART_REGION);
+  refuseWritesWhileReadOnly(app, database);
   engine = new InventoryEngine(
     store,
     {
@@ -59,7 +60,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
   }
   app.addHook("onClose", async () => {
     await engine?.close();
-    await db.end({ timeout: 5 });
+    await database?.close();
   });
   engine.startSweeper();
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ReplicaRouter } from "../db/replica-router.ts";
 import type { HybridLogicalClock } from "../domain/hlc.ts";
 import { formatHlc } from "../domain/hlc.ts";
 import type { SnowflakeGenerator } from "../domain/ids.ts";
@@ -29,6 +30,7 @@ export interface OrderRoutesOptions {
   clock: HybridLogicalClock;
   region: string;
   deadlineMs: number;
+  reads: ReplicaRouter;
 }
 
 export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions) {
@@ -82,9 +84,24 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
 
   app.get(
     "/orders/:id",
-    { schema: { params: z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a numeric order id") }) } },
+    {
+      schema: {
+        params: z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a numeric order id") }),
+        headers: z.object({ "x-consistency": z.enum(["strong", "eventual"]).optional() }),
+      },
+    },
     async (request, reply) => {
-      const order = await store.get(request.params.id);
+      const fresh = request.headers["x-consistency"] === "strong";
+      let route = options.reads.route(fresh);
+      let order = await store.get(request.params.id, route.sql);
+      // A replica that has not seen the order yet, or not its end, may just be behind: ask the primary.
+      if (route.servedBy === "replica" && (!order || !isTerminal(order.state))) {
+        route = options.reads.route(true);
+        order = await store.get(request.params.id, route.sql);
+      }
+      reply
+        .header("x-served-by", route.servedBy)
+        .header("x-staleness-ms", String(Math.ceil(route.stalenessMs)));
       if (!order)
         return reply.code(404).send({ error: "not_found", message: `no order ${request.params.id}` });
       return present(order);

@@ -1,10 +1,11 @@
 import { randomInt, randomUUID } from "node:crypto";
 import type { OrderConfig } from "../config.ts";
-import { migrate } from "../db/migrate.ts";
 import { createPool } from "../db/pool.ts";
+import { ReplicaRouter } from "../db/replica-router.ts";
+import { openServiceDatabase, type ServiceDatabase } from "../db/service-database.ts";
 import { HybridLogicalClock } from "../domain/hlc.ts";
 import { SnowflakeGenerator } from "../domain/ids.ts";
-import { createApp } from "../http/app.ts";
+import { createApp, refuseWritesWhileReadOnly } from "../http/app.ts";
 import { JsonClient } from "../http/json-client.ts";
 import { InventoryClient } from "../inventory/client.ts";
 import type { RunningService } from "../inventory/service.ts";
@@ -18,24 +19,39 @@ import { OrderStore } from "./store.ts";
 
 /** Composes the order service: pool, migrations, dependency clients with their policies, saga, recovery, routes. */
 export async function startOrderService(config: OrderConfig): Promise<RunningService> {
-  const db = createPool(config.CHAOSCART_DATABASE_URL, {
-    max: config.CHAOSCART_DB_POOL_MAX,
-    applicationName: "chaoscart-order",
-  });
-  try {
-    await migrate(db);
-  } catch (error) {
-    await db.end({ timeout: 1 });
-    throw new Error(`cannot prepare the order database: ${(error as Error).message}`);
-  }
-
+  let database: ServiceDatabase | undefined;
   const app = createApp({
     service: "order",
     logLevel: config.CHAOSCART_LOG_LEVEL,
     ready: async () => {
-      await db`SELECT 1`;
+      if (!database) throw new Error("database not opened yet");
+      await database.ready();
     },
+    onServerError: (error) => database?.guard.noteError(error),
   });
+  database = await openServiceDatabase({
+    url: config.CHAOSCART_DATABASE_URL,
+    poolMax: config.CHAOSCART_DB_POOL_MAX,
+    applicationName: "chaoscart-order",
+    setting: "CHAOSCART_DATABASE_URL",
+    log: app.log,
+  });
+  const db = database.sql;
+  refuseWritesWhileReadOnly(app, database);
+  const replica = config.CHAOSCART_REPLICA_URL
+    ? createPool(config.CHAOSCART_REPLICA_URL, { max: 4, applicationName: "chaoscart-order-reads" })
+    : undefined;
+  const reads = new ReplicaRouter(
+    db,
+    replica,
+    {
+      region: config.CHAOSCART_REGION,
+      maxStalenessMs: config.CHAOSCART_REPLICA_MAX_STALENESS_MS,
+      heartbeatMs: config.CHAOSCART_REPLICA_HEARTBEAT_MS,
+    },
+    app.log,
+    app.metrics,
+  );
   const telemetry = { registry: app.metrics, log: app.log };
   const shared: Omit<DependencyPolicyOptions, "timeoutMs" | "maxAttempts"> = {
     initialBackoffMs: 50,
@@ -99,14 +115,17 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     clock,
     region: config.CHAOSCART_REGION,
     deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
+    reads,
   });
   app.addHook("onClose", async () => {
     await recovery.stop();
     await saga?.drain();
-    await Promise.all([inventoryHttp.close(), paymentHttp.close()]);
-    await db.end({ timeout: 5 });
+    reads.stop();
+    await Promise.all([inventoryHttp.close(), paymentHttp.close(), replica?.end({ timeout: 2 })]);
+    await database?.close();
   });
   recovery.start();
+  reads.start();
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;

@@ -1,0 +1,49 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Sql } from "postgres";
+import { migrate } from "./migrate.ts";
+import { createPool } from "./pool.ts";
+import { createSwitchablePool } from "./switchable-pool.ts";
+import { WriteGuard } from "./write-guard.ts";
+
+export interface ServiceDatabase {
+  sql: Sql;
+  guard: WriteGuard;
+  /** Readiness: the write endpoint accepts writes and answers. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A service's write connection: a re-resolvable pool behind a write guard, with migrations applied
+ * whenever the endpoint (re)becomes writable. A read-only endpoint does not stop the service from
+ * starting; it keeps it unready, says why, and re-checks.
+ */
+export async function openServiceDatabase(options: {
+  url: string;
+  poolMax: number;
+  applicationName: string;
+  setting: string;
+  log: FastifyBaseLogger;
+}): Promise<ServiceDatabase> {
+  const pool = createSwitchablePool(() =>
+    createPool(options.url, { max: options.poolMax, applicationName: options.applicationName }),
+  );
+  const guard = new WriteGuard(pool, options.setting, options.log);
+  guard.onWritable(async () => {
+    await migrate(pool.sql);
+  });
+  await guard.check();
+  guard.start();
+  return {
+    sql: pool.sql,
+    guard,
+    async ready() {
+      guard.assertWritable();
+      await pool.sql`SELECT 1`;
+    },
+    async close() {
+      guard.stop();
+      await pool.end();
+    },
+  };
+}
