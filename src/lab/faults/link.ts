@@ -30,6 +30,8 @@ import { type Toxic, toxicOf } from "./toxics/index.ts";
 
 export type { Upstream } from "./connection.ts";
 
+const RELISTEN_TIMEOUT_MS = 5_000;
+
 export interface FaultLinkOptions {
   name: string;
   upstream: Upstream;
@@ -180,7 +182,7 @@ export class FaultLink {
       for (const connection of this.connections) connection.setPartition(undefined);
     }
     if (this.downState && !this.closed) {
-      await this.listen();
+      await this.relisten();
       this.downState = undefined;
     }
     this.logger?.info("link healed");
@@ -238,6 +240,28 @@ export class FaultLink {
   private apply(connection: Connection, { info, toxic }: ActiveToxic): void {
     if (info.toxicity >= 1 || Math.random() < info.toxicity) {
       connection.addToxic(info.id, info.direction, toxic, info.attributes);
+    }
+  }
+
+  /**
+   * Listens again on the link's port after `down`. While the port was closed, an outgoing connection may
+   * have been given it as its local port; retry for a while, then fail loudly rather than move the link.
+   */
+  private async relisten(): Promise<void> {
+    const deadline = performance.now() + RELISTEN_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.listen();
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || performance.now() > deadline) {
+          throw new Error(`fault link ${this.name}: cannot listen on port ${this.listenPort} again`, {
+            cause: error,
+          });
+        }
+        this.logger?.warn({ err: error, attempt }, "fault link port busy; retrying");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
+import net, { type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FaultLink } from "../../../src/lab/faults/link.ts";
 import type { ToxicSpecInput } from "../../../src/lab/faults/spec.ts";
@@ -200,6 +200,20 @@ describe("down", () => {
     await l.heal();
     expect(l.port).toBe(port);
     expect(l.status().down).toBeNull();
+    await roundTrip(await client(port));
+  });
+});
+
+describe("down, while something else holds the port", () => {
+  it("heal waits for the port to come free rather than moving the link", async () => {
+    const l = await link();
+    const port = l.port;
+    await l.down();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
+    setTimeout(() => squatter.close(), 300);
+    await l.heal();
+    expect(l.port).toBe(port);
     await roundTrip(await client(port));
   });
 });
