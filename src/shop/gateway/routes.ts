@@ -1,0 +1,324 @@
+import { randomUUID } from "node:crypto";
+import replyFrom from "@fastify/reply-from";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { ServiceApp } from "../http/app.ts";
+import { requireToken, skuSchema } from "../inventory/routes.ts";
+import type { GatewayMetrics, UpstreamOutcome } from "./metrics.ts";
+import { type KeyedRateLimiter, retryAfterSeconds, type TokenBucket } from "./rate-limit.ts";
+import type { SlotRouter } from "./routing.ts";
+
+export interface GatewayRoutesOptions {
+  router: SlotRouter;
+  /** Region name → base URL of that region's order service. */
+  upstreams: ReadonlyMap<string, string>;
+  /** Where catalog reads go. */
+  localRegion: string;
+  limits: { global: TokenBucket; perUser: KeyedRateLimiter };
+  timeouts: { orderMs: number; readMs: number };
+  /** Bounds connecting to an upstream (the per-route timeouts start once the request is sent). */
+  connectTimeoutMs: number;
+  adminToken: string | undefined;
+  metrics: GatewayMetrics;
+}
+
+const USER_ID_MAX = 128;
+const userIdSchema = z.string().min(1).max(USER_ID_MAX);
+/** Only `userId` matters to the gateway; the order service validates the rest of the body. */
+const orderBody = z.looseObject({ userId: userIdSchema });
+const orderParams = z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a snowflake id (1-20 digits)") });
+const regionName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+const routingUpdate = z.object({
+  version: z.number().int().min(1),
+  move: z.object({ from: regionName, to: regionName }),
+});
+
+/** Connection-phase failures: the request never reached the upstream, so retrying is safe. */
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_CLOSED",
+  "UND_ERR_DESTROYED",
+]);
+const TIMEOUTS = new Set([
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "FST_REPLY_FROM_GATEWAY_TIMEOUT",
+]);
+
+type ProxyError = Error & { code?: string; cause?: { code?: string } };
+
+/** The upstream's error code: reply-from wraps undici's error, keeping it as the cause. */
+function failureOf(error: ProxyError): { outcome: Exclude<UpstreamOutcome, "response">; code: string } {
+  const code = error.cause?.code ?? error.code ?? "unknown";
+  if (UNREACHABLE.has(code) || (error.code !== undefined && UNREACHABLE.has(error.code))) {
+    return { outcome: "unavailable", code };
+  }
+  if (TIMEOUTS.has(code) || (error.code !== undefined && TIMEOUTS.has(error.code))) {
+    return { outcome: "timeout", code };
+  }
+  return { outcome: "error", code };
+}
+
+/**
+ * The gateway's HTTP surface: request ids, rate limits, and proxying each route to the region that
+ * owns it (POST /orders by the user's slot, GET /orders/:id by the id's region, catalog reads to
+ * the local region), plus the routing admin API.
+ */
+export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRoutesOptions) {
+  const { router, upstreams, limits, timeouts, metrics } = options;
+
+  await app.register(replyFrom, {
+    undici: {
+      connections: 128,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      connect: { timeout: options.connectTimeoutMs },
+    },
+    // No automatic retries: reply-from would otherwise retry GETs on 503 up to ten times, hiding a
+    // sick region from the client and the lab and multiplying load on it.
+    retryMethods: [],
+    disableRequestLogging: true,
+    destroyAgent: true,
+  });
+
+  // Request ids: the client's `x-request-id` when it sent one (createApp reads that header), else a
+  // fresh UUID; forwarded upstream and returned on every response.
+  app.setGenReqId(() => randomUUID());
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.request(request.routeOptions.url ?? "unmatched", reply.statusCode);
+  });
+
+  // Keep the raw JSON text so POST /orders forwards the client's bytes, not a re-serialisation.
+  const rawBodies = new WeakMap<FastifyRequest, string>();
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    rawBodies.set(request, body as string);
+    parseJson(request, body as string, done);
+  });
+
+  function refuse(reply: FastifyReply, scope: "global" | "user", retryAfterMs: number) {
+    metrics.rateLimited(scope);
+    return reply
+      .code(429)
+      .header("retry-after", String(retryAfterSeconds(retryAfterMs)))
+      .send({
+        error: "rate_limited",
+        message: scope === "global" ? "the gateway is at capacity" : "too many requests for this user",
+        scope,
+        retryAfterMs,
+      });
+  }
+
+  /** Global bucket first, before the body is even parsed: cheap protection under overload. */
+  const globalLimit = async (_request: FastifyRequest, reply: FastifyReply) => {
+    const taken = limits.global.take();
+    if (!taken.allowed) return refuse(reply, "global", taken.retryAfterMs);
+  };
+  const userLimit = (userOf: (request: FastifyRequest) => string | undefined) => {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      const userId = userOf(request);
+      if (userId === undefined) return;
+      const taken = limits.perUser.take(userId);
+      if (!taken.allowed) return refuse(reply, "user", taken.retryAfterMs);
+    };
+  };
+  const userFromHeader = (request: FastifyRequest) => {
+    const header = request.headers["x-user-id"];
+    return typeof header === "string" && header.length > 0 ? header : undefined;
+  };
+  const checkUserHeader = async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers["x-user-id"];
+    if (typeof header === "string" && header.length > USER_ID_MAX) {
+      return reply.code(400).send({
+        error: "invalid_request",
+        field: "headers.x-user-id",
+        message: `headers.x-user-id: at most ${USER_ID_MAX} characters`,
+      });
+    }
+  };
+
+  function forward(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    target: { region: string; path: string; route: string; timeoutMs: number; body?: string },
+  ) {
+    const base = upstreams.get(target.region);
+    if (base === undefined) throw new Error(`no upstream configured for region ${target.region}`);
+    const service = `the order service of region ${target.region}`;
+    const started = performance.now();
+    // Exactly one outcome per upstream call: the deadline, a response, or a failure, whichever is first.
+    let settled = false;
+    const settle = (outcome: UpstreamOutcome, code?: string) => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(deadline);
+      metrics.upstream(target.region, target.route, outcome, (performance.now() - started) / 1000);
+      if (outcome !== "response") {
+        request.log.warn(
+          { region: target.region, route: target.route, code, resilience_stage: outcome },
+          "upstream failed",
+        );
+      }
+      return true;
+    };
+    // Our own deadline on a native timer: undici checks its headers timeout on a coarse timer
+    // wheel (≈1 s resolution), which would stretch a 300 ms deadline to well over half a second.
+    const deadline = setTimeout(() => {
+      if (!settle("timeout", "deadline") || reply.sent) return;
+      reply.code(504).send({
+        error: "upstream_timeout",
+        message: `${service} did not answer within ${target.timeoutMs} ms; the request may still take effect`,
+        region: target.region,
+      });
+    }, target.timeoutMs);
+    reply.raw.once("close", () => clearTimeout(deadline)); // the client went away, or we answered
+
+    return reply.from(`${base}${target.path}`, {
+      // Backstop for the deadline above; also bounds a response body that stalls mid-stream.
+      timeout: target.timeoutMs,
+      ...(target.body === undefined ? {} : { body: target.body, contentType: "application/json" }),
+      rewriteRequestHeaders: (_request, headers) => ({ ...headers, "x-request-id": request.id }),
+      onResponse: (_request, reply, response) => {
+        if (!settle("response")) {
+          response.stream.destroy(); // answered 504 already; drop the late response
+          return;
+        }
+        reply.send(response.stream);
+      },
+      onError: (reply, { error }) => {
+        const { outcome, code } = failureOf(error as ProxyError);
+        if (!settle(outcome, code) || reply.sent) return;
+        if (outcome === "timeout") {
+          return reply.code(504).send({
+            error: "upstream_timeout",
+            message: `${service} did not answer within ${target.timeoutMs} ms; the request may still take effect`,
+            region: target.region,
+          });
+        }
+        if (outcome === "unavailable") {
+          return reply
+            .code(503)
+            .header("retry-after", "1")
+            .send({
+              error: "upstream_unavailable",
+              message: `${service} is unreachable (${code})`,
+              region: target.region,
+            });
+        }
+        return reply.code(502).send({
+          error: "upstream_failed",
+          message: `${service} failed mid-request (${code}); the request may or may not have taken effect`,
+          region: target.region,
+        });
+      },
+    });
+  }
+
+  app.post(
+    "/orders",
+    {
+      schema: { body: orderBody },
+      onRequest: globalLimit,
+      preHandler: userLimit((request) => (request.body as { userId: string }).userId),
+    },
+    async (request, reply) => {
+      const body = rawBodies.get(request) ?? JSON.stringify(request.body);
+      return forward(request, reply, {
+        region: router.regionForUser(request.body.userId),
+        path: "/orders",
+        route: "/orders",
+        timeoutMs: timeouts.orderMs,
+        body,
+      });
+    },
+  );
+
+  app.get(
+    "/orders/:id",
+    {
+      schema: { params: orderParams },
+      onRequest: globalLimit,
+      preHandler: [checkUserHeader, userLimit(userFromHeader)],
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const region = router.regionForOrderId(id);
+      if (region === undefined) {
+        return reply.code(404).send({
+          error: "not_found",
+          message: `order ${id} carries a region code this deployment does not have`,
+        });
+      }
+      return forward(request, reply, {
+        region,
+        path: `/orders/${id}`,
+        route: "/orders/:id",
+        timeoutMs: timeouts.readMs,
+      });
+    },
+  );
+
+  app.get(
+    "/skus/:id",
+    {
+      schema: { params: z.object({ id: skuSchema }) },
+      onRequest: globalLimit,
+      preHandler: [checkUserHeader, userLimit(userFromHeader)],
+    },
+    async (request, reply) =>
+      forward(request, reply, {
+        region: options.localRegion,
+        path: `/skus/${encodeURIComponent(request.params.id)}`,
+        route: "/skus/:id",
+        timeoutMs: timeouts.readMs,
+      }),
+  );
+
+  const admin = requireToken(options.adminToken);
+  app.get("/admin/routing", { preHandler: admin }, async () => router.summary());
+  app.put(
+    "/admin/routing",
+    { schema: { body: routingUpdate }, preHandler: admin },
+    async (request, reply) => {
+      const { version, move } = request.body;
+      for (const [field, region] of [
+        ["from", move.from],
+        ["to", move.to],
+      ] as const) {
+        if (!router.regions.includes(region)) {
+          return reply.code(400).send({
+            error: "invalid_request",
+            field: `body.move.${field}`,
+            message: `body.move.${field}: unknown region ${region}; known: ${router.regions.join(", ")}`,
+          });
+        }
+      }
+      if (move.from === move.to) {
+        return reply.code(400).send({
+          error: "invalid_request",
+          field: "body.move.to",
+          message: "body.move.to: must differ from body.move.from",
+        });
+      }
+      const current = router.table;
+      if (!router.update(current.withRegionMoved(move.from, move.to).withVersion(version))) {
+        return reply.code(409).send({
+          error: "stale_version",
+          message: `routing version ${version} is not newer than the current ${current.version}`,
+          currentVersion: current.version,
+        });
+      }
+      request.log.info({ version, move }, "routing table updated");
+      return router.summary();
+    },
+  );
+}
