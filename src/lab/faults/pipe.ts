@@ -170,7 +170,7 @@ export class Pipe {
   };
 
   private deliver(chunk: Buffer): void {
-    if (this.blackholed || this.closing || this.dead || this.sinkEnded || this.dest.destroyed) {
+    if (this.blackholed || this.dead || this.sinkEnded || this.dest.destroyed) {
       this.counters.bytesDropped += chunk.length;
       if (this.blackholed) this.hole = true;
       return;

@@ -123,6 +123,21 @@ describe("limit_data", () => {
   });
 });
 
+describe("closing toxics followed by others", () => {
+  it("limit_data then latency: the bytes before the limit still arrive, late, then the close", async () => {
+    add({ type: "limit_data", direction: "downstream", attributes: { bytes: 1000 } });
+    add({ type: "latency", direction: "downstream", attributes: { latencyMs: 200 } });
+    const c = await client();
+    const elapsed = await timed(async () => {
+      c.send("y".repeat(3000));
+      await c.waitClosed(5_000);
+    });
+    expect(c.received).toBe(1000);
+    expect(c.ended).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(200);
+  });
+});
+
 describe("slicer", () => {
   it("delivers the same bytes in more, smaller chunks", async () => {
     const data = Buffer.from(Array.from({ length: 20_000 }, (_, i) => i % 251));
