@@ -1,11 +1,16 @@
 import type { Command } from "commander";
+import { allEnv, startAllServices } from "../shop/all.ts";
 import { ConfigError, inventoryEnv, orderEnv, readEnv } from "../shop/config.ts";
+import { gatewayEnv } from "../shop/gateway/config.ts";
+import { startGatewayService } from "../shop/gateway/service.ts";
 import { type RunningService, startInventoryService } from "../shop/inventory/service.ts";
 import { startOrderService } from "../shop/orders/service.ts";
 import { paymentSimEnv } from "../shop/payments/config.ts";
 import { startPaymentSimService } from "../shop/payments/service.ts";
 
 const roles: Record<string, () => Promise<RunningService>> = {
+  all: () => startAllServices(readEnv(allEnv)),
+  gateway: () => startGatewayService(readEnv(gatewayEnv)),
   inventory: () => startInventoryService(readEnv(inventoryEnv)),
   order: () => startOrderService(readEnv(orderEnv)),
   "payment-sim": () => startPaymentSimService(readEnv(paymentSimEnv)),

@@ -1,4 +1,6 @@
 import { inventoryEnv, orderEnv, readEnv } from "../../src/shop/config.ts";
+import { gatewayEnv } from "../../src/shop/gateway/config.ts";
+import { startGatewayService } from "../../src/shop/gateway/service.ts";
 import { type RunningService, startInventoryService } from "../../src/shop/inventory/service.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { paymentSimEnv } from "../../src/shop/payments/config.ts";
@@ -10,12 +12,13 @@ export interface TestShop {
   inventory: RunningService;
   payment: RunningService;
   order: RunningService;
+  gateway: RunningService;
   seed(skus: { id: string; stock: number; price?: number }[]): Promise<void>;
   setPaymentFaults(knobs: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Inventory, payment simulator and order service in this process, on free ports, over one database. */
+/** Inventory, payment simulator, order service and gateway in this process, on free ports, over one database. */
 export async function startTestShop(
   databaseUrl: string,
   orderOverrides: Record<string, string> = {},
@@ -39,11 +42,21 @@ export async function startTestShop(
       ...orderOverrides,
     }),
   );
+  const gateway = await startGatewayService(
+    readEnv(gatewayEnv, {
+      ...common,
+      CHAOSCART_REGIONS: `east=${order.url}`,
+      CHAOSCART_ORDER_TIMEOUT_MS: "15000",
+      CHAOSCART_RATE_LIMIT_RPS: "100000",
+      CHAOSCART_RATE_LIMIT_BURST: "100000",
+    }),
+  );
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
   return {
     inventory,
     payment,
     order,
+    gateway,
     async seed(skus) {
       const response = await fetch(`${inventory.url}/admin/skus`, {
         method: "POST",
@@ -61,6 +74,7 @@ export async function startTestShop(
       if (!response.ok) throw new Error(`payment faults failed: ${response.status} ${await response.text()}`);
     },
     async close() {
+      await gateway.close();
       await order.close();
       await Promise.all([inventory.close(), payment.close()]);
     },

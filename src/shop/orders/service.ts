@@ -1,4 +1,6 @@
 import { randomInt, randomUUID } from "node:crypto";
+import { CatalogReader, type Sku } from "../catalog/catalog.ts";
+import { registerCatalogRoutes } from "../catalog/routes.ts";
 import type { OrderConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { ReplicaRouter } from "../db/replica-router.ts";
@@ -105,6 +107,23 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     metrics.recovered,
   );
 
+  const catalog = new CatalogReader({
+    loadSku: async (id) => {
+      const [sku] = await reads.route().sql<Sku[]>`
+        SELECT id, name, price::float8 AS price, attrs FROM sku WHERE id = ${id}`;
+      return sku;
+    },
+    loadAllIds: async () => (await db<{ id: string }[]>`SELECT id FROM sku`).map((r) => r.id),
+    cacheMax: 10_000,
+    cacheTtlMs: 5_000,
+    negativeTtlMs: 1_000,
+  });
+  const catalogRefresh = setInterval(() => {
+    catalog.refresh().catch((error) => app.log.warn({ err: error }, "catalog refresh failed"));
+  }, 5_000);
+  catalogRefresh.unref();
+  registerCatalogRoutes(app, catalog);
+
   registerOrderRoutes(app, {
     store,
     saga,
@@ -121,6 +140,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     await recovery.stop();
     await saga?.drain();
     reads.stop();
+    clearInterval(catalogRefresh);
     await Promise.all([inventoryHttp.close(), paymentHttp.close(), replica?.end({ timeout: 2 })]);
     await database?.close();
   });
