@@ -98,7 +98,9 @@ it("brings every order to a terminal state after kill -9 of the order service mi
     await new Promise((r) => setTimeout(r, 200));
   }
 
-  const orders = await database.sql<{ id: string; state: string; total: number; items: { sku: string; qty: number }[] }[]>`
+  const orders = await database.sql<
+    { id: string; state: string; total: number; items: { sku: string; qty: number }[] }[]
+  >`
     SELECT id, state, total::int AS total, items FROM orders`;
   const inventoryState = await readInventoryState(database.sql, "east");
   expect(checkTerminalSagas(orders, inventoryState.stock).problems).toEqual([]);

@@ -38,14 +38,21 @@ async function order(userId: string, key = `k-${userId}-${Date.now()}`) {
     headers: { "content-type": "application/json", "idempotency-key": key },
     body: JSON.stringify({ userId, items: [{ sku: "REPL-1", qty: 1 }] }),
   });
-  return { status: response.status, body: (await response.json()) as { id: string; state: string; error?: string } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { id: string; state: string; error?: string },
+  };
 }
 
 async function read(id: string, consistency?: "strong") {
   const response = await fetch(`${shop.order.url}/orders/${id}`, {
     headers: consistency ? { "x-consistency": consistency } : {},
   });
-  return { servedBy: response.headers.get("x-served-by"), staleness: Number(response.headers.get("x-staleness-ms")), body: await response.json() };
+  return {
+    servedBy: response.headers.get("x-served-by"),
+    staleness: Number(response.headers.get("x-staleness-ms")),
+    body: await response.json(),
+  };
 }
 
 describe("replica-aware reads", () => {
@@ -139,7 +146,8 @@ describe("read-only write endpoint", () => {
     }
     // The guard re-checks and the client's retry with the same key goes through.
     const deadline = Date.now() + 10_000;
-    while ((await fetch(`${shop.order.url}/readyz`)).status !== 200 && Date.now() < deadline) await sleep(200);
+    while ((await fetch(`${shop.order.url}/readyz`)).status !== 200 && Date.now() < deadline)
+      await sleep(200);
     expect((await fetch(`${shop.order.url}/readyz`)).status).toBe(200);
     const retry = await fetch(`${shop.order.url}/orders`, {
       method: "POST",
