@@ -14,6 +14,8 @@ export interface ServiceSpec {
   port?: number;
   logFile: string;
   readyTimeoutMs?: number;
+  /** Told when the process dies without the lab asking (a crash): supervision reports, it never restarts silently. */
+  onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 /**
@@ -23,6 +25,7 @@ export interface ServiceSpec {
 export class ServiceProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  private expectingExit = false;
   private readonly handle = { stop: () => this.stop(), killSync: () => this.killSync() };
 
   private constructor(
@@ -57,7 +60,13 @@ export class ServiceProcess {
       closeSync(log);
     }
     const child = this.child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.expectingExit = false;
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code, signal) => {
+        if (!this.expectingExit) this.spec.onUnexpectedExit?.(code, signal);
+        resolve();
+      }),
+    );
     track(this.handle);
     await this.waitReady(this.spec.readyTimeoutMs ?? 20_000);
   }
@@ -84,8 +93,10 @@ export class ServiceProcess {
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const pid = this.pid;
     if (!pid) return;
+    const terminating = signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT";
+    if (terminating) this.expectingExit = true;
     process.kill(pid, signal);
-    if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT") {
+    if (terminating) {
       await this.exited;
       untrack(this.handle);
     }
@@ -95,6 +106,7 @@ export class ServiceProcess {
   async stop(graceMs = 5_000): Promise<void> {
     const pid = this.pid;
     if (pid) {
+      this.expectingExit = true;
       process.kill(pid, "SIGCONT"); // a paused process cannot handle SIGTERM
       process.kill(pid, "SIGTERM");
       const timer = setTimeout(() => this.pid && process.kill(pid, "SIGKILL"), graceMs);

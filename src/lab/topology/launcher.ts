@@ -1,0 +1,216 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { FaultLink, LinkRegistry } from "../faults/index.ts";
+import { type PgCluster, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
+import { ServiceProcess } from "./service-process.ts";
+
+/**
+ * The lab's topology launcher (DESIGN §7): per region a PostgreSQL primary and streaming replica and
+ * every shop service as a child process, with a fault link on every connection between them.
+ *
+ *   gateway ─► {r}/gateway->order ─► order ─► {r}/order->inventory ─► inventory
+ *                                      ├────► {r}/order->payment ───► payment-sim
+ *                                      ├────► {r}/order->primary ───► primary ◄── {r}/inventory->primary ◄── inventory
+ *                                      └────► {r}/order->replica ───► replica ── {r}/replication ──► primary
+ *
+ * A library first (the experiment runner calls it); `chaoscart lab up` is a thin command around it.
+ */
+
+export interface TopologyOptions {
+  regions: string[];
+  replication: ReplicationMode;
+  workDir: string;
+  keep?: boolean;
+  log?: (line: string) => void;
+  /** Extra environment for every service (e.g. shorter leases in tests). */
+  serviceEnv?: Record<string, string>;
+}
+
+export type ServiceRole = "inventory" | "payment-sim" | "order" | "gateway";
+
+export interface RegionTopology {
+  name: string;
+  code: number;
+  cluster: PgCluster;
+  services: Record<Exclude<ServiceRole, "gateway">, ServiceProcess>;
+}
+
+export interface ComponentRow {
+  component: string;
+  kind: "postgres" | "service" | "link" | "control";
+  pid: number | null;
+  address: string;
+  detail: string;
+}
+
+export interface Topology {
+  workDir: string;
+  token: string;
+  regions: RegionTopology[];
+  gateway: ServiceProcess;
+  links: LinkRegistry;
+  /** Every service by `<region>/<role>`, plus `gateway`. */
+  services(): Map<string, ServiceProcess>;
+  components(): ComponentRow[];
+  stop(): Promise<void>;
+}
+
+const localhost = (port: number) => ({ host: "127.0.0.1", port });
+const pgUrl = (port: number, database = "chaoscart") => `postgres://chaoscart@127.0.0.1:${port}/${database}`;
+
+export async function startTopology(options: TopologyOptions): Promise<Topology> {
+  const log = options.log ?? (() => {});
+  if (options.regions.length === 0) throw new Error("a topology needs at least one region");
+  mkdirSync(options.workDir, { recursive: true, mode: 0o755 });
+  const token = randomBytes(16).toString("hex");
+  const links = new LinkRegistry();
+  const regions: RegionTopology[] = [];
+  const clusters: PgCluster[] = [];
+  const started: ServiceProcess[] = [];
+  let gateway: ServiceProcess | undefined;
+
+  const stop = async () => {
+    await Promise.allSettled([gateway, ...started].map((s) => s?.stop()));
+    await links.closeAll();
+    await Promise.allSettled(clusters.map((c) => c.stop()));
+    if (!options.keep) rmSync(options.workDir, { recursive: true, force: true });
+  };
+
+  try {
+    for (const [code, region] of options.regions.entries()) {
+      log(`${region}: starting PostgreSQL primary + replica (${options.replication})`);
+      let replication: FaultLink | undefined;
+      const cluster = await startPgCluster({
+        workDir: path.join(options.workDir, `pg-${region}`),
+        replication: options.replication,
+        keep: options.keep,
+        replicationUpstream: async (primaryPort) => {
+          replication = await links.start({ name: `${region}/replication`, upstream: localhost(primaryPort) });
+          return localhost(replication.port);
+        },
+        log: (line) => log(`${region}:   ${line}`),
+      });
+      clusters.push(cluster);
+      const replicaPort = cluster.replica?.port;
+      if (!replicaPort) throw new Error(`${region}: the cluster has no replica`);
+
+      const link = (name: string, port: number) => links.start({ name: `${region}/${name}`, upstream: localhost(port) });
+      const inventoryPrimary = await link("inventory->primary", cluster.primary.port);
+      const orderPrimary = await link("order->primary", cluster.primary.port);
+      const orderReplica = await link("order->replica", replicaPort);
+
+      const service = async (role: Exclude<ServiceRole, "gateway">, env: Record<string, string>) => {
+        log(`${region}: starting ${role}`);
+        const process = await ServiceProcess.start({
+          role,
+          logFile: path.join(options.workDir, `${region}-${role}.log`),
+          env: {
+            CHAOSCART_REGION: region,
+            CHAOSCART_ADMIN_TOKEN: token,
+            CHAOSCART_LAB_TOKEN: token,
+            CHAOSCART_LOG_LEVEL: "info",
+            ...options.serviceEnv,
+            ...env,
+          },
+        });
+        started.push(process);
+        return process;
+      };
+      const inventory = await service("inventory", { CHAOSCART_DATABASE_URL: pgUrl(inventoryPrimary.port) });
+      const paymentSim = await service("payment-sim", {
+        CHAOSCART_PAYMENT_JOURNAL: path.join(options.workDir, `${region}-payments.jsonl`),
+      });
+      const orderInventory = await link("order->inventory", inventory.port);
+      const orderPayment = await link("order->payment", paymentSim.port);
+      const order = await service("order", {
+        CHAOSCART_DATABASE_URL: pgUrl(orderPrimary.port),
+        CHAOSCART_REPLICA_URL: pgUrl(orderReplica.port),
+        CHAOSCART_REGION_CODE: String(code),
+        CHAOSCART_INVENTORY_URL: `http://127.0.0.1:${orderInventory.port}`,
+        CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
+      });
+      await link("gateway->order", order.port);
+      regions.push({ name: region, code, cluster, services: { inventory, "payment-sim": paymentSim, order } });
+    }
+
+    const regionList = regions
+      .map((r) => `${r.name}=http://127.0.0.1:${links.get(`${r.name}/gateway->order`)?.port}`)
+      .join(",");
+    log("starting gateway");
+    gateway = await ServiceProcess.start({
+      role: "gateway",
+      logFile: path.join(options.workDir, "gateway.log"),
+      env: {
+        CHAOSCART_REGIONS: regionList,
+        CHAOSCART_ADMIN_TOKEN: token,
+        CHAOSCART_LOG_LEVEL: "info",
+        ...options.serviceEnv,
+      },
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const gatewayProcess = gateway;
+  const services = () => {
+    const all = new Map<string, ServiceProcess>();
+    for (const region of regions) {
+      for (const [role, process] of Object.entries(region.services)) all.set(`${region.name}/${role}`, process);
+    }
+    all.set("gateway", gatewayProcess);
+    return all;
+  };
+  return {
+    workDir: options.workDir,
+    token,
+    regions,
+    gateway: gatewayProcess,
+    links,
+    services,
+    components: () => componentTable(regions, services(), links),
+    stop,
+  };
+}
+
+function componentTable(regions: RegionTopology[], services: Map<string, ServiceProcess>, links: LinkRegistry) {
+  const rows: ComponentRow[] = [];
+  for (const region of regions) {
+    for (const node of [region.cluster.primary, region.cluster.replica]) {
+      if (!node) continue;
+      rows.push({
+        component: `${region.name}/${node.role}`,
+        kind: "postgres",
+        pid: node.pid,
+        address: `127.0.0.1:${node.port}`,
+        detail: `${region.cluster.replication} replication, data ${node.dataDir}`,
+      });
+    }
+  }
+  for (const [name, service] of services) {
+    rows.push({
+      component: name,
+      kind: "service",
+      pid: service.pid ?? null,
+      address: service.url,
+      detail: service.pid ? "running" : "stopped",
+    });
+  }
+  for (const link of links.list()) {
+    const status = link.status();
+    const faults = [
+      status.down ? "down" : "",
+      status.partition ? `partition(${status.partition.direction})` : "",
+      ...status.toxics.map((t) => `${t.type}/${t.direction}`),
+    ].filter(Boolean);
+    rows.push({
+      component: link.name,
+      kind: "link",
+      pid: null,
+      address: `127.0.0.1:${link.port} → ${status.upstream.host}:${status.upstream.port}`,
+      detail: faults.length > 0 ? faults.join(", ") : "clean",
+    });
+  }
+  return rows;
+}
