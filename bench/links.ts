@@ -366,6 +366,12 @@ async function main(options: Options): Promise<void> {
     upload: round2(link.uploadMBps / direct.uploadMBps),
     download: round2(link.downloadMBps / direct.downloadMBps),
   };
+  /** link/direct within each round (the two cells ran back to back, so under the same background load). */
+  const perRound = Array.from({ length: options.rounds }, (_, i) => {
+    const d = rounds.find((r) => r.round === i + 1 && r.path === "direct");
+    const l = rounds.find((r) => r.round === i + 1 && r.path === "link");
+    return d && l ? round2(l.throughput.requestsPerSecond / d.throughput.requestsPerSecond) : Number.NaN;
+  });
   const added = {
     unsaturatedP50Us: link.unsaturatedP50Us - direct.unsaturatedP50Us,
     unsaturatedP99Us: link.unsaturatedP99Us - direct.unsaturatedP99Us,
@@ -414,7 +420,8 @@ async function main(options: Options): Promise<void> {
       row("direct", direct),
       row("link", link),
       "",
-      `link/direct requests/s      ${ratios.requests}   (target >= ${TARGETS.requestsRatio})  ${verdict(targetsMet.requestsRatio)}`,
+      `link/direct requests/s      ${ratios.requests}   (target >= ${TARGETS.requestsRatio})  ${verdict(targetsMet.requestsRatio)}` +
+        `   per round: ${perRound.join(", ")}`,
       `added p50, unsaturated      ${added.unsaturatedP50Us} µs   (target <= ${TARGETS.addedP50Us} µs)  ${verdict(targetsMet.addedP50Us)}`,
       `added p99, unsaturated      ${added.unsaturatedP99Us} µs`,
       `added p50/p99, saturated    ${added.saturatedP50Us} / ${added.saturatedP99Us} µs   (queueing: ${options.connections} connections / throughput)`,
@@ -441,7 +448,7 @@ async function main(options: Options): Promise<void> {
     },
     direct,
     link,
-    ratios,
+    ratios: { ...ratios, requestsPerRound: perRound },
     addedUs: added,
     targets: TARGETS,
     targetsMet,
