@@ -2,7 +2,7 @@
 import { FaultLink, type FaultLinkOptions, type LinkStatus } from "./link.ts";
 
 /** Link names: also path segments of the control API (URL-encode the `/`). */
-const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
+const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/>-]{0,127}$/;
 
 export class LinkRegistry {
   private readonly links = new Map<string, FaultLink>();
@@ -61,7 +61,7 @@ export class LinkRegistry {
 
   private checkName(name: string): void {
     if (!LINK_NAME.test(name)) {
-      throw new TypeError(`name: "${name}" is not a link name (1-128 characters of [A-Za-z0-9_.:/-])`);
+      throw new TypeError(`name: "${name}" is not a link name (1-128 characters of [A-Za-z0-9_.:/>-])`);
     }
     if (this.links.has(name)) throw new Error(`fault link "${name}" already exists`);
   }

@@ -5,6 +5,9 @@ import { LinkRegistry } from "../../../src/lab/faults/registry.ts";
 import { startEchoServer, TestClient, type TestServer, timed, tryConnect } from "./support.ts";
 
 const TOKEN = "fault-api-test-token";
+/** Link names carry `/` and `>`; they travel URL-encoded. */
+const ARROW = "east/order->inventory";
+const ARROW_PATH = encodeURIComponent(ARROW);
 let echo: TestServer;
 let registry: LinkRegistry;
 let api: FaultApiServer;
@@ -14,7 +17,7 @@ beforeAll(async () => {
   echo = await startEchoServer();
   registry = new LinkRegistry();
   await registry.start({ name: "east/db", upstream: { host: "127.0.0.1", port: echo.port } });
-  await registry.start({ name: "order-inventory", upstream: { host: "127.0.0.1", port: echo.port } });
+  await registry.start({ name: ARROW, upstream: { host: "127.0.0.1", port: echo.port } });
   api = await startFaultApi({ registry, token: TOKEN });
   client = new FaultClient({ url: api.url, token: TOKEN });
 });
@@ -47,21 +50,21 @@ describe("fault API", () => {
     expect((await raw("GET", "/links")).status).toBe(401);
     expect((await raw("GET", "/links", { token: "wrong" })).status).toBe(401);
     const spec = JSON.stringify({ type: "latency", direction: "upstream", attributes: { latencyMs: 1 } });
-    expect((await raw("POST", "/links/order-inventory/toxics", { body: spec })).status).toBe(401);
+    expect((await raw("POST", `/links/${ARROW_PATH}/toxics`, { body: spec })).status).toBe(401);
     expect((await raw("POST", "/heal")).status).toBe(401);
-    expect(registry.get("order-inventory")?.toxics()).toEqual([]);
+    expect(registry.get(ARROW)?.toxics()).toEqual([]);
     expect((await raw("GET", "/links", { token: TOKEN })).status).toBe(200);
   });
 
   it("rejects a bad spec with 400 naming the field", async () => {
-    const bad = await raw("POST", "/links/order-inventory/toxics", {
+    const bad = await raw("POST", `/links/${ARROW_PATH}/toxics`, {
       token: TOKEN,
       body: JSON.stringify({ type: "latency", direction: "upstream", attributes: { latencyMs: -5 } }),
     });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: "invalid_request", field: "attributes.latencyMs" });
     const typed = await failure(
-      client.addToxic("order-inventory", {
+      client.addToxic(ARROW, {
         type: "bandwidth",
         direction: "up" as "upstream",
         attributes: { rateKBps: 1 },
@@ -69,16 +72,16 @@ describe("fault API", () => {
     );
     expect(typed.status).toBe(400);
     expect(typed.field).toBe("direction");
-    const partition = await failure(client.partition("order-inventory", "sideways" as "both"));
+    const partition = await failure(client.partition(ARROW, "sideways" as "both"));
     expect(partition.field).toBe("body.direction");
-    const malformed = await raw("POST", "/links/order-inventory/toxics", { token: TOKEN, body: "{nope" });
+    const malformed = await raw("POST", `/links/${ARROW_PATH}/toxics`, { token: TOKEN, body: "{nope" });
     expect(malformed.status).toBe(400);
-    expect(registry.get("order-inventory")?.toxics()).toEqual([]);
+    expect(registry.get(ARROW)?.toxics()).toEqual([]);
   });
 
   it("404s an unknown link or toxic", async () => {
     expect((await failure(client.down("nowhere"))).status).toBe(404);
-    const unknownToxic = await failure(client.removeToxic("order-inventory", "latency-upstream-999"));
+    const unknownToxic = await failure(client.removeToxic(ARROW, "latency-upstream-999"));
     expect(unknownToxic.status).toBe(404);
     expect(unknownToxic.body.error).toBe("unknown_toxic");
   });
@@ -119,21 +122,21 @@ describe("fault API", () => {
   });
 
   it("partitions, downs and heals links, one or all", async () => {
-    const link = registry.get("order-inventory");
+    const link = registry.get(ARROW);
     if (!link) throw new Error("no link");
-    const partitioned = await client.partition("order-inventory", "upstream");
+    const partitioned = await client.partition(ARROW, "upstream");
     expect(partitioned.partition?.direction).toBe("upstream");
     await client.addToxic("east/db", { type: "timeout", direction: "upstream" });
-    const downed = await client.down("order-inventory");
+    const downed = await client.down(ARROW);
     expect(downed.down).not.toBeNull();
     expect(await tryConnect(link.port)).toBe("ECONNREFUSED");
 
-    const healed = await client.heal("order-inventory");
+    const healed = await client.heal(ARROW);
     expect(healed).toMatchObject({ down: null, partition: null, toxics: [] });
     expect(await tryConnect(link.port)).toBe("connected");
     expect((await client.link("east/db")).toxics).toHaveLength(1);
 
-    await client.partition("order-inventory");
+    await client.partition(ARROW);
     const all = await client.healAll();
     for (const status of all) expect(status).toMatchObject({ down: null, partition: null, toxics: [] });
   });
