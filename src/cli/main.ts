@@ -1,5 +1,7 @@
 import { Command } from "commander";
+import { registerFault } from "./fault.ts";
 import { registerFlashSale } from "./flash-sale.ts";
+import { registerLab } from "./lab.ts";
 import { registerServe } from "./serve.ts";
 
 const program = new Command("chaoscart")
@@ -7,6 +9,8 @@ const program = new Command("chaoscart")
   .showHelpAfterError();
 registerServe(program);
 registerFlashSale(program);
+registerLab(program);
+registerFault(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { FaultLink, LinkRegistry } from "../faults/index.ts";
+import { type FaultLink, LinkRegistry } from "../faults/index.ts";
 import { type PgCluster, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
 import { ServiceProcess } from "./service-process.ts";
 
@@ -25,6 +25,8 @@ export interface TopologyOptions {
   log?: (line: string) => void;
   /** Extra environment for every service (e.g. shorter leases in tests). */
   serviceEnv?: Record<string, string>;
+  /** A service died without the lab asking. The lab reports it and does not restart it. */
+  onServiceExit?: (service: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 export type ServiceRole = "inventory" | "payment-sim" | "order" | "gateway";
@@ -86,7 +88,10 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         replication: options.replication,
         keep: options.keep,
         replicationUpstream: async (primaryPort) => {
-          replication = await links.start({ name: `${region}/replication`, upstream: localhost(primaryPort) });
+          replication = await links.start({
+            name: `${region}/replication`,
+            upstream: localhost(primaryPort),
+          });
           return localhost(replication.port);
         },
         log: (line) => log(`${region}:   ${line}`),
@@ -95,7 +100,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const replicaPort = cluster.replica?.port;
       if (!replicaPort) throw new Error(`${region}: the cluster has no replica`);
 
-      const link = (name: string, port: number) => links.start({ name: `${region}/${name}`, upstream: localhost(port) });
+      const link = (name: string, port: number) =>
+        links.start({ name: `${region}/${name}`, upstream: localhost(port) });
       const inventoryPrimary = await link("inventory->primary", cluster.primary.port);
       const orderPrimary = await link("order->primary", cluster.primary.port);
       const orderReplica = await link("order->replica", replicaPort);
@@ -105,6 +111,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         const process = await ServiceProcess.start({
           role,
           logFile: path.join(options.workDir, `${region}-${role}.log`),
+          onUnexpectedExit: (code, signal) => options.onServiceExit?.(`${region}/${role}`, code, signal),
           env: {
             CHAOSCART_REGION: region,
             CHAOSCART_ADMIN_TOKEN: token,
@@ -131,7 +138,12 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
       });
       await link("gateway->order", order.port);
-      regions.push({ name: region, code, cluster, services: { inventory, "payment-sim": paymentSim, order } });
+      regions.push({
+        name: region,
+        code,
+        cluster,
+        services: { inventory, "payment-sim": paymentSim, order },
+      });
     }
 
     const regionList = regions
@@ -141,6 +153,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     gateway = await ServiceProcess.start({
       role: "gateway",
       logFile: path.join(options.workDir, "gateway.log"),
+      onUnexpectedExit: (code, signal) => options.onServiceExit?.("gateway", code, signal),
       env: {
         CHAOSCART_REGIONS: regionList,
         CHAOSCART_ADMIN_TOKEN: token,
@@ -157,7 +170,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   const services = () => {
     const all = new Map<string, ServiceProcess>();
     for (const region of regions) {
-      for (const [role, process] of Object.entries(region.services)) all.set(`${region.name}/${role}`, process);
+      for (const [role, process] of Object.entries(region.services))
+        all.set(`${region.name}/${role}`, process);
     }
     all.set("gateway", gatewayProcess);
     return all;
@@ -174,7 +188,11 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   };
 }
 
-function componentTable(regions: RegionTopology[], services: Map<string, ServiceProcess>, links: LinkRegistry) {
+function componentTable(
+  regions: RegionTopology[],
+  services: Map<string, ServiceProcess>,
+  links: LinkRegistry,
+) {
   const rows: ComponentRow[] = [];
   for (const region of regions) {
     for (const node of [region.cluster.primary, region.cluster.replica]) {

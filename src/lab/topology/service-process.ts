@@ -68,7 +68,7 @@ export class ServiceProcess {
       }),
     );
     track(this.handle);
-    await this.waitReady(this.spec.readyTimeoutMs ?? 20_000);
+    await this.waitReady(this.spec.readyTimeoutMs ?? 60_000);
   }
 
   async waitReady(timeoutMs: number): Promise<void> {

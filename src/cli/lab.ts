@@ -1,0 +1,161 @@
+import { existsSync, rmSync } from "node:fs";
+import path from "node:path";
+import { type Command, Option } from "commander";
+import { startControlServer } from "../lab/control/server.ts";
+import {
+  DEFAULT_LAB_DIR,
+  isAlive,
+  type LabState,
+  readLabState,
+  writeLabState,
+} from "../lab/control/state-file.ts";
+import type { ComponentRow } from "../lab/topology/launcher.ts";
+import { startTopology } from "../lab/topology/launcher.ts";
+import type { ReplicationMode } from "../lab/topology/postgres/index.ts";
+import { formatTable } from "./table.ts";
+
+export function printComponents(rows: ComponentRow[]) {
+  console.log(
+    formatTable(
+      ["component", "kind", "pid", "address", "state"],
+      rows.map((r) => [r.component, r.kind, r.pid, r.address, r.detail]),
+    ),
+  );
+}
+
+export function registerLab(program: Command) {
+  const lab = program
+    .command("lab")
+    .description("launch and inspect a local lab topology (PostgreSQL, services, fault links)");
+  const dirOption = () => new Option("--dir <path>", "lab work directory").default(DEFAULT_LAB_DIR);
+
+  lab
+    .command("up")
+    .description("start the topology in the foreground; Ctrl-C (or `lab down`) tears everything down")
+    .option("--regions <names>", "comma-separated region names", "east")
+    .addOption(
+      new Option("--replication <mode>", "sync or async streaming replication")
+        .choices(["sync", "async"])
+        .default("sync"),
+    )
+    .option("--keep", "keep the work directory (data, logs) after teardown", false)
+    .addOption(dirOption())
+    .action(async (opts: { regions: string; replication: ReplicationMode; keep: boolean; dir: string }) => {
+      const workDir = path.resolve(opts.dir);
+      const previous = readLabState(workDir);
+      if (previous && isAlive(previous.pid)) {
+        throw new Error(
+          `a lab is already running from ${workDir} (pid ${previous.pid}); run \`chaoscart lab down\` first`,
+        );
+      }
+      if (existsSync(workDir)) rmSync(workDir, { recursive: true, force: true }); // leftovers of a lab that died
+      const regions = opts.regions
+        .split(",")
+        .map((r) => r.trim())
+        .filter(Boolean);
+      const started = Date.now();
+      const topology = await startTopology({
+        regions,
+        replication: opts.replication,
+        workDir,
+        keep: opts.keep,
+        log: (line) => console.log(`[lab] ${line}`),
+        onServiceExit: (name, code, signal) =>
+          console.log(
+            `[lab] ${name} exited unexpectedly (${signal ?? `code ${code}`}); not restarted: \`chaoscart lab restart ${name}\``,
+          ),
+      });
+      const control = await startControlServer(topology);
+      const state: LabState = {
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        workDir,
+        controlUrl: control.url,
+        token: topology.token,
+        regions,
+        replication: opts.replication,
+        components: topology.components(),
+      };
+      writeLabState(state);
+      console.log("");
+      printComponents(state.components);
+      console.log("");
+      console.log(`gateway:      ${topology.gateway.url}`);
+      console.log(`control API:  ${control.url}  (token in ${path.join(workDir, "lab.json")})`);
+      console.log(
+        `up in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C or \`chaoscart lab down\` to stop`,
+      );
+
+      let stopping = false;
+      const shutdown = async (signal: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`[lab] ${signal}: tearing down`);
+        await control.close();
+        await topology.stop();
+        process.exit(signal === "SIGINT" ? 130 : 0);
+      };
+      process.on("SIGINT", shutdown);
+      process.on("SIGTERM", shutdown);
+      await new Promise(() => {}); // run until signalled
+    });
+
+  lab
+    .command("status")
+    .description("show the running lab's components, ports and links")
+    .addOption(dirOption())
+    .action(async (opts: { dir: string }) => {
+      const state = requireRunningLab(opts.dir);
+      const response = await fetch(`${state.controlUrl}/status`, {
+        headers: { authorization: `Bearer ${state.token}` },
+      });
+      if (!response.ok) throw new Error(`lab control API answered ${response.status}`);
+      const { components } = (await response.json()) as { components: ComponentRow[] };
+      console.log(
+        `lab pid ${state.pid}, up since ${state.startedAt}, ${state.regions.join(", ")}, ${state.replication} replication`,
+      );
+      printComponents(components);
+    });
+
+  for (const action of ["kill", "restart", "pause", "resume"] as const) {
+    lab
+      .command(action)
+      .description(`${action} a service of the running lab (e.g. east/inventory, gateway)`)
+      .argument("<service>")
+      .addOption(dirOption())
+      .action(async (service: string, opts: { dir: string }) => {
+        const state = requireRunningLab(opts.dir);
+        const response = await fetch(
+          `${state.controlUrl}/services/${encodeURIComponent(service)}/${action}`,
+          {
+            method: "POST",
+            headers: { authorization: `Bearer ${state.token}` },
+          },
+        );
+        const body = await response.json();
+        if (!response.ok) throw new Error(`${action} ${service}: ${JSON.stringify(body)}`);
+        console.log(JSON.stringify(body));
+      });
+  }
+
+  lab
+    .command("down")
+    .description("stop the running lab and wait until everything is gone")
+    .addOption(dirOption())
+    .action(async (opts: { dir: string }) => {
+      const state = requireRunningLab(opts.dir);
+      process.kill(state.pid, "SIGTERM");
+      const deadline = Date.now() + 60_000;
+      while (isAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      if (isAlive(state.pid)) throw new Error(`lab (pid ${state.pid}) did not stop within 60 s`);
+      console.log(`lab (pid ${state.pid}) stopped`);
+    });
+}
+
+export function requireRunningLab(dir: string): LabState {
+  const state = readLabState(path.resolve(dir));
+  if (!state || !isAlive(state.pid)) {
+    throw new Error(`no running lab in ${path.resolve(dir)}; start one with \`chaoscart lab up\``);
+  }
+  return state;
+}
