@@ -1,0 +1,76 @@
+import type { Check, CheckStatus } from "../checkers/check.ts";
+import type { NemesisOp, Phase } from "../history/op.ts";
+
+/**
+ * `result.json`: the machine-readable outcome of one experiment run. The schema is stable: fields
+ * are only ever added (bump `schemaVersion` on any other change).
+ */
+
+export interface PhaseWindow {
+  phase: Phase;
+  /** ms since the run started */
+  start: number;
+  end: number;
+}
+
+export interface PhaseSlo {
+  phase: Phase;
+  /** Completed client operations in the phase, by outcome. */
+  ok: number;
+  fail: number;
+  info: number;
+  /** ok / (ok + fail + info); null when nothing completed. */
+  availability: number | null;
+  /** Successful business outcomes per second (CONFIRMED orders and successful reads). */
+  goodputPerSec: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface SecondBucket {
+  /** Whole seconds since the run started. */
+  second: number;
+  ok: number;
+  fail: number;
+  info: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface HypothesisResult {
+  metric: string;
+  phase?: Phase;
+  min?: number;
+  max?: number;
+  observed: number | null;
+  status: CheckStatus;
+  summary: string;
+}
+
+export interface RunResult {
+  schemaVersion: 1;
+  experiment: {
+    name: string;
+    description: string;
+    file?: string;
+    /** The experiment file as written. */
+    definition: string;
+  };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  verdict: "pass" | "fail";
+  /** Set when a guardrail stopped fault injection early. */
+  aborted?: { reason: string; atMs: number };
+  phases: PhaseWindow[];
+  slos: PhaseSlo[];
+  checks: Check[];
+  hypotheses: HypothesisResult[];
+  timeline: SecondBucket[];
+  /** Every nemesis start/stop, in order. */
+  faults: NemesisOp[];
+  /** Measured figures that have no phase: recovery time, switchover time, replica staleness. */
+  measurements: Record<string, number | null>;
+  settings: Record<string, string | number | boolean>;
+}

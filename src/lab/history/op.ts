@@ -1,0 +1,51 @@
+/**
+ * A history is data (Jepsen): every client operation is recorded as an `invoke`, then exactly one
+ * completion — `ok` (it happened), `fail` (it definitely did not happen) or `info` (unknown: a
+ * timeout, a reset, a 202 that never resolved; it may or may not have happened). Nemesis actions
+ * are recorded in the same history so the report can draw them.
+ */
+
+export type OpType = "invoke" | "ok" | "fail" | "info";
+
+export type OpKind = "order" | "order-read" | "catalog-read";
+
+export interface ClientOp {
+  type: OpType;
+  /** Pairs an invoke with its completion. */
+  id: number;
+  process: "client";
+  kind: OpKind;
+  /** Monotonic milliseconds since the run started (performance.now() based). */
+  time: number;
+  /** Wall clock, epoch ms, for correlating with logs. */
+  wall: number;
+  /** What was asked (invoke) or learned (completion). */
+  value: {
+    idempotencyKey?: string;
+    userId?: string;
+    items?: { sku: string; qty: number }[];
+    orderId?: string;
+    sku?: string;
+    /** Completion only: the order state the client saw, the HTTP status, the error. */
+    state?: string;
+    status?: number;
+    error?: string;
+    attempts?: number;
+  };
+  /** Completion only: latency measured from the *intended* send time (no coordinated omission). */
+  latencyMs?: number;
+  phase?: Phase;
+}
+
+export interface NemesisOp {
+  type: "start" | "stop";
+  process: "nemesis";
+  nemesis: string;
+  time: number;
+  wall: number;
+  detail: Record<string, unknown>;
+}
+
+export type HistoryOp = ClientOp | NemesisOp;
+
+export type Phase = "warmup" | "baseline" | "fault" | "recovery" | "settle";
