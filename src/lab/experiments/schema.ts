@@ -1,0 +1,139 @@
+import { z } from "zod";
+
+/**
+ * The experiment file (DESIGN §7). Durations are written like `10s`, `500ms`, `2m` (or a number of
+ * milliseconds) and parsed to milliseconds here, so the runner only ever sees numbers.
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+
+export const duration = z.union([z.number().nonnegative(), z.string()]).transform((value, context) => {
+  if (typeof value === "number") return value;
+  const match = DURATION.exec(value.trim());
+  if (!match) {
+    context.addIssue({
+      code: "custom",
+      message: `expected a duration like 10s, 500ms or 2m, got "${value}"`,
+    });
+    return z.NEVER;
+  }
+  const amount = Number(match[1]);
+  return Math.round(amount * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"]);
+});
+
+export const CHECK_NAMES = [
+  "no-oversell",
+  "conservation",
+  "no-lost-ack",
+  "no-phantom",
+  "no-duplicate",
+  "terminal-sagas",
+  "money",
+] as const;
+
+export const METRICS = [
+  "availability",
+  "goodput",
+  "p50_ms",
+  "p99_ms",
+  "max_ms",
+  "recovery_ms",
+  "switchover_ms",
+  "replica_staleness_ms",
+  "error_rate",
+  "rate_limited",
+  "unknown_sku_db_loads",
+] as const;
+
+const phase = z.enum(["baseline", "fault", "recovery"]);
+
+const fault = z
+  .object({
+    at: duration,
+    /** How long the fault lasts before it is healed; without it, until the end of the fault phase's last fault. */
+    duration: duration.optional(),
+    action: z.string().min(1),
+    target: z.string().min(1).optional(),
+  })
+  .passthrough();
+
+export const experimentSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "expected lower-case letters, digits and dashes"),
+    description: z.string().min(1),
+    hypothesisStatement: z.string().optional(),
+    topology: z
+      .object({
+        regions: z
+          .array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/))
+          .min(1)
+          .max(1)
+          .default(["east"]),
+        replicas: z.literal(1).default(1),
+        replication: z.enum(["sync", "async"]).default("sync"),
+      })
+      .strict()
+      .default({ regions: ["east"], replicas: 1, replication: "sync" }),
+    workload: z
+      .object({
+        rate: z.number().positive().max(5_000),
+        duration,
+        warmup: duration.default(2_000),
+        users: z.number().int().positive().default(5_000),
+        hotSkus: z.number().int().min(1).max(100).default(3),
+        coldSkus: z.number().int().min(0).max(10_000).default(20),
+        stockPerSku: z.number().int().positive().default(300),
+        arrival: z.enum(["constant", "poisson"]).default("poisson"),
+        timeout: duration.default(2_000),
+        mix: z
+          .object({
+            order: z.number().min(0).default(0.8),
+            orderRead: z.number().min(0).default(0.1),
+            catalogRead: z.number().min(0).default(0.1),
+            unknownSku: z.number().min(0).max(1).default(0.02),
+          })
+          .strict()
+          .default({ order: 0.8, orderRead: 0.1, catalogRead: 0.1, unknownSku: 0.02 }),
+      })
+      .strict(),
+    faults: z.array(fault).default([]),
+    hypothesis: z
+      .array(
+        z
+          .object({
+            metric: z.enum(METRICS),
+            phase: phase.optional(),
+            min: z.number().optional(),
+            max: z.number().optional(),
+          })
+          .strict()
+          .refine((h) => h.min !== undefined || h.max !== undefined, "give min or max"),
+      )
+      .default([]),
+    checks: z.array(z.enum(CHECK_NAMES)).default([...CHECK_NAMES]),
+    abort: z
+      .array(
+        z
+          .object({ metric: z.literal("error_rate"), above: z.number().min(0).max(1), for: duration })
+          .strict(),
+      )
+      .default([]),
+    /** After the workload: time for sagas, sweepers and replication to settle before the final state is read. */
+    settle: duration.default(5_000),
+  })
+  .strict()
+  .superRefine((experiment, context) => {
+    for (const [i, f] of experiment.faults.entries()) {
+      if (f.at >= experiment.workload.duration) {
+        context.addIssue({
+          code: "custom",
+          path: ["faults", i, "at"],
+          message: `the fault starts at ${f.at} ms, after the workload ends (${experiment.workload.duration} ms)`,
+        });
+      }
+    }
+  });
+
+export type Experiment = z.output<typeof experimentSchema>;
+export type FaultStep = Experiment["faults"][number];
+export type Hypothesis = Experiment["hypothesis"][number];

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { ExperimentError, parseExperiment } from "../../src/lab/experiments/loader.ts";
+
+const valid = `name: inventory-crash
+description: kill -9 the inventory service in the middle of a flash sale
+topology: { regions: [east], replicas: 1 }
+workload: { rate: 400, duration: 40s, users: 5000, hotSkus: 3, stockPerSku: 300 }
+faults:
+  - { at: 10s, action: kill, target: east/inventory, restartAfter: 5s }
+hypothesis:
+  - { metric: availability, phase: recovery, min: 0.99 }
+  - { metric: p99_ms, phase: baseline, max: 150 }
+checks: [no-oversell, conservation, no-lost-ack, no-phantom, no-duplicate, terminal-sagas, money]
+abort:
+  - { metric: error_rate, above: 0.8, for: 5s }
+`;
+
+function errorsOf(source: string): string[] {
+  try {
+    parseExperiment(source, "exp.yaml");
+  } catch (error) {
+    if (error instanceof ExperimentError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected the experiment to be rejected");
+}
+
+describe("experiment loader", () => {
+  it("parses the DESIGN example, durations in milliseconds", () => {
+    const { experiment } = parseExperiment(valid, "exp.yaml");
+    expect(experiment.workload.duration).toBe(40_000);
+    expect(experiment.faults[0]).toMatchObject({ at: 10_000, action: "kill", target: "east/inventory" });
+    expect(experiment.abort[0]?.for).toBe(5_000);
+    expect(experiment.topology.replication).toBe("sync");
+  });
+
+  it("names file, line, column and field of a bad duration", () => {
+    const problems = errorsOf(valid.replace("at: 10s", "at: ten seconds"));
+    expect(problems).toEqual([
+      expect.stringMatching(/^exp\.yaml:6:11: faults\[0\]\.at: expected a duration like 10s/),
+    ]);
+  });
+
+  it("names an unknown metric, an unknown check and an unknown field", () => {
+    const problems = errorsOf(
+      valid
+        .replace("metric: availability", "metric: happiness")
+        .replace("money]", "moneyy]")
+        .replace("users: 5000", "userz: 5000"),
+    ).join("\n");
+    expect(problems).toMatch(/exp\.yaml:8:\d+: hypothesis\[0\]\.metric: /);
+    expect(problems).toMatch(/exp\.yaml:10:\d+: checks\[6\]: /);
+    expect(problems).toMatch(/exp\.yaml:4:\d+: workload: unknown field\(s\) userz/);
+  });
+
+  it("reports YAML syntax errors with their position", () => {
+    expect(errorsOf("name: x\ndescription: [unclosed\n")[0]).toMatch(/^exp\.yaml:\d+:\d+: /);
+  });
+
+  it("refuses a fault scheduled after the workload ends", () => {
+    expect(errorsOf(valid.replace("at: 10s", "at: 50s")).join()).toMatch(
+      /faults\[0\]\.at: the fault starts at 50000 ms/,
+    );
+  });
+});
