@@ -39,10 +39,9 @@ export const METRICS = [
   "max_ms",
   "recovery_ms",
   "switchover_ms",
-  "replica_staleness_ms",
   "error_rate",
   "rate_limited",
-  "unknown_sku_db_loads",
+  "catalog_db_load_ratio",
 ] as const;
 
 const phase = z.enum(["baseline", "fault", "recovery"]);

@@ -1,0 +1,47 @@
+import type { HypothesisResult, PhaseSlo } from "./result.ts";
+import type { Hypothesis } from "./schema.ts";
+
+/** Per-phase metrics come from the SLO table; the rest from run-wide measurements. */
+function observe(h: Hypothesis, slos: readonly PhaseSlo[], measurements: Record<string, number | null>) {
+  if (!h.phase) return measurements[h.metric] ?? null;
+  const slo = slos.find((s) => s.phase === h.phase);
+  if (!slo) return null;
+  switch (h.metric) {
+    case "availability":
+      return slo.availability;
+    case "error_rate":
+      return slo.availability === null ? null : 1 - slo.availability;
+    case "goodput":
+      return slo.goodputPerSec;
+    case "p50_ms":
+      return slo.p50Ms;
+    case "p99_ms":
+      return slo.p99Ms;
+    case "max_ms":
+      return slo.maxMs;
+    default:
+      return measurements[h.metric] ?? null;
+  }
+}
+
+export function evaluateHypotheses(
+  hypotheses: readonly Hypothesis[],
+  slos: readonly PhaseSlo[],
+  measurements: Record<string, number | null>,
+): HypothesisResult[] {
+  return hypotheses.map((h) => {
+    const observed = observe(h, slos, measurements);
+    const where = `${h.metric}${h.phase ? ` (${h.phase})` : ""}`;
+    const bound = [h.min !== undefined ? `≥ ${h.min}` : "", h.max !== undefined ? `≤ ${h.max}` : ""].filter(Boolean).join(", ");
+    if (observed === null || Number.isNaN(observed)) {
+      return { ...h, observed: null, status: "not-checked" as const, summary: `${where}: not measured in this run` };
+    }
+    const ok = (h.min === undefined || observed >= h.min) && (h.max === undefined || observed <= h.max);
+    return {
+      ...h,
+      observed,
+      status: ok ? ("pass" as const) : ("fail" as const),
+      summary: `${where} = ${Number(observed.toFixed(4))}, expected ${bound}`,
+    };
+  });
+}
