@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { renderSummary } from "../../../src/lab/report/terminal.ts";
+import { failingRun, passingRun } from "./fixtures.ts";
+
+describe("renderSummary", () => {
+  it("gives one line per experiment, what failed or was not checked under it, then a total", () => {
+    const text = renderSummary([passingRun(), failingRun()], { color: false });
+    const lines = text.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^PASS {2}baseline {2}\(30\.0 s; checks 2\/2 passed, hypotheses 1\/1 held\)$/);
+    expect(lines[1]).toMatch(/^FAIL {2}inventory-crash .*ABORTED: error_rate 0\.86 above 0\.8 for 5s$/);
+    expect(lines.slice(2, 5)).toEqual([
+      "  ✗ check no-lost-ack: 3 violation(s): order o-17 was acknowledged CONFIRMED but is missing",
+      "  ✗ hypothesis availability (recovery) ≥ 0.99: availability 0.931 < 0.99",
+      "  ? not checked money: not checked: payment provider records unavailable",
+    ]);
+    expect(lines[5]).toMatch(
+      /^FAIL: 1 of 2 experiment\(s\) failed — checks: 4 pass \/ 1 fail \/ 1 not checked;/,
+    );
+    expect(lines).toHaveLength(6);
+    expect(text).not.toContain("\u001b[");
+  });
+
+  it("colours only when asked", () => {
+    const text = renderSummary([passingRun()], { color: true });
+    expect(text).toContain("\u001b[32mPASS\u001b[0m");
+    expect(text).toMatch(/PASS: all 1 experiment\(s\) passed/);
+  });
+
+  it("keeps control characters from experiment files out of the terminal", () => {
+    const run = failingRun();
+    run.experiment.name = "evil\u001b[2J\nname";
+    const text = renderSummary([run], { color: false });
+    expect(text).not.toContain("\u001b");
+    expect(text).toContain("evil [2J name");
+  });
+});
