@@ -4,8 +4,12 @@
  * engine, (c) noop — the same HTTP stack without the database (the ceiling). Real PostgreSQL, fsync and
  * synchronous_commit on, by default a synchronous streaming replica. Prints a table, the ratios b/a and b/c,
  * the settings, and writes the same figures as JSON.
+ *
+ * Then, in the same run, the end-to-end orders benchmark (bench/orders.ts: POST /orders through the gateway,
+ * every service a child process, on a fresh cluster), printed beside the inventory figures and written into
+ * the same JSON as its `e2e` section. `--skip-e2e` / `--only-e2e` run one half.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -13,11 +17,22 @@ import postgres, { type Sql } from "postgres";
 import { findPgBinaries, type PgCluster, startPgCluster } from "../src/lab/topology/postgres/index.ts";
 import { ServiceProcess } from "../src/lab/topology/service-process.ts";
 import { readBatchCounters, readStock, seedSku } from "./api.ts";
+import {
+  fsType,
+  progress as makeProgress,
+  parseConcurrency,
+  parseDuration,
+  parseWarmup,
+  problemsLogged,
+} from "./common.ts";
 import { type CpuSnapshot, cpuBetween, cpuSnapshot } from "./cpu.ts";
 import { runClosedLoop } from "./load.ts";
+import { runE2e, stopE2e, writeE2eSection } from "./orders.ts";
 import {
   type BenchReport,
   type CellResult,
+  type E2eReport,
+  formatE2eReport,
   formatReport,
   MODES,
   type Mode,
@@ -45,6 +60,12 @@ interface Options {
   dbPoolMax: number | undefined;
   out: string;
   keepLogs: boolean;
+  e2eConcurrency: number[];
+  e2eDuration: number;
+  e2eWarmup: number;
+  e2eCpuProf: string | undefined;
+  skipE2e: boolean;
+  onlyE2e: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -75,9 +96,21 @@ function parseOptions(argv: string[]): Options {
     )
     .option("--out <path>", "JSON results file", "bench/results/inventory.json")
     .option("--keep-logs", "keep the service logs directory", false)
+    .option(
+      "--e2e-concurrency <list>",
+      "end to end: client counts, comma-separated",
+      parseConcurrency,
+      [16, 64, 256],
+    )
+    .option("--e2e-duration <time>", "end to end: timed window per cell", parseDuration, 5_000)
+    .option("--e2e-warmup <time>", "end to end: unmeasured warm-up per cell", parseWarmup, 1_000)
+    .option("--e2e-cpu-prof <dir>", "end to end: profile the services' CPU into <dir> (bench/cpuprofile.ts)")
+    .option("--skip-e2e", "run only the inventory cells", false)
+    .option("--only-e2e", "run only the end-to-end orders benchmark", false)
     .showHelpAfterError();
   program.parse(argv);
   const o = program.opts();
+  if (o.skipE2e && o.onlyE2e) program.error("--skip-e2e and --only-e2e exclude each other");
   return {
     replication: o.replication,
     duration: o.duration,
@@ -88,27 +121,13 @@ function parseOptions(argv: string[]): Options {
     dbPoolMax: o.dbPoolMax,
     out: o.out,
     keepLogs: o.keepLogs,
+    e2eConcurrency: o.e2eConcurrency,
+    e2eDuration: o.e2eDuration,
+    e2eWarmup: o.e2eWarmup,
+    e2eCpuProf: o.e2eCpuProf,
+    skipE2e: o.skipE2e,
+    onlyE2e: o.onlyE2e,
   };
-}
-
-function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!match?.[1]) throw new InvalidArgumentError("expected a duration like 5s, 1500ms or 1m");
-  const n = Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000);
-  if (n < 100 || n > 3_600_000) throw new InvalidArgumentError("expected between 100ms and 1h");
-  return Math.round(n);
-}
-
-function parseWarmup(value: string): number {
-  return value.trim() === "0" ? 0 : parseDuration(value);
-}
-
-function parseConcurrency(value: string): number[] {
-  const list = value.split(",").map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) {
-    throw new InvalidArgumentError("expected comma-separated integers in 1..4096, e.g. 1,16,64,256");
-  }
-  return [...new Set(list)];
 }
 
 function parseModes(value: string): Mode[] {
@@ -139,25 +158,8 @@ function parsePool(value: string): number {
 // ---------------------------------------------------------------------------------------------------------
 
 const runStarted = performance.now();
-const tty = process.stdout.isTTY === true;
-let statusLine = false;
-
-function clock(): string {
-  const s = Math.floor((performance.now() - runStarted) / 1000);
-  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function say(line: string): void {
-  if (statusLine) process.stdout.write("\r\x1b[K");
-  statusLine = false;
-  process.stdout.write(`[${clock()}] ${line}\n`);
-}
-
-function status(line: string): void {
-  if (!tty) return;
-  process.stdout.write(`\r\x1b[K[${clock()}] ${line}`);
-  statusLine = true;
-}
+const progress = makeProgress(runStarted);
+const { say, status } = progress;
 
 interface Running {
   cluster?: PgCluster;
@@ -185,15 +187,69 @@ function teardown(keepLogs: boolean): Promise<void> {
 
 function onSignal(signal: NodeJS.Signals): void {
   if (abort.signal.aborted) process.exit(130); // second Ctrl-C: the exit hooks kill what is left
-  say(`${signal}: stopping the load, the service and PostgreSQL`);
+  say(`${signal}: stopping the load, the services and PostgreSQL`);
   abort.abort();
-  void teardown(false).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  void Promise.allSettled([teardown(false), stopE2e()]).finally(() =>
+    process.exit(signal === "SIGINT" ? 130 : 143),
+  );
 }
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv);
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  let code = 0;
+  let inventory: BenchReport | undefined;
+  if (!options.onlyE2e) {
+    const result = await runInventory(options);
+    if (result.code !== 0) code = result.code;
+    inventory = result.report;
+  }
+  if (abort.signal.aborted) return 130;
+
+  let e2e: E2eReport | undefined;
+  if (!options.skipE2e) {
+    try {
+      e2e = await runE2e({
+        replication: options.replication,
+        concurrency: options.e2eConcurrency,
+        durationMs: options.e2eDuration,
+        warmupMs: options.e2eWarmup,
+        keepLogs: options.keepLogs,
+        cpuProfDir: options.e2eCpuProf,
+        signal: abort.signal,
+        progress,
+      });
+      if (!e2e.invariants.every((invariant) => invariant.held)) code = 1;
+    } catch (error) {
+      if (abort.signal.aborted) return 130;
+      say(`end-to-end bench failed: ${(error as Error).stack ?? String(error)}`);
+      code = 1;
+    }
+  }
+  if (abort.signal.aborted) return 130;
+
+  // Both halves' figures together, after both have run.
+  if (inventory) console.log(formatReport(inventory));
+  if (e2e) console.log(formatE2eReport(e2e));
+  const out = path.resolve(options.out);
+  if (inventory) {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(e2e ? { ...inventory, e2e } : inventory, null, 2)}\n`);
+  } else if (e2e) {
+    writeE2eSection(out, e2e); // --only-e2e: the inventory cells of an earlier run stay
+  }
+  if (inventory || e2e) {
+    console.log(
+      `\nJSON written to ${path.relative(process.cwd(), out) || out}` +
+        (inventory ? "" : " (e2e section; the rest of the file is from an earlier run, if any)"),
+    );
+  }
+  return code;
+}
+
+/** The inventory cells (direct / coalesce / noop): their own cluster, torn down before the e2e part starts. */
+async function runInventory(options: Options): Promise<{ report: BenchReport | undefined; code: number }> {
   const startedAt = new Date().toISOString();
   const runTag = Date.now().toString(36).toUpperCase();
   let keepLogs = options.keepLogs;
@@ -246,7 +302,7 @@ async function main(): Promise<number> {
         for (const cell of cells.filter((c) => c.mode === mode)) cell.warnings.push(note);
       }
     }
-    if (abort.signal.aborted) return 130;
+    if (abort.signal.aborted) return { report: undefined, code: 130 };
 
     const settings = await describeSettings(cluster, sql, options, bins);
     const allRatios = ratios(cells, options.concurrency);
@@ -255,24 +311,22 @@ async function main(): Promise<number> {
       benchmark: "inventory-hot-sku",
       startedAt,
       finishedAt: new Date().toISOString(),
-      settings: { ...settings, "run time": `${((performance.now() - runStarted) / 1000).toFixed(0)} s` },
+      settings: {
+        ...settings,
+        "run time": `${((performance.now() - runStarted) / 1000).toFixed(0)} s (inventory cells)`,
+      },
       cells,
       ratios: allRatios,
       targets: targets(cells, allRatios),
       valid,
     };
-    console.log(formatReport(report));
-    const out = path.resolve(options.out);
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`\nJSON written to ${path.relative(process.cwd(), out) || out}`);
     const failedChecks = cells.some((cell) => cell.verification && !cell.verification.ok);
     if (failedChecks) keepLogs = true;
-    return failedChecks ? 1 : 0;
+    return { report, code: failedChecks ? 1 : 0 };
   } catch (error) {
     keepLogs = true;
     if (!abort.signal.aborted) say(`bench failed: ${(error as Error).stack ?? String(error)}`);
-    return abort.signal.aborted ? 130 : 1;
+    return { report: undefined, code: abort.signal.aborted ? 130 : 1 };
   } finally {
     await teardown(keepLogs);
   }
@@ -442,21 +496,6 @@ async function verify(
   return { ok: problems.length === 0, problems, stock, grants, reservationRows, reserveMovements };
 }
 
-/** Lines at pino level warn (40) or above in a service log. */
-function problemsLogged(logFile: string): { count: number; first: string | undefined } {
-  let text: string;
-  try {
-    text = readFileSync(logFile, "utf8");
-  } catch {
-    return { count: 0, first: undefined };
-  }
-  const lines = text.split("\n").filter((line) => {
-    const level = /"level":(\d+)/.exec(line)?.[1];
-    return level !== undefined ? Number(level) >= 40 : line.trim().length > 0;
-  });
-  return { count: lines.length, first: lines[0]?.slice(0, 300) };
-}
-
 async function describeSettings(
   cluster: PgCluster,
   sql: Sql,
@@ -497,23 +536,6 @@ async function describeSettings(
     "cpu count": `${os.availableParallelism()} (${cpus[0]?.model.trim() ?? "unknown model"})`,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
   };
-}
-
-function fsType(dir: string): string {
-  const names: Record<number, string> = {
-    61267: "ext4",
-    16914836: "tmpfs",
-    2035054128: "overlayfs",
-    1481003842: "xfs",
-    2435016766: "btrfs",
-    801189825: "zfs",
-  };
-  try {
-    const type = statfsSync(dir).type;
-    return names[type] ?? `fs type 0x${type.toString(16)}`;
-  } catch {
-    return "fs type unknown";
-  }
 }
 
 process.exit(await main());

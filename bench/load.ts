@@ -15,8 +15,15 @@ export interface LoadOptions {
   durationMs: number;
   /** Request body of worker `worker`'s `seq`-th request; must be unique per request where that matters. */
   body: (worker: number, seq: number) => string;
-  /** Status that counts as a success (a grant); anything else is an error. */
+  /** Status that counts as a success (a grant); anything else is an error. Ignored when `classify` is given. */
   okStatus: number;
+  /** Extra headers of worker `worker`'s `seq`-th request (e.g. a unique idempotency key). */
+  headers?: (worker: number, seq: number) => Record<string, string>;
+  /**
+   * Judges a response by its status and body text: `undefined` is a success, anything else the kind of
+   * non-success it is counted as. Without it the body is not read and only `okStatus` succeeds.
+   */
+  classify?: (status: number, body: string) => string | undefined;
   signal?: AbortSignal;
   /** Called once when the timed window starts and once when it ends (for CPU snapshots and the like). */
   onMeasureStart?: () => void;
@@ -48,6 +55,8 @@ export interface LoadResult {
   /** Every non-success over the whole cell (warm-up and drain included): "http 409", "ECONNRESET", … */
   errors: number;
   errorKinds: Record<string, number>;
+  /** The same, for the answers (and failures) that completed inside the timed window only. */
+  measuredErrorKinds: Record<string, number>;
   /** Transport failures: the request may or may not have taken effect on the server. */
   unknownOutcomes: number;
   requests: number;
@@ -61,6 +70,7 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
   });
   const grants = { warmup: 0, measured: 0, drain: 0, total: 0 };
   const errorKinds: Record<string, number> = {};
+  const measuredErrorKinds: Record<string, number> = {};
   let errors = 0;
   let unknownOutcomes = 0;
   let requests = 0;
@@ -104,11 +114,15 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
         const response = await client.request({
           method: "POST",
           path: options.path,
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", ...options.headers?.(index, seq) },
           body,
         });
-        await response.body.dump();
-        if (response.statusCode !== options.okStatus) kind = `http ${response.statusCode}`;
+        if (options.classify) {
+          kind = options.classify(response.statusCode, await response.body.text());
+        } else {
+          await response.body.dump();
+          if (response.statusCode !== options.okStatus) kind = `http ${response.statusCode}`;
+        }
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         kind = typeof code === "string" ? code : (error as Error).name;
@@ -119,6 +133,9 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
       if (kind !== undefined) {
         errors++;
         errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+        if (done >= measureFrom && done < measureTo) {
+          measuredErrorKinds[kind] = (measuredErrorKinds[kind] ?? 0) + 1;
+        }
         continue;
       }
       grants.total++;
@@ -169,6 +186,7 @@ export async function runClosedLoop(options: LoadOptions): Promise<LoadResult> {
     grants,
     errors,
     errorKinds,
+    measuredErrorKinds,
     unknownOutcomes,
     requests,
   };

@@ -1,0 +1,115 @@
+/**
+ * Where a service's CPU went, from a V8 .cpuprofile (as written by `bench/orders.ts --cpu-prof <dir>`):
+ * self time by area (our source files, each dependency package, Node internals, GC, idle) and the
+ * hottest functions. Not part of `npm run bench`. Run with
+ *   node --import tsx bench/cpuprofile.ts <file.cpuprofile>... [--top 25]
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  /** Wall time covered by the profile, ms. */
+  wallMs: number;
+  /** Sampled time that was not idle, ms. */
+  busyMs: number;
+  byArea: [string, number][];
+  byFunction: [string, number][];
+}
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+/** The area a frame's code belongs to: "src/shop/orders", "npm:postgres", "node:internal", "(gc)", … */
+function area(url: string, functionName: string): string {
+  if (!url) {
+    if (functionName === "(garbage collector)") return "(gc)";
+    if (functionName === "(idle)") return "(idle)";
+    if (functionName === "(program)") return "(program: native, compiler)";
+    return "(native)";
+  }
+  if (url.startsWith("node:")) return "node:internal";
+  const file = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+  const modules = file.lastIndexOf("/node_modules/");
+  if (modules >= 0) {
+    const rest = file.slice(modules + "/node_modules/".length).split("/");
+    const pkg = rest[0]?.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0];
+    return `npm:${pkg}`;
+  }
+  const relative = path.relative(ROOT, file);
+  return relative.startsWith("..") ? file : path.dirname(relative);
+}
+
+export function summariseProfile(profile: Profile): ProfileSummary {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i];
+    const delta = profile.timeDeltas[i] ?? 0;
+    if (id !== undefined) self.set(id, (self.get(id) ?? 0) + delta);
+  }
+  const areas = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let busy = 0;
+  for (const [id, us] of self) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = area(url, functionName);
+    areas.set(where, (areas.get(where) ?? 0) + us);
+    if (where === "(idle)") continue;
+    busy += us;
+    const file = url ? path.basename(url.replace(/^file:\/\//, "")) : "";
+    const name = `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""} [${where}]`;
+    functions.set(name, (functions.get(name) ?? 0) + us);
+  }
+  const sorted = (map: Map<string, number>) =>
+    [...map].map(([k, us]) => [k, us / 1000] as [string, number]).sort((a, b) => b[1] - a[1]);
+  return {
+    wallMs: (profile.endTime - profile.startTime) / 1000,
+    busyMs: busy / 1000,
+    byArea: sorted(areas),
+    byFunction: sorted(functions),
+  };
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const topAt = args.indexOf("--top");
+  const top = topAt >= 0 ? Number(args[topAt + 1]) : 25;
+  const files = args.filter((arg, i) => arg !== "--top" && i !== topAt + 1 && !arg.startsWith("--"));
+  if (files.length === 0) {
+    console.error("usage: node --import tsx bench/cpuprofile.ts <file.cpuprofile>... [--top 25]");
+    process.exit(2);
+  }
+  for (const file of files) {
+    const summary = summariseProfile(JSON.parse(readFileSync(file, "utf8")) as Profile);
+    const pct = (ms: number) => `${((ms / summary.busyMs) * 100).toFixed(1).padStart(5)}%`;
+    console.log(
+      `\n${file}: ${(summary.wallMs / 1000).toFixed(1)} s profiled, ${(summary.busyMs / 1000).toFixed(2)} s on CPU ` +
+        `(${((summary.busyMs / summary.wallMs) * 100).toFixed(0)}% of one core)`,
+    );
+    console.log("\n  self time by area (share of CPU time)");
+    for (const [name, ms] of summary.byArea.filter(([name]) => name !== "(idle)").slice(0, top)) {
+      console.log(`  ${pct(ms)}  ${ms.toFixed(0).padStart(7)} ms  ${name}`);
+    }
+    console.log("\n  hottest functions (self time)");
+    for (const [name, ms] of summary.byFunction.slice(0, top)) {
+      console.log(`  ${pct(ms)}  ${ms.toFixed(0).padStart(7)} ms  ${name}`);
+    }
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main();

@@ -1,0 +1,797 @@
+/**
+ * End-to-end orders benchmark (DESIGN §9, last item): `POST /orders` through the gateway on a hot-SKU flash
+ * sale, every service a child process (gateway, order, inventory, payment-sim) over a PostgreSQL primary
+ * with a streaming replica (sync by default), durable everywhere (fsync, synchronous_commit, the payment
+ * journal). Closed loop at each concurrency; goodput is 201 CONFIRMED; every other answer is counted by
+ * kind. Afterwards the invariants of DESIGN §2 are checked on the final database and the provider's records.
+ *
+ * `npm run bench` runs it after the inventory cells (bench/inventory.ts). Alone:
+ *   node --import tsx bench/orders.ts [--concurrency 16,64,256] [--duration 5s] [--cpu-prof <dir>]
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Command, InvalidArgumentError, Option } from "commander";
+import postgres, { type Sql } from "postgres";
+import { checkInventoryLedger } from "../src/lab/checkers/inventory-ledger.ts";
+import { readInventoryState } from "../src/lab/checkers/inventory-state.ts";
+import { checkMoney } from "../src/lab/checkers/money.ts";
+import { checkSoldMatchesOrders } from "../src/lab/checkers/sold-matches-orders.ts";
+import { checkTerminalSagas } from "../src/lab/checkers/terminal-sagas.ts";
+import { findPgBinaries, type PgCluster, startPgCluster } from "../src/lab/topology/postgres/index.ts";
+import { freePort } from "../src/lab/topology/postgres/ports.ts";
+import { ServiceProcess } from "../src/lab/topology/service-process.ts";
+import {
+  histogramDelta,
+  parseBatchCounters,
+  parseCounter,
+  parseGauge,
+  parseHistogram,
+  providerPayments,
+  scrapeMetrics,
+  seedSkus,
+} from "./api.ts";
+import {
+  fsType,
+  type Progress,
+  parseConcurrency,
+  parseDuration,
+  parseWarmup,
+  problemsLogged,
+  progress,
+} from "./common.ts";
+import { type CpuSnapshot, type CpuUse, cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { DbWaitSampler, type DbWaits } from "./db-waits.ts";
+import { runClosedLoop } from "./load.ts";
+import {
+  E2E_REFERENCE,
+  type E2eCell,
+  type E2eDiagnostics,
+  type E2eInvariant,
+  type E2eReport,
+  formatE2eReport,
+  nonGoodput,
+} from "./report.ts";
+
+const ADMIN_TOKEN = "bench-e2e-admin-token";
+const REGION = "east";
+/** Three hot SKUs with stock no run can exhaust: every order is a real sale, never the sold-out fast path. */
+const HOT_SKUS = ["E2E-HOT-1", "E2E-HOT-2", "E2E-HOT-3"] as const;
+const STOCK_PER_SKU = 100_000_000;
+const PRICE = 1999;
+/** Each bench user is distinct: the limits are raised so they never refuse the offered load. */
+const RATE_LIMIT = "1000000";
+/** How long sagas answered 202 (or still in flight at a cell's end) may take to settle. */
+const SETTLE_BETWEEN_CELLS_MS = 15_000;
+const SETTLE_AT_END_MS = 30_000;
+const OTHER_CPU_WARN_PERCENT = 25;
+/** prom-client's event-loop monitor resolution (its default, which the services keep). */
+const LOOP_TIMER_MS = 10;
+const PROFILE_HOOK = new URL("./cpu-profile-hook.mjs", import.meta.url).href;
+const ROLES = ["inventory", "payment-sim", "order", "gateway"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** `order:CHAOSCART_DB_POOL_MAX=40` → { order: { CHAOSCART_DB_POOL_MAX: "40" } }, accumulated over repeats. */
+export function parseServiceEnv(
+  value: string,
+  previous: Partial<Record<Role, Record<string, string>>> = {},
+): Partial<Record<Role, Record<string, string>>> {
+  const match = /^([a-z-]+):([A-Z][A-Z0-9_]*)=(.*)$/.exec(value.trim());
+  const role = match?.[1] as Role | undefined;
+  if (!match || !role || !ROLES.includes(role)) {
+    throw new InvalidArgumentError(`expected <role>:<NAME>=<value> with a role among ${ROLES.join(", ")}`);
+  }
+  return { ...previous, [role]: { ...previous[role], [match[2] as string]: match[3] ?? "" } };
+}
+
+export interface E2eOptions {
+  replication: "sync" | "async" | "none";
+  concurrency: number[];
+  durationMs: number;
+  warmupMs: number;
+  /** Keep the work dir (service logs, payment journal) afterwards; it is kept anyway when something failed. */
+  keepLogs: boolean;
+  /** Profile every service (V8 CPU profiler, see cpu-profile-hook.mjs); profiles written here when they stop. */
+  cpuProfDir?: string;
+  /** Extra environment per service, over the bench's own (for experiments: pool sizes, timeouts, …). */
+  serviceEnv?: Partial<Record<Role, Record<string, string>>>;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+interface Running {
+  cluster?: PgCluster;
+  sql?: Sql;
+  services: Partial<Record<Role, ServiceProcess>>;
+  workDir?: string;
+  keep: boolean;
+  /** Starts in progress (PostgreSQL, services): a teardown waits for them, then stops what they started. */
+  starting: Set<Promise<unknown>>;
+}
+
+/** Runs `start` and remembers it while it runs, so that a teardown arriving meanwhile can wait for it. */
+async function tracked<T>(state: Running, start: Promise<T>): Promise<T> {
+  state.starting.add(start);
+  try {
+    return await start;
+  } finally {
+    state.starting.delete(start);
+  }
+}
+
+let running: Running | undefined;
+let tearingDown: Promise<void> | undefined;
+
+/** Stops whatever the end-to-end run has started (services, then PostgreSQL). Idempotent; safe on a signal. */
+export function stopE2e(): Promise<void> {
+  const current = running;
+  if (!current) return tearingDown ?? Promise.resolve();
+  running = undefined;
+  tearingDown = (async () => {
+    // Something still starting would escape the teardown: wait for it (bounded), then stop it with the rest.
+    if (current.starting.size > 0) {
+      await Promise.race([
+        Promise.allSettled([...current.starting]),
+        new Promise((resolve) => setTimeout(resolve, 20_000).unref()),
+      ]);
+    }
+    // Front to back, so no request arrives at a service whose dependency is already gone.
+    for (const role of [...ROLES].reverse()) {
+      await current.services[role]?.stop().catch(() => {});
+    }
+    await current.sql?.end({ timeout: 1 }).catch(() => {});
+    await current.cluster?.stop().catch(() => {});
+    if (current.workDir && !current.keep) rmSync(current.workDir, { recursive: true, force: true });
+  })();
+  return tearingDown;
+}
+
+export async function runE2e(options: E2eOptions): Promise<E2eReport> {
+  const { say } = options.progress;
+  const startedAt = new Date().toISOString();
+  const started = performance.now();
+  const state: Running = { services: {}, keep: options.keepLogs, starting: new Set() };
+  running = state;
+  tearingDown = undefined;
+  try {
+    const bins = findPgBinaries();
+    state.workDir = mkdtempSync(path.join(os.tmpdir(), "chaoscart-bench-e2e-"));
+    chmodSync(state.workDir, 0o755); // PostgreSQL may run as an unprivileged user and must reach its dir
+    if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
+    say(
+      `e2e: PostgreSQL ${bins.version}; replication ${options.replication}; clients ` +
+        `${options.concurrency.join(",")}; ${options.warmupMs / 1000}s warm-up + ${options.durationMs / 1000}s per cell`,
+    );
+    const cluster = await tracked(
+      state,
+      startPgCluster({
+        workDir: path.join(state.workDir, "pg"),
+        replica: options.replication !== "none",
+        replication: options.replication === "sync" ? "sync" : "async",
+        log: (msg) => say(`e2e postgresql: ${msg}`),
+      }).then((started) => {
+        state.cluster = started;
+        return started;
+      }),
+    );
+    if (options.signal.aborted) throw new Error("aborted");
+    const sql = postgres(cluster.primary.url, { max: 2, onnotice: () => {} });
+    state.sql = sql;
+
+    await startServices(state, cluster, options);
+    const services = state.services as Record<Role, ServiceProcess>;
+    await seedSkus(
+      services.inventory.url,
+      ADMIN_TOKEN,
+      HOT_SKUS.map((id) => ({ id, stock: STOCK_PER_SKU, price: PRICE })),
+    );
+
+    const acknowledged = new Set<string>();
+    const runTag = Date.now().toString(36).toUpperCase();
+    if (options.cpuProfDir) {
+      // Drop start-up (loading and compiling the sources) from the profiles: see cpu-profile-hook.mjs.
+      for (const role of ROLES) if (services[role].pid) process.kill(services[role].pid as number, "SIGUSR2");
+    }
+    const cells: E2eCell[] = [];
+    for (const concurrency of options.concurrency) {
+      if (options.signal.aborted) break;
+      const cell = await runCell({ concurrency, cluster, sql, services, acknowledged, runTag, options });
+      cells.push(cell);
+      const dead = ROLES.filter((role) => !services[role].pid);
+      if (dead.length > 0) throw new Error(`${dead.join(", ")} died during the run; see ${state.workDir}`);
+    }
+    if (options.signal.aborted) throw new Error("aborted");
+
+    say("e2e: waiting for every saga to settle, then checking the invariants");
+    const { invariants, totals } = await checkInvariants(sql, cluster, services, acknowledged);
+    for (const role of ROLES) {
+      const logged = problemsLogged(path.join(state.workDir, `${role}.log`));
+      if (logged.count > 0) {
+        state.keep = true;
+        const note = `${role} logged ${logged.count} warning/error line(s), first: ${logged.first}`;
+        say(`e2e: ${note}`);
+        cells.at(-1)?.warnings.push(note);
+      }
+    }
+    const settings = await describeSettings(cluster, options, bins, state.workDir);
+    settings["run time"] = `${((performance.now() - started) / 1000).toFixed(0)} s (topology start included)`;
+    if (state.keep) settings["work dir (kept)"] = state.workDir;
+    const best = cells.reduce<E2eCell | undefined>(
+      (a, b) => (a === undefined || b.ordersPerSecond > a.ordersPerSecond ? b : a),
+      undefined,
+    );
+    const valid = invariants.every((i) => i.held) && cells.every((cell) => cell.valid);
+    if (!valid) state.keep = true;
+    return {
+      benchmark: "orders-end-to-end",
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      settings,
+      reference: { ...E2E_REFERENCE, ourCores: os.availableParallelism() },
+      cells,
+      peak: best && {
+        concurrency: best.concurrency,
+        ordersPerSecond: best.ordersPerSecond,
+        p99Ms: best.latencyMs.p99,
+        ratio: best.reference.ratio,
+        perCoreRatio: best.reference.perCoreRatio,
+      },
+      totals,
+      invariants,
+      valid,
+    };
+  } catch (error) {
+    if (!options.signal.aborted) {
+      state.keep = true;
+      if (state.workDir) say(`e2e: work dir kept for inspection: ${state.workDir}`);
+    }
+    throw error;
+  } finally {
+    if (running === state) await stopE2e();
+    else await tearingDown;
+  }
+}
+
+async function startServices(state: Running, cluster: PgCluster, options: E2eOptions): Promise<void> {
+  const { say } = options.progress;
+  const workDir = state.workDir as string;
+  const common = (role: Role): Record<string, string> => ({
+    CHAOSCART_ADMIN_TOKEN: ADMIN_TOKEN,
+    CHAOSCART_LOG_LEVEL: "warn",
+    CHAOSCART_REGION: REGION,
+    ...(options.cpuProfDir
+      ? {
+          // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload drives the profiler instead.
+          NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import ${PROFILE_HOOK}`].filter(Boolean).join(" "),
+          CHAOSCART_CPU_PROFILE: path.join(path.resolve(options.cpuProfDir), `${role}.cpuprofile`),
+        }
+      : {}),
+  });
+  const start = async (role: Role, env: Record<string, string>, port?: number) => {
+    if (options.signal.aborted) throw new Error("aborted");
+    const service = await tracked(
+      state,
+      ServiceProcess.start({
+        role,
+        ...(port === undefined ? {} : { port }),
+        logFile: path.join(workDir, `${role}.log`),
+        readyTimeoutMs: 60_000,
+        env: { ...common(role), ...env, ...options.serviceEnv?.[role] },
+      }).then((started) => {
+        state.services[role] = started;
+        return started;
+      }),
+    );
+    say(`e2e: ${role} ready at ${service.url} (pid ${service.pid})`);
+    return service;
+  };
+  // Two at a time (their start-up is mostly loading and compiling the sources): inventory, which applies
+  // the migrations, with the provider; then the order service on a port chosen now, with the gateway.
+  const both = async <A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> => {
+    const [x, y] = await Promise.allSettled([a, b]);
+    if (x.status === "rejected") throw x.reason;
+    if (y.status === "rejected") throw y.reason;
+    return [x.value, y.value];
+  };
+  const [inventory, payment] = await both(
+    start("inventory", { CHAOSCART_DATABASE_URL: cluster.primary.url }),
+    start("payment-sim", {
+      CHAOSCART_PAYMENT_JOURNAL: path.join(workDir, "payments.jsonl"),
+      CHAOSCART_PAYMENT_LATENCY_MS: "0",
+      CHAOSCART_PAYMENT_ERROR_RATE: "0",
+      CHAOSCART_PAYMENT_DECLINE_RATE: "0",
+    }),
+  );
+  const orderPort = await freePort();
+  await both(
+    start(
+      "order",
+      {
+        CHAOSCART_DATABASE_URL: cluster.primary.url,
+        ...(cluster.replica ? { CHAOSCART_REPLICA_URL: cluster.replica.url } : {}),
+        CHAOSCART_INVENTORY_URL: inventory.url,
+        CHAOSCART_PAYMENT_URL: payment.url,
+      },
+      orderPort,
+    ),
+    start("gateway", {
+      CHAOSCART_REGIONS: `${REGION}=http://127.0.0.1:${orderPort}`,
+      CHAOSCART_RATE_LIMIT_RPS: RATE_LIMIT,
+      CHAOSCART_RATE_LIMIT_BURST: RATE_LIMIT,
+      CHAOSCART_USER_RATE_LIMIT_RPS: RATE_LIMIT,
+      CHAOSCART_USER_RATE_LIMIT_BURST: RATE_LIMIT,
+    }),
+  );
+}
+
+interface CellSpec {
+  concurrency: number;
+  cluster: PgCluster;
+  sql: Sql;
+  services: Record<Role, ServiceProcess>;
+  /** Ids of every order a client saw as 201 CONFIRMED (all cells). */
+  acknowledged: Set<string>;
+  runTag: string;
+  options: E2eOptions;
+}
+
+async function runCell(spec: CellSpec): Promise<E2eCell> {
+  const { concurrency, cluster, services, options, acknowledged } = spec;
+  const { say, status } = options.progress;
+  const prefix = `${spec.runTag}-c${concurrency}`;
+  const roots = {
+    gateway: services.gateway.pid,
+    order: services.order.pid,
+    inventory: services.inventory.pid,
+    payment: services["payment-sim"].pid,
+    "pg-primary": cluster.primary.pid,
+    "pg-replica": cluster.replica?.pid,
+  };
+  let cpuBefore: CpuSnapshot | undefined;
+  let cpuAfter: CpuSnapshot | undefined;
+  // Where the time goes inside the window: saga steps, gateway → order, inventory batches, DB sessions.
+  const readings = async (): Promise<Readings> => {
+    const [order, gateway, inventory, payment, db] = await Promise.all([
+      scrapeMetrics(services.order.url),
+      scrapeMetrics(services.gateway.url),
+      scrapeMetrics(services.inventory.url),
+      scrapeMetrics(services["payment-sim"].url),
+      readDbCounters(spec.sql),
+    ]);
+    // Event-loop delay since the previous scrape (prom-client resets it on every collect). Its samples are
+    // whole intervals of a 10 ms repeating timer, so an idle loop reads ~10 ms: report what lies beyond.
+    const lag = (text: string) => ({
+      meanMs: Math.max(0, parseGauge(text, "nodejs_eventloop_lag_mean_seconds") * 1000 - LOOP_TIMER_MS),
+      p99Ms: Math.max(0, parseGauge(text, "nodejs_eventloop_lag_p99_seconds") * 1000 - LOOP_TIMER_MS),
+    });
+    return {
+      steps: parseHistogram(order, "chaoscart_saga_step_seconds", "from"),
+      upstream: parseHistogram(gateway, "chaoscart_gateway_upstream_seconds", "outcome"),
+      batches: parseBatchCounters(inventory),
+      confirmed: parseCounter(order, "chaoscart_orders_settled_total", "state", "CONFIRMED"),
+      db,
+      eventLoop: {
+        gateway: lag(gateway),
+        order: lag(order),
+        inventory: lag(inventory),
+        payment: lag(payment),
+      },
+    };
+  };
+  let readingsBefore: Promise<Readings> | undefined;
+  let readingsAfter: Promise<Readings> | undefined;
+  const sampler = new DbWaitSampler(spec.sql);
+  let waits: Promise<DbWaits> | undefined;
+  const label = `e2e ${String(concurrency).padStart(4)} clients`;
+  const cellStarted = performance.now();
+  say(`${label}: ${options.warmupMs / 1000}s warm-up + ${options.durationMs / 1000}s …`);
+
+  const classify = (statusCode: number, text: string): string | undefined => {
+    if (statusCode === 200 || statusCode === 201) {
+      let order: { id?: unknown; state?: unknown; cancelReason?: unknown };
+      try {
+        order = JSON.parse(text) as typeof order;
+      } catch {
+        return `${statusCode} malformed body`;
+      }
+      if (statusCode === 201 && order.state === "CONFIRMED") {
+        if (typeof order.id === "string") acknowledged.add(order.id);
+        return undefined;
+      }
+      if (order.state === "CANCELLED") return `${statusCode} CANCELLED(${String(order.cancelReason)})`;
+      return `${statusCode} ${String(order.state)}`;
+    }
+    if (statusCode === 202) return "202 deadline";
+    let code = "";
+    try {
+      code = String((JSON.parse(text) as { error?: unknown }).error ?? "");
+    } catch {
+      // not JSON: the status alone
+    }
+    return `http ${statusCode}${code ? ` ${code}` : ""}`;
+  };
+
+  const load = await runClosedLoop({
+    origin: services.gateway.url,
+    path: "/orders",
+    concurrency,
+    warmupMs: options.warmupMs,
+    durationMs: options.durationMs,
+    okStatus: 201,
+    headers: (worker, seq) => ({ "idempotency-key": `e2e-${prefix}-${worker}-${seq}` }),
+    body: (worker, seq) =>
+      JSON.stringify({
+        userId: `u-${prefix}-${worker}-${seq}`,
+        items: [{ sku: HOT_SKUS[(worker + seq) % HOT_SKUS.length], qty: 1 }],
+      }),
+    classify,
+    signal: options.signal,
+    onMeasureStart: () => {
+      cpuBefore = cpuSnapshot(roots);
+      readingsBefore = readings();
+      readingsBefore.catch(() => {});
+      sampler.start();
+    },
+    onMeasureEnd: () => {
+      cpuAfter = cpuSnapshot(roots);
+      readingsAfter = readings();
+      readingsAfter.catch(() => {});
+      waits = sampler.stop();
+    },
+    onTick: (elapsedMs, phase, ok) =>
+      status(`${label}: ${phase} ${(elapsedMs / 1000).toFixed(0)}s, ${ok} confirmed so far`),
+  });
+  const cpu =
+    cpuBefore && cpuAfter
+      ? cpuBetween(cpuBefore, cpuAfter)
+      : {
+          percent: {},
+          machineBusyPercent: undefined,
+          machineIowaitPercent: undefined,
+          cores: os.availableParallelism(),
+        };
+
+  const diagnostics = await diagnose(readingsBefore, readingsAfter, waits, cpu, options.durationMs);
+
+  // Sagas answered 202 keep running; let them finish so they do not load the next cell.
+  const settledAfter = await waitSettled(spec.sql, SETTLE_BETWEEN_CELLS_MS);
+
+  const warnings: string[] = [];
+  const whole = nonGoodput(load.errorKinds);
+  const notGood = whole.accepted + whole.cancelled + whole.http4xx + whole.http5xx + whole.errors;
+  if (notGood > 0) {
+    warnings.push(`${notGood} of ${load.requests} answers were not 201 CONFIRMED (see the kinds above)`);
+  }
+  if (load.ok === 0) warnings.push("no 201 CONFIRMED in the timed window");
+  if (!settledAfter)
+    warnings.push(`orders still in flight ${SETTLE_BETWEEN_CELLS_MS / 1000}s after the cell`);
+  const other = cpu.percent.other;
+  if (other !== undefined && other > OTHER_CPU_WARN_PERCENT) {
+    warnings.push(
+      `the host was busy with other work (${other.toFixed(0)}% of a core): figures are perturbed`,
+    );
+  }
+  const ourCores = os.availableParallelism();
+  const cell: E2eCell = {
+    concurrency,
+    ordersPerSecond: load.okPerSecond,
+    latencyMs: load.latencyMs,
+    confirmed: load.grants,
+    nonGoodputMeasured: nonGoodput(load.measuredErrorKinds),
+    nonGoodput: whole,
+    outcomeKinds: load.errorKinds,
+    unknownOutcomes: load.unknownOutcomes,
+    requests: load.requests,
+    cpu,
+    reference: {
+      ratio: load.okPerSecond / E2E_REFERENCE.qps,
+      perCoreRatio: load.okPerSecond / ourCores / (E2E_REFERENCE.qps / E2E_REFERENCE.cores),
+    },
+    settledAfter,
+    ...(diagnostics ? { diagnostics } : {}),
+    // Non-goodput is a finding, not a fault; a cell is invalid only when it measured nothing or broke.
+    valid: load.ok > 0 && whole.errors === 0 && settledAfter,
+    warnings,
+  };
+  const l = load.latencyMs;
+  say(
+    `${label}: ${load.okPerSecond.toFixed(0)} orders/s, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, ` +
+      `not CONFIRMED ${notGood} (${((performance.now() - cellStarted) / 1000).toFixed(1)}s)`,
+  );
+  for (const warning of warnings) say(`  WARNING e2e @ ${concurrency}: ${warning}`);
+  return cell;
+}
+
+interface Readings {
+  steps: ReturnType<typeof parseHistogram>;
+  upstream: ReturnType<typeof parseHistogram>;
+  batches: ReturnType<typeof parseBatchCounters>;
+  confirmed: number;
+  db: DbCounters;
+  eventLoop: E2eDiagnostics["eventLoopDelayMs"];
+}
+
+interface DbCounters {
+  commits: number;
+  walBytes: number;
+}
+
+/** Committed transactions (statements outside a transaction count one each) and WAL written, whole database. */
+async function readDbCounters(sql: Sql): Promise<DbCounters> {
+  const [row] = await sql<{ commits: string; wal: string }[]>`
+    SELECT xact_commit::text AS commits, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal
+    FROM pg_stat_database WHERE datname = current_database()`;
+  return { commits: Number(row?.commits ?? 0), walBytes: Number(row?.wal ?? 0) };
+}
+
+async function diagnose(
+  before: Promise<Readings> | undefined,
+  after: Promise<Readings> | undefined,
+  waits: Promise<DbWaits> | undefined,
+  cpu: CpuUse,
+  windowMs: number,
+): Promise<E2eDiagnostics | undefined> {
+  if (!before || !after || !waits) return undefined;
+  try {
+    const [r0, r1, dbWaits] = await Promise.all([before, after, waits]);
+    const count = r1.batches.batches - r0.batches.batches;
+    const confirmed = r1.confirmed - r0.confirmed;
+    const perOrder = (n: number) => (confirmed > 0 ? n / confirmed : Number.NaN);
+    const cpuMsPerOrder: Record<string, number> = {};
+    for (const [label, percent] of Object.entries(cpu.percent)) {
+      if (label !== "other") cpuMsPerOrder[label] = perOrder((percent / 100) * windowMs);
+    }
+    return {
+      serverConfirmed: confirmed,
+      windowMs,
+      cpuMsPerOrder,
+      dbCommitsPerOrder: perOrder(r1.db.commits - r0.db.commits),
+      walBytesPerOrder: perOrder(r1.db.walBytes - r0.db.walBytes),
+      eventLoopDelayMs: r1.eventLoop,
+      sagaStepsMs: histogramDelta(r0.steps, r1.steps),
+      gatewayUpstreamMs: histogramDelta(r0.upstream, r1.upstream),
+      inventoryBatches: {
+        count,
+        meanSize: count > 0 ? (r1.batches.batchedRequests - r0.batches.batchedRequests) / count : 0,
+        meanMs: count > 0 ? ((r1.batches.batchSeconds - r0.batches.batchSeconds) * 1000) / count : 0,
+      },
+      dbWaits,
+    };
+  } catch {
+    return undefined; // diagnostics are best effort: a service that died is reported elsewhere
+  }
+}
+
+async function nonTerminalCount(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED')`;
+  return row?.n ?? 0;
+}
+
+async function waitSettled(sql: Sql, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await nonTerminalCount(sql)) === 0) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** DESIGN §2 on the final state, through the lab's own checkers. */
+async function checkInvariants(
+  sql: Sql,
+  cluster: PgCluster,
+  services: Record<Role, ServiceProcess>,
+  acknowledged: ReadonlySet<string>,
+): Promise<{ invariants: E2eInvariant[]; totals: E2eReport["totals"] }> {
+  const settled = await waitSettled(sql, SETTLE_AT_END_MS);
+  const orders = await sql<
+    { id: string; state: string; total: number; items: { sku: string; qty: number }[] }[]
+  >`
+    SELECT id, state, total::int AS total, items FROM orders`;
+  const inventory = await readInventoryState(sql, REGION);
+  const payments = await providerPayments(services["payment-sim"].url, ADMIN_TOKEN);
+  const invariants: E2eInvariant[] = [];
+  const add = (name: string, result: { valid: boolean; problems: string[] }, ok: string) =>
+    invariants.push({ name, held: result.valid, detail: result.valid ? ok : summarise(result.problems) });
+
+  const confirmed = orders.filter((o) => o.state === "CONFIRMED");
+  const confirmedQty = new Map<string, number>();
+  for (const order of confirmed) {
+    for (const item of order.items) confirmedQty.set(item.sku, (confirmedQty.get(item.sku) ?? 0) + item.qty);
+  }
+  const stockLine = inventory.stock
+    .map((s) => `${s.sku} sold ${s.sold}/${confirmedQty.get(s.sku) ?? 0} confirmed`)
+    .join(", ");
+  add(
+    "sold == Σ qty of CONFIRMED orders, per SKU (no oversell)",
+    checkSoldMatchesOrders(orders, inventory.stock),
+    stockLine,
+  );
+  add(
+    "conservation: available + reserved + sold == quota; ledger agrees",
+    checkInventoryLedger(inventory),
+    `${inventory.stock.length} SKUs, ${inventory.reservations.length} reservations, ` +
+      `${inventory.movements.length} ledger movements balance`,
+  );
+  const terminal = checkTerminalSagas(orders, inventory.stock);
+  add(
+    "terminal sagas: no order in flight, reserved == 0",
+    settled
+      ? terminal
+      : { valid: false, problems: [`not settled after ${SETTLE_AT_END_MS / 1000}s`, ...terminal.problems] },
+    `${orders.length} orders terminal, reserved ${inventory.stock.map((s) => s.reserved).join("/")}`,
+  );
+  const captures = payments.filter((p) => p.state === "CAPTURED").length;
+  add(
+    "money: every CONFIRMED order captured exactly once at the provider, no stray capture",
+    checkMoney(orders, payments),
+    `${confirmed.length} CONFIRMED, ${captures} captured at the provider (${payments.length} payments)`,
+  );
+  const finalState = new Map(orders.map((o) => [o.id, o.state]));
+  const lost = [...acknowledged].filter((id) => finalState.get(id) !== "CONFIRMED");
+  invariants.push({
+    name: "no lost acknowledged order (every 201 CONFIRMED is CONFIRMED in the database)",
+    held: lost.length === 0,
+    detail:
+      lost.length === 0
+        ? `${acknowledged.size} acknowledged, all CONFIRMED`
+        : `${lost.length} missing or not CONFIRMED: ${lost.slice(0, 5).join(", ")}`,
+  });
+  if (cluster.replica) {
+    await cluster.waitForReplicaCatchUp(10_000);
+    const replica = postgres(cluster.replica.url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await replica<{ sold: number; orders: number }[]>`
+        SELECT (SELECT coalesce(sum(sold), 0) FROM stock)::int AS sold,
+               (SELECT count(*) FROM orders WHERE state = 'CONFIRMED')::int AS orders`;
+      const sold = inventory.stock.reduce((sum, s) => sum + s.sold, 0);
+      invariants.push({
+        name: "replica converged",
+        held: row?.sold === sold && row.orders === confirmed.length,
+        detail: `replica: sold ${row?.sold}, CONFIRMED ${row?.orders}; primary: ${sold}, ${confirmed.length}`,
+      });
+    } finally {
+      await replica.end({ timeout: 1 });
+    }
+  }
+  return {
+    invariants,
+    totals: {
+      orders: orders.length,
+      confirmed: confirmed.length,
+      cancelled: orders.filter((o) => o.state === "CANCELLED").length,
+      nonTerminal: orders.filter((o) => o.state !== "CONFIRMED" && o.state !== "CANCELLED").length,
+      acknowledged: acknowledged.size,
+      captures,
+      soldBySku: Object.fromEntries(inventory.stock.map((s) => [s.sku, s.sold])),
+    },
+  };
+}
+
+function summarise(problems: string[]): string {
+  const shown = problems.slice(0, 5).join("; ");
+  return problems.length > 5 ? `${shown}; … ${problems.length - 5} more` : shown;
+}
+
+async function describeSettings(
+  cluster: PgCluster,
+  options: E2eOptions,
+  bins: ReturnType<typeof findPgBinaries>,
+  workDir: string,
+): Promise<Record<string, string | number | boolean>> {
+  const pg = await cluster.settings();
+  return {
+    topology:
+      "gateway -> order -> inventory, payment-sim: one child process each (chaoscart serve <role>), loopback, no fault links",
+    "replication mode":
+      options.replication === "none"
+        ? "none (primary only)"
+        : `${options.replication} (primary + 1 streaming hot standby on this host; order reads may use it)`,
+    fsync: pg.fsync ?? "?",
+    synchronous_commit: pg.synchronous_commit ?? "?",
+    synchronous_standby_names: pg.synchronous_standby_names || "(empty)",
+    "postgresql binaries": `${bins.version} ${bins.source}: ${bins.binDir}`,
+    "postgresql data dir": `${cluster.workDir} (${fsType(workDir)})`,
+    "payment provider": "payment-sim, latency 0, no errors or declines, journal fsync'ed per change",
+    "order service":
+      "service defaults: deadline 3000 ms (then 202), DB pool 10, per-attempt timeouts inventory 1000 / payment 1500 ms, 3 attempts, bulkhead 128+512",
+    "inventory service": "service defaults: coalesce strategy, batch window 1 ms, DB pool 10",
+    gateway: "service defaults: POST /orders upstream timeout 5000 ms (then 504)",
+    "gateway rate limits": `raised to ${RATE_LIMIT} rps / burst (global and per user)`,
+    workload: `${HOT_SKUS.length} hot SKUs (${HOT_SKUS.join(", ")}), ${STOCK_PER_SKU} units each at ${PRICE}; one item, qty 1; a new user and Idempotency-Key per request`,
+    goodput: "201 with state CONFIRMED; 202, CANCELLED, 4xx, 5xx and transport errors counted apart",
+    "duration per cell": `${options.durationMs / 1000} s timed + ${options.warmupMs / 1000} s warm-up (not counted)`,
+    clients: options.concurrency.join(", "),
+    "load generator":
+      "this process: closed loop, one undici Client (keep-alive, pipelining 1) per client, same host",
+    "cpu profiles": options.cpuProfDir ? path.resolve(options.cpuProfDir) : "off",
+    "extra service env": options.serviceEnv
+      ? Object.entries(options.serviceEnv)
+          .flatMap(([role, env]) => Object.entries(env ?? {}).map(([k, v]) => `${role}:${k}=${v}`))
+          .join(" ")
+      : "none (service defaults)",
+    "node version": process.version,
+    "cpu count": `${os.availableParallelism()} (${os.cpus()[0]?.model.trim() ?? "unknown model"})`,
+  };
+}
+
+/** Writes the e2e section into the JSON results file, keeping the rest of an existing document. */
+export function writeE2eSection(out: string, e2e: E2eReport): void {
+  let doc: Record<string, unknown> = { benchmark: "inventory-hot-sku", note: "inventory cells not run" };
+  if (existsSync(out)) {
+    try {
+      const existing = JSON.parse(readFileSync(out, "utf8")) as unknown;
+      if (existing && typeof existing === "object" && !Array.isArray(existing)) {
+        doc = existing as Record<string, unknown>;
+      }
+    } catch {
+      // unreadable: replaced
+    }
+  }
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ ...doc, e2e }, null, 2)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Alone: node --import tsx bench/orders.ts
+
+async function standalone(): Promise<number> {
+  const program = new Command("bench-orders")
+    .description("end-to-end orders through the gateway on a hot-SKU flash sale (DESIGN §9)")
+    .addOption(
+      new Option("--replication <mode>", "PostgreSQL: primary + sync replica, async replica, or none")
+        .choices(["sync", "async", "none"])
+        .default("sync"),
+    )
+    .option("--concurrency <list>", "client counts, comma-separated", parseConcurrency, [16, 64, 256])
+    .option("--duration <time>", "timed window per cell (e.g. 5s)", parseDuration, 5_000)
+    .option("--warmup <time>", "unmeasured warm-up per cell (0 for none)", parseWarmup, 1_000)
+    .option(
+      "--cpu-prof <dir>",
+      "profile the services' CPU; .cpuprofile files in <dir> (see bench/cpuprofile.ts)",
+    )
+    .option("--env <role:NAME=value>", "extra service environment, repeatable", parseServiceEnv)
+    .option("--out <path>", "JSON results file (its e2e section is replaced)", "bench/results/inventory.json")
+    .option("--keep-logs", "keep the work dir (service logs, payment journal)", false)
+    .showHelpAfterError();
+  program.parse(process.argv);
+  const o = program.opts();
+  const abort = new AbortController();
+  const log = progress();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(130);
+    log.say(`${signal}: stopping the load, the services and PostgreSQL`);
+    abort.abort();
+    void stopE2e().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const report = await runE2e({
+      replication: o.replication,
+      concurrency: o.concurrency,
+      durationMs: o.duration,
+      warmupMs: o.warmup,
+      keepLogs: o.keepLogs,
+      cpuProfDir: o.cpuProf,
+      serviceEnv: o.env,
+      signal: abort.signal,
+      progress: log,
+    });
+    console.log(formatE2eReport(report));
+    const out = path.resolve(o.out);
+    writeE2eSection(out, report);
+    console.log(`\nJSON (e2e section) written to ${path.relative(process.cwd(), out) || out}`);
+    return report.invariants.every((i) => i.held) ? 0 : 1;
+  } catch (error) {
+    if (abort.signal.aborted) return 130;
+    log.say(`e2e bench failed: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.exit(await standalone());
+}
