@@ -54,11 +54,19 @@ function area(url: string, functionName: string): string {
 
 export function summariseProfile(profile: Profile): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  // The profiler's own work (stopping and serialising the profile at exit) is not the service's.
+  const excluded = new Set<number>();
+  const exclude = (id: number) => {
+    excluded.add(id);
+    for (const child of byId.get(id)?.children ?? []) exclude(child);
+  };
+  for (const node of profile.nodes)
+    if (node.callFrame.url.endsWith("/cpu-profile-hook.mjs")) exclude(node.id);
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i];
     const delta = profile.timeDeltas[i] ?? 0;
-    if (id !== undefined) self.set(id, (self.get(id) ?? 0) + delta);
+    if (id !== undefined && !excluded.has(id)) self.set(id, (self.get(id) ?? 0) + delta);
   }
   const areas = new Map<string, number>();
   const functions = new Map<string, number>();
