@@ -19,9 +19,17 @@ export function runChecks(
     const { orders, inventory, payments } = final;
     switch (name) {
       case "no-oversell":
-        return checkFrom(name, checkSoldMatchesOrders(orders, inventory.stock), "sold ≤ stock, sold = Σ CONFIRMED");
+        return checkFrom(
+          name,
+          checkSoldMatchesOrders(orders, inventory.stock),
+          "sold ≤ stock, sold = Σ CONFIRMED",
+        );
       case "conservation":
-        return checkFrom(name, checkInventoryLedger(inventory), "available + reserved + sold = quota; ledger agrees");
+        return checkFrom(
+          name,
+          checkInventoryLedger(inventory),
+          "available + reserved + sold = quota; ledger agrees",
+        );
       case "no-lost-ack":
         return checkFrom(name, checkNoLostAck(history, orders), "every acknowledged outcome is final");
       case "no-phantom":
@@ -29,9 +37,17 @@ export function runChecks(
       case "no-duplicate":
         return checkFrom(name, checkNoDuplicate(history, orders), "one order per idempotency key");
       case "terminal-sagas":
-        return checkFrom(name, checkTerminalSagas(orders, inventory.stock), "every saga terminal, nothing reserved");
+        return checkFrom(
+          name,
+          checkTerminalSagas(orders, inventory.stock),
+          "every saga terminal, nothing reserved",
+        );
       case "money":
-        return checkFrom(name, checkMoney(orders, payments), "CONFIRMED ⇒ one capture; CANCELLED ⇒ none kept");
+        return checkFrom(
+          name,
+          checkMoney(orders, payments),
+          "CONFIRMED ⇒ one capture; CANCELLED ⇒ none kept",
+        );
       default:
         return notChecked(name, "no checker by this name");
     }

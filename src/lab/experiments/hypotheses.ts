@@ -32,9 +32,16 @@ export function evaluateHypotheses(
   return hypotheses.map((h) => {
     const observed = observe(h, slos, measurements);
     const where = `${h.metric}${h.phase ? ` (${h.phase})` : ""}`;
-    const bound = [h.min !== undefined ? `≥ ${h.min}` : "", h.max !== undefined ? `≤ ${h.max}` : ""].filter(Boolean).join(", ");
+    const bound = [h.min !== undefined ? `≥ ${h.min}` : "", h.max !== undefined ? `≤ ${h.max}` : ""]
+      .filter(Boolean)
+      .join(", ");
     if (observed === null || Number.isNaN(observed)) {
-      return { ...h, observed: null, status: "not-checked" as const, summary: `${where}: not measured in this run` };
+      return {
+        ...h,
+        observed: null,
+        status: "not-checked" as const,
+        summary: `${where}: not measured in this run`,
+      };
     }
     const ok = (h.min === undefined || observed >= h.min) && (h.max === undefined || observed <= h.max);
     return {
