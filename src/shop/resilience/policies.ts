@@ -93,7 +93,11 @@ export function createDependencyPolicy(
     },
   );
   const retries = retry(handleWhen(isTransient), { maxAttempts: options.maxAttempts - 1, backoff });
-  const perAttemptTimeout = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
+  // abortOnReturn off: aborting the signal of every successful call costs an exception per call.
+  const perAttemptTimeout = timeout(options.timeoutMs, {
+    strategy: TimeoutStrategy.Aggressive,
+    abortOnReturn: false,
+  });
   const limiter = bulkhead(options.bulkheadLimit, options.bulkheadQueue);
   const pipeline: IPolicy = wrap(limiter, retries, breaker, perAttemptTimeout);
 
