@@ -3,6 +3,7 @@ import { registerFault } from "./fault.ts";
 import { registerFlashSale } from "./flash-sale.ts";
 import { registerLab } from "./lab.ts";
 import { registerServe } from "./serve.ts";
+import { registerVerify } from "./verify.ts";
 
 const program = new Command("chaoscart")
   .description("Flash-sale shop and the fault-tolerance lab that verifies it")
@@ -11,6 +12,7 @@ registerServe(program);
 registerFlashSale(program);
 registerLab(program);
 registerFault(program);
+registerVerify(program);
 
 try {
   await program.parseAsync(process.argv);

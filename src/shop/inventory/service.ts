@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { InventoryConfig } from "../config.ts";
 import { openServiceDatabase, type ServiceDatabase } from "../db/service-database.ts";
 import { createApp, refuseWritesWhileReadOnly } from "../http/app.ts";
+import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { InventoryEngine } from "./engine.ts";
 import { inventoryMetrics } from "./metrics.ts";
 import { orderIdSchema, registerInventoryRoutes, skuSchema } from "./routes.ts";
@@ -63,6 +64,8 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
     await database?.close();
   });
   engine.startSweeper();
+  const labToken = process.env.CHAOSCART_LAB_TOKEN;
+  if (labToken) registerLabEndpoints(app, { token: labToken });
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;

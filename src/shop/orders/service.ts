@@ -9,6 +9,7 @@ import { HybridLogicalClock } from "../domain/hlc.ts";
 import { SnowflakeGenerator } from "../domain/ids.ts";
 import { createApp, refuseWritesWhileReadOnly } from "../http/app.ts";
 import { JsonClient } from "../http/json-client.ts";
+import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { InventoryClient } from "../inventory/client.ts";
 import type { RunningService } from "../inventory/service.ts";
 import { PaymentClient } from "../payments/client.ts";
@@ -146,6 +147,8 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   });
   recovery.start();
   reads.start();
+  const labToken = process.env.CHAOSCART_LAB_TOKEN;
+  if (labToken) registerLabEndpoints(app, { token: labToken, clock });
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;

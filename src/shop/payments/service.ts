@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createApp } from "../http/app.ts";
+import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import type { RunningService } from "../inventory/service.ts";
 import type { PaymentSimConfig } from "./config.ts";
 import { FaultInjector, type Random, seededRandom } from "./faults.ts";
@@ -57,6 +58,8 @@ export async function startPaymentSimService(
     await opened.close();
   });
   try {
+    const labToken = process.env.CHAOSCART_LAB_TOKEN;
+    if (labToken) registerLabEndpoints(app, { token: labToken });
     await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   } catch (error) {
     await app.close();

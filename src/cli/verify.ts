@@ -1,0 +1,142 @@
+import { chmodSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { type Command, Option } from "commander";
+import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
+import type { RunResult } from "../lab/experiments/result.ts";
+import { runExperiment } from "../lab/experiments/runner.ts";
+import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
+import { compareToBaseline, loadBaseline } from "../lab/report/compare.ts";
+import { renderSummary } from "../lab/report/terminal.ts";
+import { writeReport } from "../lab/report/write.ts";
+import { startTopology } from "../lab/topology/launcher.ts";
+
+/** Service settings for lab runs: short leases so recovery is visible within an experiment. */
+const LAB_SERVICE_ENV = {
+  CHAOSCART_LOG_LEVEL: "warn",
+  CHAOSCART_ORDER_LEASE_MS: "3000",
+  CHAOSCART_RECOVERY_INTERVAL_MS: "500",
+  CHAOSCART_RESERVATION_TTL_MS: "30000",
+  CHAOSCART_RATE_LIMIT_RPS: "40",
+  CHAOSCART_RATE_LIMIT_BURST: "20",
+  CHAOSCART_USER_RATE_LIMIT_RPS: "50",
+  CHAOSCART_USER_RATE_LIMIT_BURST: "20",
+};
+
+export function registerVerify(program: Command) {
+  program
+    .command("verify")
+    .description("run the fault-tolerance suite against a locally launched shop and write the report")
+    .option("--quick", `a representative subset (${QUICK.join(", ")})`, false)
+    .option("--scenario <name...>", "run only these experiments (built-in names)")
+    .option("--experiment <file...>", "run these experiment files instead of the built-in suite")
+    .option("--baseline <result.json>", "flag regressions against an earlier run")
+    .option("--out <dir>", "report directory (default .chaoscart/reports/<timestamp>)")
+    .addOption(
+      new Option("--target <gateway-url>", "verify an existing deployment (not supported yet)").hideHelp(
+        false,
+      ),
+    )
+    .option("--keep", "keep the lab work directory (data, logs, histories)", false)
+    .action(async (opts) => {
+      if (opts.target) {
+        throw new Error("--target is not supported yet: verify launches its own topology (see the README)");
+      }
+      const experiments = select(opts);
+      const baseline = opts.baseline ? await loadBaseline(opts.baseline) : undefined;
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      const out = path.resolve(opts.out ?? path.join(".chaoscart", "reports", stamp));
+      const workDir = path.resolve(".chaoscart", "verify", stamp);
+      mkdirSync(workDir, { recursive: true });
+      chmodSync(workDir, 0o755);
+      const log = (line: string) => console.log(`[verify] ${line}`);
+      const controller = new AbortController();
+      let interrupted = false;
+      const onSignal = () => {
+        if (interrupted) return;
+        interrupted = true;
+        log("interrupted: healing faults and tearing down");
+        controller.abort();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+
+      const started = Date.now();
+      log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
+      const topology = await startTopology({
+        regions: ["east"],
+        replication: "sync",
+        workDir: path.join(workDir, "lab"),
+        keep: opts.keep,
+        serviceEnv: LAB_SERVICE_ENV,
+        log: (line) => log(`lab: ${line}`),
+        onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),
+      });
+      const results: RunResult[] = [];
+      try {
+        for (const [i, loaded] of experiments.entries()) {
+          if (controller.signal.aborted) break;
+          log(`(${i + 1}/${experiments.length}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
+          await restartStoppedServices(topology, log);
+          const result = await runExperiment(loaded, {
+            topology,
+            runDir: path.join(workDir, loaded.experiment.name),
+            log: (line) => log(`  ${line}`),
+            progress: (line) => log(`  ${line}`),
+            signal: controller.signal,
+          });
+          results.push(result);
+          log(`  ${result.verdict.toUpperCase()} in ${(result.durationMs / 1000).toFixed(0)} s`);
+        }
+      } finally {
+        await topology.stop();
+      }
+      if (results.length === 0) throw new Error("no experiment completed");
+      const paths = await writeReport(out, results);
+      console.log("");
+      console.log(renderSummary(results, { color: process.stdout.isTTY === true }));
+      if (baseline) {
+        const regressions = compareToBaseline(results, baseline);
+        console.log(
+          regressions.length === 0
+            ? "no regression against the baseline"
+            : "regressions against the baseline:",
+        );
+        for (const r of regressions) console.log(`  ${r.message}`);
+        if (regressions.length > 0) process.exitCode = 1;
+      }
+      console.log(`report: ${paths.html}\nresult: ${paths.json}\njunit:  ${paths.junit}`);
+      console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      if (results.some((r) => r.verdict === "fail") || interrupted) process.exitCode = 1;
+    });
+}
+
+function select(opts: { quick: boolean; scenario?: string[]; experiment?: string[] }): LoadedExperiment[] {
+  try {
+    if (opts.experiment) return opts.experiment.map((file) => loadExperiment(file));
+    const suite = builtInSuite();
+    const names = opts.scenario ?? (opts.quick ? QUICK : undefined);
+    if (!names) return suite;
+    const unknown = names.filter((n) => !suite.some((e) => e.experiment.name === n));
+    if (unknown.length > 0) {
+      throw new Error(
+        `unknown scenario(s) ${unknown.join(", ")}; built-in: ${suite.map((e) => e.experiment.name).join(", ")}`,
+      );
+    }
+    return suite.filter((e) => names.includes(e.experiment.name));
+  } catch (error) {
+    if (error instanceof ExperimentError) throw new Error(`invalid experiment:\n${error.message}`);
+    throw error;
+  }
+}
+
+/** A previous experiment may have left a service down (e.g. a restart that failed); start it again, loudly. */
+async function restartStoppedServices(
+  topology: Awaited<ReturnType<typeof startTopology>>,
+  log: (l: string) => void,
+) {
+  for (const [name, service] of topology.services()) {
+    if (service.pid) continue;
+    log(`restarting ${name}, left stopped by the previous experiment`);
+    await service.restart();
+  }
+}

@@ -1,0 +1,397 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Check } from "../checkers/check.ts";
+import type { ClientOp, HistoryOp, NemesisOp, Phase } from "../history/op.ts";
+import { HistoryWriter } from "../history/writer.ts";
+import { FaultController } from "../nemeses/controller.ts";
+import { createNemesis } from "../nemeses/factory.ts";
+import type { Nemesis, NemesisEvent } from "../nemeses/nemesis.ts";
+import { errorRate, recoveryTimeMs, sloByPhase, timeline } from "../slo/index.ts";
+import type { Topology } from "../topology/launcher.ts";
+import { runWorkload, type WorkloadOptions } from "../workload/index.ts";
+import { runChecks } from "./checks.ts";
+import { type FinalState, readFinalState } from "./final-state.ts";
+import { evaluateHypotheses } from "./hypotheses.ts";
+import type { LoadedExperiment } from "./loader.ts";
+import type { PhaseWindow, RunResult } from "./result.ts";
+import type { Experiment, FaultStep } from "./schema.ts";
+
+export interface RunOptions {
+  topology: Topology;
+  /** Where history.jsonl goes. */
+  runDir: string;
+  log: (line: string) => void;
+  progress?: (line: string) => void;
+  /** Aborts fault injection and the workload early (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** Faults that are not nemeses: the runner plays them itself. */
+const WORKLOAD_FAULTS = new Set(["overload"]);
+/** How long a fault with no duration is considered to last, for the phase windows. */
+const INSTANT_FAULT_MS = 5_000;
+const SETTLE_LIMIT_MS = 45_000;
+
+/**
+ * Runs one experiment against a running topology: seed, warm up, baseline, faults on schedule,
+ * heal, recovery, settle, read the final state, check, and return the result (DESIGN §7).
+ * Faults are always healed, also when the run fails or is aborted.
+ */
+export async function runExperiment(loaded: LoadedExperiment, options: RunOptions): Promise<RunResult> {
+  const { experiment } = loaded;
+  const { topology, log } = options;
+  const region = topology.regions[0];
+  if (!region) throw new Error("the topology has no region");
+  mkdirSync(options.runDir, { recursive: true });
+  const started = new Date();
+  const skus = skuNames(experiment);
+  await seed(region.services.inventory.url, topology.token, experiment, skus);
+
+  const history = new HistoryWriter({ dir: options.runDir });
+  const controller = new FaultController();
+  const phases = phaseWindows(experiment);
+  const t0 = performance.now();
+  const wall0 = Date.now();
+  const since = new Date(wall0 - 1_000);
+  const phaseAt = (time: number): Phase =>
+    phases.find((p) => time >= p.start && time < p.end)?.phase ?? (time < 0 ? "warmup" : "settle");
+  const nemesisOps: NemesisOp[] = [];
+  const record = (event: NemesisEvent) => {
+    const op: NemesisOp = {
+      type: event.action,
+      process: "nemesis",
+      nemesis: event.nemesis,
+      time: event.at - wall0,
+      wall: event.at,
+      detail: event.detail,
+    };
+    nemesisOps.push(op);
+    history.append(op);
+  };
+  controller.log.subscribe(record);
+
+  let aborted: RunResult["aborted"];
+  const timers: NodeJS.Timeout[] = [];
+  const extraLoads: Promise<unknown>[] = [];
+  const abortFaults = async (reason: string) => {
+    if (aborted) return;
+    aborted = { reason, atMs: Math.round(performance.now() - t0) };
+    log(`abort: ${reason}; healing every fault`);
+    for (const timer of timers) clearTimeout(timer);
+    await controller
+      .stopAll({ links: topology.links })
+      .catch((error) => log(`healing failed: ${error.message}`));
+  };
+  options.signal?.addEventListener("abort", () => void abortFaults("interrupted"));
+
+  const { mix } = experiment.workload;
+  const workload: Omit<WorkloadOptions, "rate" | "durationMs"> = {
+    gatewayUrl: topology.gateway.url,
+    arrival: experiment.workload.arrival,
+    users: experiment.workload.users,
+    hotSkus: skus.hot,
+    coldSkus: skus.cold,
+    mix: { order: mix.order, "order-read": mix.orderRead, "catalog-read": mix.catalogRead },
+    shape: { missingSkuShare: mix.unknownSku },
+    timeoutMs: experiment.workload.timeout,
+    history,
+    phaseAt,
+    clock: () => performance.now() - t0,
+    keyPrefix: `${experiment.name}-${wall0.toString(36)}`,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+
+  for (const fault of experiment.faults) {
+    timers.push(
+      setTimeout(() => {
+        if (aborted) return;
+        if (WORKLOAD_FAULTS.has(fault.action)) {
+          extraLoads.push(overload(fault, experiment, workload, record, log));
+          return;
+        }
+        let nemesis: Nemesis;
+        try {
+          nemesis = createNemesis(topology, nemesisSpec(fault));
+        } catch (error) {
+          log(`fault ${fault.action} ${fault.target ?? ""}: ${(error as Error).message}`);
+          return;
+        }
+        log(`fault: ${nemesis.describe()}`);
+        controller.start(nemesis).catch((error) => log(`fault ${nemesis.name} failed: ${error.message}`));
+      }, fault.at),
+    );
+  }
+  const guard = startGuardrails(experiment, history, t0, abortFaults);
+  const progress = setInterval(() => options.progress?.(progressLine(history.ops(), phaseAt, t0)), 2_000);
+
+  let final: FinalState | { error: string };
+  try {
+    log(
+      `workload: ${experiment.workload.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s`,
+    );
+    await runWorkload({
+      ...workload,
+      rate: experiment.workload.rate,
+      durationMs: experiment.workload.duration,
+    });
+    await Promise.allSettled(extraLoads);
+  } finally {
+    clearInterval(progress);
+    clearInterval(guard);
+    for (const timer of timers) clearTimeout(timer);
+    await controller
+      .stopAll({ links: topology.links })
+      .catch((error) => log(`healing failed: ${error.message}`));
+  }
+  try {
+    log("settling");
+    await settle(topology, region.name, experiment.settle, since);
+    final = await readFinalState({
+      databaseUrl: writeUrl(topology, region.name),
+      region: region.name,
+      skus: [...skus.hot, ...skus.cold],
+      since,
+      keys: orderKeys(history.ops()),
+      paymentUrl: region.services["payment-sim"].url,
+      token: topology.token,
+    });
+  } catch (error) {
+    final = { error: (error as Error).message };
+  }
+  await history.close();
+
+  const ops = history.ops();
+  const slos = sloByPhase(ops, phases);
+  const faultEnd = phases.find((p) => p.phase === "fault")?.end;
+  const baseline = slos.find((s) => s.phase === "baseline");
+  const measurements: Record<string, number | null> = {
+    recovery_ms: faultEnd !== undefined && baseline ? recoveryTimeMs(ops, faultEnd, baseline) : null,
+    switchover_ms: numberDetail(nemesisOps, "switchoverMs"),
+    rate_limited: ops.filter(
+      (op) => op.process === "client" && op.type !== "invoke" && op.value.status === 429,
+    ).length,
+    ...(await scrapeMeasurements(topology, region.name)),
+  };
+  const checks: Check[] = runChecks(experiment.checks, ops, final);
+  const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
+  const failed = checks.some((c) => c.status === "fail") || hypotheses.some((h) => h.status === "fail");
+  const finished = new Date();
+  return {
+    schemaVersion: 1,
+    experiment: {
+      name: experiment.name,
+      description: experiment.description,
+      file: loaded.file,
+      definition: loaded.source,
+    },
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    verdict: failed || aborted ? "fail" : "pass",
+    ...(aborted ? { aborted } : {}),
+    phases,
+    slos,
+    checks,
+    hypotheses,
+    timeline: timeline(ops),
+    faults: nemesisOps,
+    measurements,
+    settings: {
+      replication: experiment.topology.replication,
+      rate: experiment.workload.rate,
+      arrival: experiment.workload.arrival,
+      durationMs: experiment.workload.duration,
+      users: experiment.workload.users,
+      hotSkus: experiment.workload.hotSkus,
+      stockPerSku: experiment.workload.stockPerSku,
+      fsync: "on",
+      synchronous_commit: "on",
+    },
+  };
+}
+
+/** warmup → baseline → fault → recovery, from the schedule; without faults the whole run is baseline. */
+export function phaseWindows(experiment: Experiment): PhaseWindow[] {
+  const { warmup, duration } = experiment.workload;
+  const end = duration;
+  const windows: PhaseWindow[] = [{ phase: "warmup", start: 0, end: warmup }];
+  if (experiment.faults.length === 0) return [...windows, { phase: "baseline", start: warmup, end }];
+  const faultStart = Math.max(warmup, Math.min(...experiment.faults.map((f) => f.at)));
+  const faultEnd = Math.min(
+    end,
+    Math.max(
+      ...experiment.faults.map(
+        (f) => f.at + (f.duration ?? numberField(f, "restartAfter") ?? INSTANT_FAULT_MS),
+      ),
+    ),
+  );
+  return [
+    ...windows,
+    { phase: "baseline", start: warmup, end: faultStart },
+    { phase: "fault", start: faultStart, end: faultEnd },
+    { phase: "recovery", start: faultEnd, end },
+  ];
+}
+
+function numberField(fault: FaultStep, name: string): number | undefined {
+  const value = (fault as Record<string, unknown>)[name];
+  if (typeof value === "number") return value;
+  if (typeof value === "string") {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value.trim());
+    if (match) return Number(match[1]) * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"];
+  }
+  return undefined;
+}
+
+function nemesisSpec(fault: FaultStep): Record<string, unknown> {
+  const { at: _at, ...spec } = fault as Record<string, unknown>;
+  return spec;
+}
+
+function skuNames(experiment: Experiment) {
+  const prefix = experiment.name.toUpperCase();
+  const run = Date.now().toString(36).toUpperCase();
+  return {
+    hot: Array.from({ length: experiment.workload.hotSkus }, (_, i) => `${prefix}-${run}-HOT-${i + 1}`),
+    cold: Array.from({ length: experiment.workload.coldSkus }, (_, i) => `${prefix}-${run}-COLD-${i + 1}`),
+    unknown: Array.from({ length: 50 }, (_, i) => `${prefix}-${run}-NOPE-${i + 1}`),
+  };
+}
+
+async function seed(
+  inventoryUrl: string,
+  token: string,
+  experiment: Experiment,
+  skus: ReturnType<typeof skuNames>,
+) {
+  const body = {
+    skus: [
+      ...skus.hot.map((id) => ({ id, stock: experiment.workload.stockPerSku, price: 1999 })),
+      ...skus.cold.map((id) => ({ id, stock: 100_000, price: 499 })),
+    ],
+  };
+  const response = await fetch(`${inventoryUrl}/admin/skus`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
+}
+
+/** The database as the shop writes it now: through the write link, which a failover repoints. */
+function writeUrl(topology: Topology, region: string): string {
+  const link = topology.links.get(`${region}/order->primary`);
+  if (!link) throw new Error(`no link ${region}/order->primary`);
+  return `postgres://chaoscart@127.0.0.1:${link.port}/chaoscart`;
+}
+
+/** Waits (up to the experiment's settle time, longer if sagas are still moving) for every saga to end. */
+async function settle(topology: Topology, region: string, settleMs: number, since: Date) {
+  const postgres = (await import("postgres")).default;
+  const sql = postgres(writeUrl(topology, region), { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const startedAt = Date.now();
+  try {
+    await new Promise((r) => setTimeout(r, Math.min(settleMs, 2_000)));
+    for (;;) {
+      const [row] = await sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since}`;
+      const elapsed = Date.now() - startedAt;
+      if ((row?.n === 0 && elapsed >= settleMs) || elapsed > Math.max(settleMs, SETTLE_LIMIT_MS)) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+function orderKeys(ops: readonly HistoryOp[]): string[] {
+  const keys = new Set<string>();
+  for (const op of ops)
+    if (op.process === "client" && op.kind === "order" && op.value.idempotencyKey)
+      keys.add(op.value.idempotencyKey);
+  return [...keys];
+}
+
+function numberDetail(ops: readonly NemesisOp[], field: string): number | null {
+  for (const op of ops) {
+    const value = op.detail[field];
+    if (typeof value === "number") return value;
+  }
+  return null;
+}
+
+/** Figures only the services know: catalog loads for unknown SKUs, replica staleness. */
+async function scrapeMeasurements(
+  topology: Topology,
+  region: string,
+): Promise<Record<string, number | null>> {
+  const order = topology.services().get(`${region}/order`);
+  if (!order?.pid) return { catalog_db_load_ratio: null };
+  try {
+    const text = await (await fetch(`${order.url}/metrics`, { signal: AbortSignal.timeout(3_000) })).text();
+    const sum = (name: string, label?: string) =>
+      text
+        .split("\n")
+        .filter((line) => line.startsWith(name) && (!label || line.includes(label)))
+        .reduce((total, line) => total + Number(line.split(" ").at(-1)), 0);
+    const lookups = sum("chaoscart_catalog_lookups_total");
+    return { catalog_db_load_ratio: lookups > 0 ? sum("chaoscart_catalog_db_loads_total") / lookups : null };
+  } catch {
+    return { catalog_db_load_ratio: null };
+  }
+}
+
+/** Abort guardrails: stop injecting faults when the error rate stays above the bound for the window. */
+function startGuardrails(
+  experiment: Experiment,
+  history: HistoryWriter,
+  t0: number,
+  abort: (reason: string) => Promise<void>,
+): NodeJS.Timeout {
+  return setInterval(() => {
+    const now = performance.now() - t0;
+    for (const rule of experiment.abort) {
+      if (now < rule.for) continue;
+      const rate = errorRate(history.ops(), rule.for, now);
+      if (rate !== null && rate > rule.above) {
+        void abort(
+          `error rate ${(rate * 100).toFixed(1)}% above ${(rule.above * 100).toFixed(0)}% for ${rule.for} ms`,
+        );
+      }
+    }
+  }, 1_000);
+}
+
+function progressLine(ops: readonly HistoryOp[], phaseAt: (t: number) => Phase, t0: number): string {
+  const now = performance.now() - t0;
+  const recent = ops.filter(
+    (op): op is ClientOp => op.process === "client" && op.type !== "invoke" && op.time >= now - 2_000,
+  );
+  const errors = recent.filter((op) => op.type !== "ok").length;
+  return `${phaseAt(now).padEnd(8)} ${(now / 1000).toFixed(0).padStart(4)} s  ${(recent.length / 2).toFixed(0).padStart(5)} ops/s  ${errors} errors`;
+}
+
+/** The overload "fault": extra open-loop load on top of the workload for the fault's duration. */
+async function overload(
+  fault: FaultStep,
+  experiment: Experiment,
+  workload: Omit<WorkloadOptions, "rate" | "durationMs">,
+  record: (event: NemesisEvent) => void,
+  log: (line: string) => void,
+): Promise<void> {
+  const factor = numberField(fault, "factor") ?? 5;
+  const durationMs = fault.duration ?? INSTANT_FAULT_MS;
+  const name = `overload ×${factor}`;
+  log(`fault: ${name} for ${durationMs} ms`);
+  record({ nemesis: name, action: "start", at: Date.now(), detail: { factor, durationMs } });
+  try {
+    await runWorkload({
+      ...workload,
+      rate: experiment.workload.rate * (factor - 1),
+      durationMs,
+      keyPrefix: `${workload.keyPrefix}-burst`,
+    });
+  } finally {
+    record({ nemesis: name, action: "stop", at: Date.now(), detail: {} });
+  }
+}
