@@ -31,6 +31,7 @@ const WORKLOAD_FAULTS = new Set(["overload"]);
 /** How long a fault with no duration is considered to last, for the phase windows. */
 const INSTANT_FAULT_MS = 5_000;
 const SETTLE_LIMIT_MS = 45_000;
+const CATALOG_REFRESH_WAIT_MS = 5_500;
 
 /**
  * Runs one experiment against a running topology: seed, warm up, baseline, faults on schedule,
@@ -46,7 +47,11 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const started = new Date();
   const skus = skuNames(experiment);
   await seed(region.services.inventory.url, topology.token, experiment, skus);
+  // The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s);
+  // before that, reads of the fresh SKUs would be answered "unknown".
+  await new Promise((r) => setTimeout(r, CATALOG_REFRESH_WAIT_MS));
 
+  const catalogBefore = await scrapeCatalog(topology, region.name);
   const history = new HistoryWriter({ dir: options.runDir });
   const controller = new FaultController();
   const phases = phaseWindows(experiment);
@@ -170,7 +175,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     rate_limited: ops.filter(
       (op) => op.process === "client" && op.type !== "invoke" && op.value.status === 429,
     ).length,
-    ...(await scrapeMeasurements(topology, region.name)),
+    catalog_db_load_ratio: catalogLoadRatio(catalogBefore, await scrapeCatalog(topology, region.name)),
   };
   const checks: Check[] = runChecks(experiment.checks, ops, final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
@@ -320,25 +325,38 @@ function numberDetail(ops: readonly NemesisOp[], field: string): number | null {
   return null;
 }
 
-/** Figures only the services know: catalog loads for unknown SKUs, replica staleness. */
-async function scrapeMeasurements(
+/** Catalog counters of the order service; the experiment's share is the difference of two scrapes. */
+async function scrapeCatalog(
   topology: Topology,
   region: string,
-): Promise<Record<string, number | null>> {
+): Promise<{ lookups: number; loads: number } | null> {
   const order = topology.services().get(`${region}/order`);
-  if (!order?.pid) return { catalog_db_load_ratio: null };
+  if (!order?.pid) return null;
   try {
     const text = await (await fetch(`${order.url}/metrics`, { signal: AbortSignal.timeout(3_000) })).text();
-    const sum = (name: string, label?: string) =>
+    const sum = (name: string) =>
       text
         .split("\n")
-        .filter((line) => line.startsWith(name) && (!label || line.includes(label)))
+        .filter((line) => line.startsWith(name))
         .reduce((total, line) => total + Number(line.split(" ").at(-1)), 0);
-    const lookups = sum("chaoscart_catalog_lookups_total");
-    return { catalog_db_load_ratio: lookups > 0 ? sum("chaoscart_catalog_db_loads_total") / lookups : null };
+    return {
+      lookups: sum("chaoscart_catalog_lookups_total"),
+      loads: sum("chaoscart_catalog_db_loads_total"),
+    };
   } catch {
-    return { catalog_db_load_ratio: null };
+    return null;
   }
+}
+
+/** Database loads per catalog lookup during the experiment (unknown SKUs should cause almost none). */
+function catalogLoadRatio(
+  before: { lookups: number; loads: number } | null,
+  after: typeof before,
+): number | null {
+  if (!before || !after) return null; // a restarted order service resets its counters: not measurable
+  const lookups = after.lookups - before.lookups;
+  const loads = after.loads - before.loads;
+  return lookups > 0 && loads >= 0 ? loads / lookups : null;
 }
 
 /** Abort guardrails: stop injecting faults when the error rate stays above the bound for the window. */
