@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerFault } from "./fault.ts";
 import { registerFlashSale } from "./flash-sale.ts";
 import { registerLab } from "./lab.ts";
+import { registerNemesis } from "./nemesis.ts";
 import { registerServe } from "./serve.ts";
 import { registerVerify } from "./verify.ts";
 
@@ -12,6 +13,7 @@ registerServe(program);
 registerFlashSale(program);
 registerLab(program);
 registerFault(program);
+registerNemesis(program);
 registerVerify(program);
 
 try {

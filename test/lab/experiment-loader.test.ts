@@ -57,6 +57,15 @@ describe("experiment loader", () => {
     expect(errorsOf("name: x\ndescription: [unclosed\n")[0]).toMatch(/^exp\.yaml:\d+:\d+: /);
   });
 
+  it("validates each fault's parameters against the nemesis catalogue, with their position", () => {
+    expect(errorsOf(valid.replace("restartAfter: 5s", "restartAfter: soon")).join()).toMatch(
+      /^exp\.yaml:6:\d+: faults\[0\]\.restartAfter: /,
+    );
+    expect(errorsOf(valid.replace("action: kill", "action: explode")).join()).toMatch(
+      /faults\[0\]\.action: expected one of/,
+    );
+  });
+
   it("refuses a fault scheduled after the workload ends", () => {
     expect(errorsOf(valid.replace("at: 10s", "at: 50s")).join()).toMatch(
       /faults\[0\]\.at: the fault starts at 50000 ms/,

@@ -93,6 +93,15 @@ it("lab up brings up a shop behind fault links, and lab down leaves no process a
     /east\/order->primary .*latency\/downstream/,
   );
 
+  const started = await run(["nemesis", "start", "payment", "east", "-p", "latencyMs=200", "--dir", dir]);
+  expect(started.out).toMatch(/^n1: /m);
+  expect((await run(["nemesis", "ls", "--dir", dir])).out).toMatch(/n1\s+active/);
+  const badSpec = await run(["nemesis", "start", "kill", "east/nowhere", "--dir", dir]);
+  expect(badSpec.code).not.toBe(0);
+  expect(badSpec.out).toMatch(/target/);
+  await run(["nemesis", "stop", "n1", "--dir", dir]);
+  expect((await run(["nemesis", "ls", "--dir", dir])).out).toMatch(/n1\s+healed/);
+
   const pids = state.components.flatMap((c) => (c.pid ? [c.pid] : []));
   const ports = state.components.flatMap((c) => {
     const match = /127\.0\.0\.1:(\d+)/.exec(c.address);

@@ -1,6 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
 import Fastify from "fastify";
 import { faultApi } from "../faults/index.ts";
+import { FaultController } from "../nemeses/controller.ts";
+import { createNemesis } from "../nemeses/factory.ts";
+import type { Nemesis } from "../nemeses/nemesis.ts";
+import { NemesisSpecError } from "../nemeses/spec.ts";
 import type { Topology } from "../topology/launcher.ts";
 
 /**
@@ -10,6 +14,9 @@ import type { Topology } from "../topology/launcher.ts";
  */
 export async function startControlServer(topology: Topology, port = 0) {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const controller = new FaultController();
+  const nemeses = new Map<string, Nemesis>();
+  let nextNemesis = 1;
   await app.register(faultApi, { registry: topology.links, token: topology.token, prefix: "/faults" });
   await app.register(async (scope) => {
     const want = Buffer.from(topology.token);
@@ -20,6 +27,39 @@ export async function startControlServer(topology: Topology, port = 0) {
       }
     });
     scope.get("/status", async () => ({ components: topology.components() }));
+
+    // Nemeses: any fault of the catalogue, started and healed by id (`chaoscart nemesis …`).
+    scope.get("/nemeses", async () => ({
+      nemeses: [...nemeses].map(([id, n]) => ({
+        id,
+        name: n.name,
+        active: n.active,
+        describe: n.describe(),
+      })),
+      events: controller.log.events(),
+    }));
+    scope.post<{ Body: unknown }>("/nemeses", async (request, reply) => {
+      let nemesis: Nemesis;
+      try {
+        nemesis = createNemesis(topology, request.body);
+      } catch (error) {
+        if (error instanceof NemesisSpecError) {
+          return reply
+            .code(400)
+            .send({ error: "invalid_request", field: `body.${error.field}`, message: error.message });
+        }
+        throw error;
+      }
+      const id = `n${nextNemesis++}`;
+      nemeses.set(id, nemesis);
+      const event = await controller.start(nemesis);
+      return reply.code(201).send({ id, name: nemesis.name, describe: nemesis.describe(), event });
+    });
+    scope.delete<{ Params: { id: string } }>("/nemeses/:id", async (request, reply) => {
+      const nemesis = nemeses.get(request.params.id);
+      if (!nemesis) return reply.code(404).send({ error: "unknown_nemesis", id: request.params.id });
+      return { id: request.params.id, event: await controller.stop(nemesis) };
+    });
     scope.post<{ Params: { name: string; action: string } }>(
       "/services/:name/:action",
       async (request, reply) => {
@@ -53,5 +93,12 @@ export async function startControlServer(topology: Topology, port = 0) {
   await app.listen({ host: "127.0.0.1", port });
   const address = app.server.address();
   const bound = typeof address === "object" && address ? address.port : port;
-  return { url: `http://127.0.0.1:${bound}`, close: () => app.close() };
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    /** Heals every active nemesis, then stops serving. */
+    close: async () => {
+      await controller.stopAll({ links: topology.links }).catch(() => {});
+      await app.close();
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NemesisSpecError, parseNemesisSpec } from "../nemeses/spec.ts";
 
 /**
  * The experiment file (DESIGN §7). Durations are written like `10s`, `500ms`, `2m` (or a number of
@@ -123,6 +124,35 @@ export const experimentSchema = z
   .strict()
   .superRefine((experiment, context) => {
     for (const [i, f] of experiment.faults.entries()) {
+      const { at: _at, ...spec } = f;
+      if (f.action === "overload") {
+        const factor = (f as { factor?: unknown }).factor;
+        if (typeof factor !== "number" || factor <= 1 || factor > 50) {
+          context.addIssue({
+            code: "custom",
+            path: ["faults", i, "factor"],
+            message: "expected a number in (1, 50]",
+          });
+        }
+        if (f.duration === undefined) {
+          context.addIssue({
+            code: "custom",
+            path: ["faults", i, "duration"],
+            message: "an overload needs a duration",
+          });
+        }
+      } else {
+        try {
+          parseNemesisSpec(spec);
+        } catch (error) {
+          if (!(error instanceof NemesisSpecError)) throw error;
+          context.addIssue({
+            code: "custom",
+            path: ["faults", i, ...error.field.split(".").filter(Boolean)],
+            message: error.reason,
+          });
+        }
+      }
       if (f.at >= experiment.workload.duration) {
         context.addIssue({
           code: "custom",
