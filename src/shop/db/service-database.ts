@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Sql } from "postgres";
+import { createApp, refuseWritesWhileReadOnly, type ServiceApp } from "../http/app.ts";
 import { migrate } from "./migrate.ts";
 import { createPool } from "./pool.ts";
 import { createSwitchablePool } from "./switchable-pool.ts";
@@ -46,4 +47,35 @@ export async function openServiceDatabase(options: {
       await pool.end();
     },
   };
+}
+
+/**
+ * The shared start of every database-backed service: the HTTP app whose readiness follows the
+ * write endpoint, the guarded database, and writes refused while it is read-only.
+ */
+export async function createDatabaseApp(options: {
+  service: string;
+  logLevel: string;
+  url: string;
+  poolMax: number;
+}): Promise<{ app: ServiceApp; database: ServiceDatabase }> {
+  let database: ServiceDatabase | undefined;
+  const app = createApp({
+    service: options.service,
+    logLevel: options.logLevel,
+    ready: async () => {
+      if (!database) throw new Error("database not opened yet");
+      await database.ready();
+    },
+    onServerError: (error) => database?.guard.noteError(error),
+  });
+  database = await openServiceDatabase({
+    url: options.url,
+    poolMax: options.poolMax,
+    applicationName: `chaoscart-${options.service}`,
+    setting: "CHAOSCART_DATABASE_URL",
+    log: app.log,
+  });
+  refuseWritesWhileReadOnly(app, database);
+  return { app, database };
 }

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { InventoryConfig } from "../config.ts";
-import { openServiceDatabase, type ServiceDatabase } from "../db/service-database.ts";
-import { createApp, refuseWritesWhileReadOnly } from "../http/app.ts";
+import { createDatabaseApp } from "../db/service-database.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { InventoryEngine } from "./engine.ts";
 import { inventoryMetrics } from "./metrics.ts";
@@ -15,28 +14,15 @@ export interface RunningService {
 
 /** Composes the inventory service: pool, migrations, engine, HTTP routes. */
 export async function startInventoryService(config: InventoryConfig): Promise<RunningService> {
-  let database: ServiceDatabase | undefined;
-  let engine: InventoryEngine | undefined;
-  const app = createApp({
+  const { app, database } = await createDatabaseApp({
     service: "inventory",
     logLevel: config.CHAOSCART_LOG_LEVEL,
-    ready: async () => {
-      if (!database) throw new Error("database not opened yet");
-      await database.ready();
-    },
-    onServerError: (error) => database?.guard.noteError(error),
-  });
-  database = await openServiceDatabase({
     url: config.CHAOSCART_DATABASE_URL,
     poolMax: config.CHAOSCART_DB_POOL_MAX,
-    applicationName: "chaoscart-inventory",
-    setting: "CHAOSCART_DATABASE_URL",
-    log: app.log,
   });
   const db = database.sql;
   const store = new InventoryStore(db, config.CHAOSCART_REGION);
-  refuseWritesWhileReadOnly(app, database);
-  engine = new InventoryEngine(
+  const engine = new InventoryEngine(
     store,
     {
       strategy: config.CHAOSCART_INVENTORY_STRATEGY,
@@ -60,8 +46,8 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
     );
   }
   app.addHook("onClose", async () => {
-    await engine?.close();
-    await database?.close();
+    await engine.close();
+    await database.close();
   });
   engine.startSweeper();
   const labToken = process.env.CHAOSCART_LAB_TOKEN;

@@ -4,10 +4,9 @@ import { registerCatalogRoutes } from "../catalog/routes.ts";
 import type { OrderConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { ReplicaRouter } from "../db/replica-router.ts";
-import { openServiceDatabase, type ServiceDatabase } from "../db/service-database.ts";
+import { createDatabaseApp } from "../db/service-database.ts";
 import { HybridLogicalClock } from "../domain/hlc.ts";
 import { SnowflakeGenerator } from "../domain/ids.ts";
-import { createApp, refuseWritesWhileReadOnly } from "../http/app.ts";
 import { JsonClient } from "../http/json-client.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { InventoryClient } from "../inventory/client.ts";
@@ -22,25 +21,13 @@ import { OrderStore } from "./store.ts";
 
 /** Composes the order service: pool, migrations, dependency clients with their policies, saga, recovery, routes. */
 export async function startOrderService(config: OrderConfig): Promise<RunningService> {
-  let database: ServiceDatabase | undefined;
-  const app = createApp({
+  const { app, database } = await createDatabaseApp({
     service: "order",
     logLevel: config.CHAOSCART_LOG_LEVEL,
-    ready: async () => {
-      if (!database) throw new Error("database not opened yet");
-      await database.ready();
-    },
-    onServerError: (error) => database?.guard.noteError(error),
-  });
-  database = await openServiceDatabase({
     url: config.CHAOSCART_DATABASE_URL,
     poolMax: config.CHAOSCART_DB_POOL_MAX,
-    applicationName: "chaoscart-order",
-    setting: "CHAOSCART_DATABASE_URL",
-    log: app.log,
   });
   const db = database.sql;
-  refuseWritesWhileReadOnly(app, database);
   const replica = config.CHAOSCART_REPLICA_URL
     ? createPool(config.CHAOSCART_REPLICA_URL, { max: 4, applicationName: "chaoscart-order-reads" })
     : undefined;
@@ -143,7 +130,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     reads.stop();
     clearInterval(catalogRefresh);
     await Promise.all([inventoryHttp.close(), paymentHttp.close(), replica?.end({ timeout: 2 })]);
-    await database?.close();
+    await database.close();
   });
   recovery.start();
   reads.start();
