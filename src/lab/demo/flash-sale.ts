@@ -51,12 +51,18 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
   chmodSync(workDir, 0o755); // PostgreSQL runs as an unprivileged user and must reach its data dir inside
   const token = randomBytes(12).toString("hex");
   log(`starting PostgreSQL primary + streaming replica (${options.replication} replication) in ${workDir}`);
-  const cluster = await startPgCluster({
-    workDir: path.join(workDir, "pg"),
-    replication: options.replication,
-    keep: options.keep,
-    log: (line) => log(`  ${line}`),
-  });
+  let cluster: Awaited<ReturnType<typeof startPgCluster>>;
+  try {
+    cluster = await startPgCluster({
+      workDir: path.join(workDir, "pg"),
+      replication: options.replication,
+      keep: options.keep,
+      log: (line) => log(`  ${line}`),
+    });
+  } catch (error) {
+    if (!options.keep) rmSync(workDir, { recursive: true, force: true });
+    throw error;
+  }
   let service: ServiceProcess | undefined;
   try {
     log(
