@@ -229,6 +229,8 @@ describe("switching between the fast path and toxics on a live connection", () =
         const piece = data.subarray(sent, sent + 32 * 1024);
         sent += piece.length;
         if (!c.socket.write(piece)) await new Promise((resolve) => c.socket.once("drain", resolve));
+        // Paced, so the stream spans many churn rounds however fast the machine is.
+        if (sent % (256 * 1024) === 0) await sleep(10);
       }
     };
     const churn = async () => {
