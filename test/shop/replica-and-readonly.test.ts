@@ -115,7 +115,7 @@ describe("read-only write endpoint", () => {
       });
       expect(write.status).toBe(503);
       expect(await write.json()).toMatchObject({ error: "read_only_endpoint" });
-      expect(performance.now() - started).toBeLessThan(1_000); // refused at once, not after timeouts
+      expect(performance.now() - started).toBeLessThan(3_000); // refused at once, not after the 5 s connect timeout
     } finally {
       await service?.close();
     }
