@@ -1,5 +1,5 @@
-import { timingSafeEqual } from "node:crypto";
 import Fastify from "fastify";
+import { hasBearerToken } from "../../shop/http/bearer-token.ts";
 import { faultApi } from "../faults/index.ts";
 import { FaultController } from "../nemeses/controller.ts";
 import { createNemesis } from "../nemeses/factory.ts";
@@ -19,10 +19,8 @@ export async function startControlServer(topology: Topology, port = 0) {
   let nextNemesis = 1;
   await app.register(faultApi, { registry: topology.links, token: topology.token, prefix: "/faults" });
   await app.register(async (scope) => {
-    const want = Buffer.from(topology.token);
     scope.addHook("onRequest", async (request, reply) => {
-      const given = Buffer.from(request.headers.authorization?.replace(/^Bearer /i, "") ?? "");
-      if (given.length !== want.length || !timingSafeEqual(given, want)) {
+      if (!hasBearerToken(request.headers.authorization, topology.token)) {
         return reply.code(401).send({ error: "unauthorized", message: "missing or wrong bearer token" });
       }
     });

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import path from "node:path";
+import postgres from "postgres";
 import type { Check } from "../checkers/check.ts";
 import type { ClientOp, HistoryOp, NemesisOp, Phase } from "../history/op.ts";
 import { HistoryWriter } from "../history/writer.ts";
@@ -292,7 +292,6 @@ function writeUrl(topology: Topology, region: string): string {
 
 /** Waits (up to the experiment's settle time, longer if sagas are still moving) for every saga to end. */
 async function settle(topology: Topology, region: string, settleMs: number, since: Date) {
-  const postgres = (await import("postgres")).default;
   const sql = postgres(writeUrl(topology, region), { max: 1, onnotice: () => {}, connect_timeout: 10 });
   const startedAt = Date.now();
   try {

@@ -13,7 +13,7 @@
  * Errors: 401 without the token; 400 `{ error: "invalid_request", field, message }` for a bad spec;
  * 404 `unknown_link` / `unknown_toxic`. Link names containing `/` are URL-encoded in paths.
  */
-import { timingSafeEqual } from "node:crypto";
+
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -21,6 +21,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { Logger } from "pino";
+import { hasBearerToken } from "../../shop/http/bearer-token.ts";
 import type { FaultLink } from "./link.ts";
 import type { LinkRegistry } from "./registry.ts";
 import { FaultSpecError, parsePartitionSpec, parseToxicSpec } from "./spec.ts";
@@ -41,11 +42,9 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 /** The routes, as an encapsulated plugin: `app.register(faultApi, { registry, token, prefix: "/faults" })`. */
 export async function faultApi(app: FastifyInstance, { registry, token }: FaultApiOptions): Promise<void> {
   if (!token) throw new Error("faultApi: a token is required");
-  const want = Buffer.from(token);
 
   app.addHook("onRequest", async (request, reply) => {
-    const given = Buffer.from(request.headers.authorization?.replace(/^Bearer /i, "") ?? "");
-    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    if (!hasBearerToken(request.headers.authorization, token)) {
       return reply.code(401).send({ error: "unauthorized", message: "missing or wrong bearer token" });
     }
   });

@@ -16,10 +16,11 @@
  *   has no clock). `GET /lab/clock` reads it.
  * - `GET /lab`: what is running.
  */
-import { timingSafeEqual } from "node:crypto";
+
 import { Worker } from "node:worker_threads";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { hasBearerToken } from "./bearer-token.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -237,15 +238,13 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
 }
 
 function authorize(expected: string | undefined) {
-  const want = expected ? Buffer.from(expected) : undefined;
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!want) {
+    if (!expected) {
       return reply
         .code(403)
         .send({ error: "lab_disabled", message: "set CHAOSCART_LAB_TOKEN to enable the lab endpoints" });
     }
-    const given = Buffer.from(request.headers.authorization?.replace(/^Bearer /i, "") ?? "");
-    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    if (!hasBearerToken(request.headers.authorization, expected)) {
       return reply.code(401).send({ error: "unauthorized", message: "missing or wrong lab token" });
     }
   };

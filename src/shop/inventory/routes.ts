@@ -1,7 +1,7 @@
-import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { ServiceApp } from "../http/app.ts";
+import { hasBearerToken } from "../http/bearer-token.ts";
 import type { InventoryEngine } from "./engine.ts";
 import { type InventoryStore, SeedConflictError, type SettleOutcome, UnknownSkuError } from "./store.ts";
 
@@ -116,9 +116,7 @@ export function requireToken(expected: string | undefined) {
         .code(403)
         .send({ error: "admin_disabled", message: "set CHAOSCART_ADMIN_TOKEN to enable" });
     }
-    const given = Buffer.from(request.headers.authorization?.replace(/^Bearer /i, "") ?? "");
-    const want = Buffer.from(expected);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    if (!hasBearerToken(request.headers.authorization, expected)) {
       return reply.code(401).send({ error: "unauthorized", message: "missing or wrong bearer token" });
     }
   };
