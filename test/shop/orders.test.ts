@@ -100,6 +100,23 @@ describe("order saga", () => {
     const [stock] = await database.sql<{ sold: number }[]>`
       SELECT sum(sold)::int AS sold FROM stock WHERE sku_id IN ('SALE-A', 'SALE-B')`;
     expect(stock?.sold).toBeGreaterThanOrEqual(40);
+
+    // Every transition wrote its outbox event (and payment row) in the same statement.
+    const trails = await database.sql<{ state: string; events: string[]; payment: string | null }[]>`
+      SELECT o.state, array_agg(e.event ORDER BY e.id) AS events, p.state AS payment
+      FROM orders o JOIN outbox e ON e.aggregate = 'order' AND e.aggregate_id = o.id
+      LEFT JOIN payment p ON p.order_id = o.id
+      WHERE o.items @> '[{"sku": "SALE-A"}]' OR o.items @> '[{"sku": "SALE-B"}]'
+      GROUP BY o.id, o.state, p.state`;
+    expect(trails).toHaveLength(orders.length);
+    for (const trail of trails.filter((t) => t.state === "CONFIRMED")) {
+      expect(trail.events).toEqual(["OrderPlaced", "StockReserved", "PaymentAuthorized", "OrderConfirmed"]);
+      expect(trail.payment).toBe("CAPTURED");
+    }
+    for (const trail of trails.filter((t) => t.state === "CANCELLED")) {
+      expect(trail.events[0]).toBe("OrderPlaced");
+      expect(trail.events.slice(-2)).toEqual(["CancellationDecided", "OrderCancelled"]);
+    }
   });
 
   it("creates exactly one order for one idempotency key sent concurrently", async () => {

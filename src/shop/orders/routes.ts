@@ -31,6 +31,8 @@ export interface OrderRoutesOptions {
   region: string;
   deadlineMs: number;
   reads: ReplicaRouter;
+  /** Unit prices of the SKUs that exist (see pricing.ts). */
+  prices: (skus: readonly string[]) => Promise<Map<string, number>>;
 }
 
 export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions) {
@@ -39,7 +41,7 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
   app.post("/orders", { schema: { body: orderBody, headers: orderHeaders } }, async (request, reply) => {
     const { userId } = request.body;
     const items = normaliseItems(request.body.items);
-    const prices = await store.prices(items.map((i) => i.sku));
+    const prices = await options.prices(items.map((i) => i.sku));
     const unknown = items.findIndex((item) => !prices.has(item.sku));
     if (unknown >= 0) {
       return reply.code(422).send({
@@ -71,7 +73,7 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       });
     }
     reply.header("idempotent-replay", String(!created));
-    const settled = await settleWithin(saga.drive(order.id, request.id), options.deadlineMs);
+    const settled = await settleWithin(saga.drive(order.id, request.id, order), options.deadlineMs);
     if (!settled) {
       const current = (await store.get(order.id)) ?? order;
       return reply

@@ -26,14 +26,17 @@ export interface SagaDeps {
   events?: SagaEvents;
 }
 
+/** The order after a step, or undefined when the step's transition did not apply. */
+type Step = StoredOrder | undefined;
+
 /** More steps than any legal path takes; a saga exceeding it is reported instead of spinning. */
 const MAX_STEPS = 16;
 
 /**
- * Drives orders through the saga of DESIGN §4. Every step re-reads the order, acts on a dependency
- * (each call idempotent by order id), then persists the result with a conditional transition, so
- * several drivers (the request, the recovery loop, a restarted process) can race safely: a driver
- * that loses a transition re-reads and continues from whatever state won.
+ * Drives orders through the saga of DESIGN §4. Every step acts on a dependency (each call
+ * idempotent by order id), then persists the result with a conditional transition, so several
+ * drivers (the request, the recovery loop, a restarted process) can race safely: a driver that
+ * loses a transition re-reads the order and continues from whatever state won.
  *
  * Compensation releases stock first: once the release has landed no commit can succeed, which makes
  * the cancellation irrevocable before any money moves. If a commit beat it, the order was paid and
@@ -44,11 +47,14 @@ export class OrderSaga {
 
   constructor(private readonly deps: SagaDeps) {}
 
-  /** Drives the order to a terminal state; concurrent calls for one order share one run. */
-  drive(id: string, requestId?: string): Promise<StoredOrder> {
+  /**
+   * Drives the order to a terminal state; concurrent calls for one order share one run. `known` is
+   * the order as the caller just read or wrote it, which saves the first read.
+   */
+  drive(id: string, requestId?: string, known?: StoredOrder): Promise<StoredOrder> {
     let run = this.driving.get(id);
     if (!run) {
-      run = this.run(id, requestId).finally(() => this.driving.delete(id));
+      run = this.run(id, requestId, known).finally(() => this.driving.delete(id));
       this.driving.set(id, run);
     }
     return run;
@@ -63,24 +69,35 @@ export class OrderSaga {
     await Promise.allSettled([...this.driving.values()]);
   }
 
-  private async run(id: string, requestId?: string): Promise<StoredOrder> {
+  /**
+   * Each step returns the order as its transition left it, or undefined when the transition did
+   * not apply (another driver moved the order first) — then the order is read again.
+   */
+  private async run(id: string, requestId?: string, known?: StoredOrder): Promise<StoredOrder> {
     const log = this.deps.log.child({ orderId: id, reqId: requestId });
+    let order = known ?? (await this.load(id));
     for (let step = 0; step < MAX_STEPS; step++) {
-      const order = await this.deps.store.get(id);
-      if (!order) throw new Error(`order ${id} not found`);
       if (isTerminal(order.state)) {
         this.deps.events?.settled?.(order);
         return order;
       }
       const started = performance.now();
-      if (order.cancelReason) await this.compensate(order, log, requestId);
-      else await this.forward(order, log, requestId);
+      const next = order.cancelReason
+        ? await this.compensate(order, log, requestId)
+        : await this.forward(order, log, requestId);
       this.deps.events?.step?.(order.state, performance.now() - started);
+      order = next ?? (await this.load(id));
     }
     throw new Error(`order ${id} did not settle within ${MAX_STEPS} steps`);
   }
 
-  private async forward(order: StoredOrder, log: Logger, requestId?: string): Promise<void> {
+  private async load(id: string): Promise<StoredOrder> {
+    const order = await this.deps.store.get(id);
+    if (!order) throw new Error(`order ${id} not found`);
+    return order;
+  }
+
+  private forward(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
     switch (order.state) {
       case "PENDING":
         return this.reserve(order, log, requestId);
@@ -89,11 +106,11 @@ export class OrderSaga {
       case "PAID":
         return this.confirm(order, log, requestId);
       default:
-        return;
+        return Promise.resolve(undefined);
     }
   }
 
-  private async reserve(order: StoredOrder, log: Logger, requestId?: string) {
+  private async reserve(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
     const { inventory, store } = this.deps;
     const results = await Promise.allSettled(
       order.items.map((item) => inventory.reserve(order.id, item.sku, item.qty, requestId)),
@@ -109,10 +126,15 @@ export class OrderSaga {
     if (rejection?.kind === "rejected") {
       return this.decideCancel(order, rejection.reason === "unknown_sku" ? "unknown_sku" : "sold_out");
     }
-    await store.advance(order.id, "PENDING", "RESERVED", this.event("StockReserved", { items: order.items }));
+    return store.advance(
+      order.id,
+      "PENDING",
+      "RESERVED",
+      this.event("StockReserved", { items: order.items }),
+    );
   }
 
-  private async authorize(order: StoredOrder, log: Logger, requestId?: string) {
+  private async authorize(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
     let result: Awaited<ReturnType<PaymentClient["authorize"]>>;
     try {
       result = await this.deps.payments.authorize(order.id, order.total, requestId);
@@ -122,7 +144,7 @@ export class OrderSaga {
     }
     if (result.kind === "declined") return this.decideCancel(order, "payment_declined");
     if (result.kind === "conflict") return this.decideCancel(order, "payment_unavailable");
-    await this.deps.store.advance(
+    return this.deps.store.advance(
       order.id,
       "RESERVED",
       "PAID",
@@ -131,8 +153,12 @@ export class OrderSaga {
     );
   }
 
-  /** Capture first, then commit the stock: a capture without stock is refunded; stock cannot be un-sold. */
-  private async confirm(order: StoredOrder, log: Logger, requestId?: string) {
+  /**
+   * Capture first, then commit the stock: a capture without stock is refunded; stock cannot be
+   * un-sold. The capture is recorded together with the confirmation: until then the provider's
+   * journal is the record of it, and a cancellation of a PAID order refunds whatever was captured.
+   */
+  private async confirm(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
     const { payments, inventory, store } = this.deps;
     let capture: Awaited<ReturnType<PaymentClient["capture"]>>;
     try {
@@ -142,27 +168,30 @@ export class OrderSaga {
       return this.decideCancel(order, "payment_unavailable");
     }
     if (capture.kind !== "done") return this.decideCancel(order, "payment_unavailable");
-    await store.recordPayment(
-      order.id,
-      "CAPTURED",
-      order.total,
-      this.event("PaymentCaptured", { amount: order.total }),
-    );
     // An inventory outage here leaves the order PAID; this driver or the recovery loop retries the commit.
     const commit = await inventory.commit(order.id, requestId);
     if (commit.kind !== "done") return this.decideCancel(order, "reservation_expired");
-    await store.advance(order.id, "PAID", "CONFIRMED", this.event("OrderConfirmed", { total: order.total }));
+    return store.advance(
+      order.id,
+      "PAID",
+      "CONFIRMED",
+      this.event("OrderConfirmed", { total: order.total }),
+      {
+        state: "CAPTURED",
+        amount: order.total,
+      },
+    );
   }
 
-  private async decideCancel(order: StoredOrder, reason: CancelReason) {
-    await this.deps.store.decideCancel(
+  private decideCancel(order: StoredOrder, reason: CancelReason): Promise<Step> {
+    return this.deps.store.decideCancel(
       order.id,
       reason,
       this.event("CancellationDecided", { reason, from: order.state }),
     );
   }
 
-  private async compensate(order: StoredOrder, log: Logger, requestId?: string) {
+  private async compensate(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
     const { inventory, payments, store } = this.deps;
     const state = order.state as ActiveState;
     log.info({ resilience_stage: "compensation", reason: order.cancelReason }, "compensating");
@@ -177,12 +206,11 @@ export class OrderSaga {
         { resilience_stage: "compensation" },
         "stock already committed: confirming instead of cancelling",
       );
-      await store.confirmDespiteCancel(
+      return store.confirmDespiteCancel(
         order.id,
         this.event("OrderConfirmed", { total: order.total }),
         order.total,
       );
-      return;
     }
 
     let payment: { state: ShopPaymentState; amount: number } | undefined;
@@ -194,7 +222,11 @@ export class OrderSaga {
         log.debug({ err: error, fallback_source: "none" }, "best-effort void failed");
       });
     }
-    await store.finishCancel(order.id, this.event("OrderCancelled", { reason: order.cancelReason }), payment);
+    return store.finishCancel(
+      order.id,
+      this.event("OrderCancelled", { reason: order.cancelReason }),
+      payment,
+    );
   }
 
   /** Void an authorisation, or refund a capture; throws (retried later) until the provider confirms. */

@@ -14,6 +14,7 @@ import type { RunningService } from "../inventory/service.ts";
 import { PaymentClient } from "../payments/client.ts";
 import { createDependencyPolicy, type DependencyPolicyOptions } from "../resilience/policies.ts";
 import { orderMetrics } from "./metrics.ts";
+import { lookupPrices } from "./pricing.ts";
 import { RecoveryLoop } from "./recovery.ts";
 import { registerOrderRoutes } from "./routes.ts";
 import { OrderSaga } from "./saga.ts";
@@ -123,6 +124,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     region: config.CHAOSCART_REGION,
     deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
     reads,
+    prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
   });
   app.addHook("onClose", async () => {
     await recovery.stop();

@@ -1,4 +1,3 @@
-import type { TransactionSql } from "postgres";
 import type { Db } from "../db/pool.ts";
 import type { ActiveState, CancelReason, Order, OrderItem, OrderState } from "../domain/order.ts";
 
@@ -31,6 +30,66 @@ const ORDER_COLUMNS = `id, user_id AS "userId", idem_key AS "idemKey", request_h
   home_region AS "homeRegion", state, cancel_reason AS "cancelReason", items, total::int AS total, hlc,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
+/** What a transition writes to the shop's payment row, in the same statement. */
+export interface PaymentRow {
+  state: ShopPaymentState;
+  amount: number;
+  providerRef?: string;
+}
+
+/**
+ * JSON goes in as text and is cast in SQL (`$n::text::jsonb`), so the driver's own JSON encoding
+ * of jsonb parameters never applies to it.
+ *
+ * Every state change is ONE statement: the conditional UPDATE of the order, the payment row and the
+ * outbox event are data-modifying CTEs of a single autocommit statement, so they commit together in
+ * one round trip (a saga step used to take four: BEGIN, UPDATE, INSERT, COMMIT), and the statement
+ * returns the order as it now is, so the saga need not read it again. $1-$9 are shared by all
+ * transitions (`typed` fixes their types even where a transition does not use them); a
+ * transition's own parameters start at $10.
+ */
+const TRANSITION = (update: string) => `
+  WITH typed AS (SELECT $1::text, $2::text, $3::int, $4::text, $5::text, $6::text, $7::text, $8::bigint, $9::text),
+  moved AS (${update} RETURNING ${ORDER_COLUMNS}),
+  paid AS (
+    INSERT INTO payment (order_id, state, amount, provider_ref)
+    SELECT id, $7::text, $8::bigint, $9::text FROM moved WHERE $7::text IS NOT NULL
+    ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now(),
+      provider_ref = coalesce(EXCLUDED.provider_ref, payment.provider_ref)),
+  emitted AS (
+    INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+    SELECT 'order', id, $4, $5::text::jsonb, $6 FROM moved)
+  SELECT * FROM moved`;
+
+const LEASE = `lease_owner = $2, lease_until = now() + $3::int * interval '1 millisecond'`;
+const ACTIVE = `('PENDING', 'RESERVED', 'PAID')`;
+
+const ADVANCE = TRANSITION(`
+  UPDATE orders SET state = $11, updated_at = now(), ${LEASE}
+  WHERE id = $1 AND state = $10 AND cancel_reason IS NULL`);
+const DECIDE_CANCEL = TRANSITION(`
+  UPDATE orders SET cancel_reason = $10, updated_at = now(), ${LEASE}
+  WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NULL`);
+const FINISH_CANCEL = TRANSITION(`
+  UPDATE orders SET state = 'CANCELLED', updated_at = now(), lease_until = NULL
+  WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NOT NULL`);
+const CONFIRM_DESPITE_CANCEL = TRANSITION(`
+  UPDATE orders SET state = 'CONFIRMED', cancel_reason = NULL, updated_at = now(), lease_until = NULL
+  WHERE id = $1 AND state = 'PAID' AND cancel_reason IS NOT NULL`);
+
+/** Inserts the order unless its key is taken, with its OrderPlaced event; answers the key's order either way. */
+const PLACE = `
+  WITH placed AS (
+    INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc, lease_owner, lease_until)
+    VALUES ($1, $2, $3, $4, $5, 'PENDING', $6::text::jsonb, $7::bigint, $8, $9, now() + $10::int * interval '1 millisecond')
+    ON CONFLICT (idem_key) DO NOTHING RETURNING ${ORDER_COLUMNS}),
+  emitted AS (
+    INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+    SELECT 'order', id, $11, $12::text::jsonb, $8 FROM placed)
+  SELECT true AS created, * FROM placed
+  UNION ALL
+  SELECT false AS created, ${ORDER_COLUMNS} FROM orders WHERE idem_key = $3 AND NOT EXISTS (SELECT 1 FROM placed)`;
+
 export class OrderStore {
   constructor(
     readonly db: Db,
@@ -40,22 +99,33 @@ export class OrderStore {
 
   /** Inserts a PENDING order unless its idempotency key is taken; either way returns the key's order. */
   async placeOrGet(order: NewOrder, placed: OutboxEvent): Promise<{ created: boolean; order: StoredOrder }> {
-    return this.db.begin(async (tx) => {
-      const inserted = await tx`
-        INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc,
-                            lease_owner, lease_until)
-        VALUES (${order.id}, ${order.userId}, ${order.idemKey}, ${order.fingerprint}, ${order.homeRegion}, 'PENDING',
-                ${tx.json(order.items as never)}, ${order.total}, ${order.hlc},
-                ${this.owner}, now() + ${this.leaseMs} * interval '1 millisecond')
-        ON CONFLICT (idem_key) DO NOTHING RETURNING id`;
-      if (inserted.count === 1) await this.emit(tx, order.id, placed);
-      const [row] = await tx.unsafe<StoredOrder[]>(
-        `SELECT ${ORDER_COLUMNS} FROM orders WHERE idem_key = $1`,
-        [order.idemKey],
-      );
-      if (!row) throw new Error(`order for key ${order.idemKey} vanished`);
-      return { created: inserted.count === 1, order: row };
-    });
+    const [row] = await this.db.unsafe<(StoredOrder & { created: boolean })[]>(
+      PLACE,
+      [
+        order.id,
+        order.userId,
+        order.idemKey,
+        order.fingerprint,
+        order.homeRegion,
+        JSON.stringify(order.items),
+        order.total,
+        order.hlc,
+        this.owner,
+        this.leaseMs,
+        placed.event,
+        JSON.stringify(placed.payload),
+      ],
+      { prepare: true },
+    );
+    if (row) {
+      const { created, ...stored } = row;
+      return { created, order: stored };
+    }
+    // The key was taken by a transaction that committed after this statement's snapshot was taken:
+    // ON CONFLICT saw its row, the snapshot did not. A fresh read does.
+    const existing = await this.byIdempotencyKey(order.idemKey);
+    if (!existing) throw new Error(`order for key ${order.idemKey} vanished`);
+    return { created: false, order: existing };
   }
 
   async get(id: string, db: Db = this.db): Promise<StoredOrder | undefined> {
@@ -65,77 +135,71 @@ export class OrderStore {
     return row;
   }
 
-  /** A forward step, if the order is still in `from` and no cancellation was decided. Renews the lease. */
-  async advance(
+  private async byIdempotencyKey(key: string): Promise<StoredOrder | undefined> {
+    const [row] = await this.db.unsafe<StoredOrder[]>(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE idem_key = $1`,
+      [key],
+      { prepare: true },
+    );
+    return row;
+  }
+
+  /**
+   * A forward step, if the order is still in `from` and no cancellation was decided. Renews the
+   * lease. Returns the order as it now is, or undefined when the transition did not apply.
+   */
+  advance(
     id: string,
     from: ActiveState,
     to: OrderState,
     event: OutboxEvent,
-    payment?: { state: ShopPaymentState; amount: number; providerRef?: string },
-  ): Promise<boolean> {
-    return this.db.begin(async (tx) => {
-      const moved = await tx`
-        UPDATE orders SET state = ${to}, updated_at = now(), lease_owner = ${this.owner},
-          lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
-        WHERE id = ${id} AND state = ${from} AND cancel_reason IS NULL RETURNING id`;
-      if (moved.count === 0) return false;
-      if (payment) await this.upsertPayment(tx, id, payment.state, payment.amount, payment.providerRef);
-      await this.emit(tx, id, event);
-      return true;
-    });
+    payment?: PaymentRow,
+  ): Promise<StoredOrder | undefined> {
+    return this.transition(ADVANCE, id, event, payment, [from, to]);
   }
 
-  /** Decides a cancellation; from here on only compensation runs. False if already decided or terminal. */
-  async decideCancel(id: string, reason: CancelReason, event: OutboxEvent): Promise<boolean> {
-    return this.db.begin(async (tx) => {
-      const decided = await tx`
-        UPDATE orders SET cancel_reason = ${reason}, updated_at = now()
-        WHERE id = ${id} AND state IN ('PENDING', 'RESERVED', 'PAID') AND cancel_reason IS NULL RETURNING id`;
-      if (decided.count === 0) return false;
-      await this.emit(tx, id, event);
-      return true;
-    });
+  /** Decides a cancellation; from here on only compensation runs. Undefined if already decided or terminal. */
+  decideCancel(id: string, reason: CancelReason, event: OutboxEvent): Promise<StoredOrder | undefined> {
+    return this.transition(DECIDE_CANCEL, id, event, undefined, [reason]);
   }
 
   /** Compensation done: the decided cancellation becomes final. */
-  async finishCancel(id: string, event: OutboxEvent, payment?: { state: ShopPaymentState; amount: number }) {
-    return this.db.begin(async (tx) => {
-      const done = await tx`
-        UPDATE orders SET state = 'CANCELLED', updated_at = now(), lease_until = NULL
-        WHERE id = ${id} AND state IN ('PENDING', 'RESERVED', 'PAID') AND cancel_reason IS NOT NULL RETURNING id`;
-      if (done.count === 0) return false;
-      if (payment) await this.upsertPayment(tx, id, payment.state, payment.amount);
-      await this.emit(tx, id, event);
-      return true;
-    });
+  finishCancel(id: string, event: OutboxEvent, payment?: PaymentRow): Promise<StoredOrder | undefined> {
+    return this.transition(FINISH_CANCEL, id, event, payment, []);
   }
 
   /**
    * A cancellation that found the stock already sold (a commit beat the release) cannot be
    * compensated; the order was paid and fulfilled, so it is confirmed instead.
    */
-  async confirmDespiteCancel(id: string, event: OutboxEvent, amount: number): Promise<boolean> {
-    return this.db.begin(async (tx) => {
-      const done = await tx`
-        UPDATE orders SET state = 'CONFIRMED', cancel_reason = NULL, updated_at = now(), lease_until = NULL
-        WHERE id = ${id} AND state = 'PAID' AND cancel_reason IS NOT NULL RETURNING id`;
-      if (done.count === 0) return false;
-      await this.upsertPayment(tx, id, "CAPTURED", amount);
-      await this.emit(tx, id, event);
-      return true;
-    });
+  confirmDespiteCancel(id: string, event: OutboxEvent, amount: number): Promise<StoredOrder | undefined> {
+    return this.transition(CONFIRM_DESPITE_CANCEL, id, event, { state: "CAPTURED", amount }, []);
   }
 
-  async recordPayment(
+  private async transition(
+    statement: string,
     id: string,
-    state: ShopPaymentState,
-    amount: number,
     event: OutboxEvent,
-  ): Promise<void> {
-    await this.db.begin(async (tx) => {
-      await this.upsertPayment(tx, id, state, amount);
-      await this.emit(tx, id, event);
-    });
+    payment: PaymentRow | undefined,
+    params: unknown[],
+  ): Promise<StoredOrder | undefined> {
+    const [row] = await this.db.unsafe<StoredOrder[]>(
+      statement,
+      [
+        id,
+        this.owner,
+        this.leaseMs,
+        event.event,
+        JSON.stringify(event.payload),
+        event.hlc,
+        payment?.state ?? null,
+        payment?.amount ?? null,
+        payment?.providerRef ?? null,
+        ...params,
+      ] as never[],
+      { prepare: true },
+    );
+    return row;
   }
 
   async paymentState(id: string): Promise<ShopPaymentState | undefined> {
@@ -167,24 +231,5 @@ export class OrderStore {
       { id: string; price: string }[]
     >`SELECT id, price FROM sku WHERE id = ANY(${skus}::text[])`;
     return new Map(rows.map((r) => [r.id, Number(r.price)]));
-  }
-
-  private async upsertPayment(
-    tx: TransactionSql,
-    id: string,
-    state: ShopPaymentState,
-    amount: number,
-    providerRef?: string,
-  ) {
-    await tx`
-      INSERT INTO payment (order_id, state, amount, provider_ref) VALUES (${id}, ${state}, ${amount}, ${providerRef ?? null})
-      ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now(),
-        provider_ref = coalesce(EXCLUDED.provider_ref, payment.provider_ref)`;
-  }
-
-  private async emit(tx: TransactionSql, id: string, event: OutboxEvent) {
-    await tx`
-      INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
-      VALUES ('order', ${id}, ${event.event}, ${tx.json(event.payload as never)}, ${event.hlc})`;
   }
 }
