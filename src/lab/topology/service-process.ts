@@ -3,6 +3,7 @@ import { closeSync, openSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./postgres/ports.ts";
 import { track, untrack } from "./postgres/registry.ts";
+import { serviceBundle } from "./service-bundle.ts";
 
 const CLI = fileURLToPath(new URL("../../../bin/chaoscart.js", import.meta.url));
 
@@ -50,9 +51,10 @@ export class ServiceProcess {
   /** Starts the process (again) and waits until `/readyz` answers 200. */
   async restart(): Promise<void> {
     if (this.pid) throw new Error(`${this.spec.role} is already running (pid ${this.pid})`);
+    const entry = (await serviceBundle()) ?? CLI;
     const log = openSync(this.spec.logFile, "a");
     try {
-      this.child = spawn(process.execPath, [CLI, "serve", this.spec.role], {
+      this.child = spawn(process.execPath, [entry, "serve", this.spec.role], {
         env: { ...process.env, ...this.spec.env, CHAOSCART_PORT: String(this.port) },
         stdio: ["ignore", log, log],
       });

@@ -3,7 +3,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Sql } from "postgres";
 
-const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
+/** Set by the lab's service bundle (service-bundle.ts), whose import.meta.url is the bundle's, not this file's. */
+declare const __CHAOSCART_MIGRATIONS_DIR__: string | undefined;
+const MIGRATIONS_DIR =
+  typeof __CHAOSCART_MIGRATIONS_DIR__ === "string"
+    ? __CHAOSCART_MIGRATIONS_DIR__
+    : fileURLToPath(new URL("./migrations/", import.meta.url));
 /** Serialises migrators: services started together must not apply the same file twice. */
 const MIGRATION_LOCK_KEY = 7_123_401;
 
