@@ -162,6 +162,35 @@ describe("inventory engine: idempotency, release and expiry", () => {
     await expectLedgerConsistent();
   });
 
+  it("settles each multi-SKU order one way when commits and releases race, without deadlocks", async () => {
+    const engine = new InventoryEngine(store, options);
+    const [a, b] = [await newSku(100), await newSku(100)];
+    // Orders holding both SKUs, half listed A-then-B and half B-then-A: concurrent settlements lock both rows.
+    const orders = Array.from({ length: 20 }, (_, i) => `race-${a}-${i}`);
+    for (const [i, order] of orders.entries()) {
+      const [first, second] = i % 2 ? [a, b] : [b, a];
+      await engine.reserve(order, first, 1);
+      await engine.reserve(order, second, 2);
+    }
+    const outcomes = await Promise.all(
+      orders.flatMap((order) => [engine.commit(order), engine.release(order), engine.commit(order)]),
+    );
+    for (const [i, order] of orders.entries()) {
+      const mine = outcomes.slice(i * 3, i * 3 + 3);
+      const winners = mine.filter((o) => o.kind === "done" && o.changed);
+      expect(winners, order).toHaveLength(1);
+      const won = winners[0] as { state: string };
+      // Every other answer agrees with the winner: a replay of it, or a conflict naming its state.
+      for (const o of mine) {
+        expect(o.kind === "done" ? o.state : o.kind === "conflict" ? o.state : o.kind).toBe(won.state);
+      }
+    }
+    const stocks = [await store.stock(a), await store.stock(b)];
+    expect(stocks.map((s) => s?.reserved)).toEqual([0, 0]);
+    await engine.close();
+    await expectLedgerConsistent();
+  });
+
   it("expires stale HELD reservations exactly once, even with two sweepers racing", async () => {
     const shortLived = { ...options, reservationTtlMs: 100 };
     const a = new InventoryEngine(store, shortLived);
