@@ -1,11 +1,13 @@
 import type { PhaseSlo, PhaseWindow } from "../experiments/result.ts";
 import type { HistoryOp } from "../history/op.ts";
-import { completions, isGood, successRate } from "./completions.ts";
+import { type Completion, completions, isGood, successRate } from "./completions.ts";
 import { latencySummary } from "./latency.ts";
 
 /**
  * SLOs per phase window, in the order given. An op belongs to the window holding its intended
- * send time (start inclusive, end exclusive).
+ * send time (start inclusive, end exclusive) — unless it was still running when the next window, a
+ * fault, began: then it met the fault and belongs to the fault window. (A request in flight when
+ * the service it waits on is killed says nothing about how healthy the baseline was.)
  *
  * - availability = ok / (ok + fail + info); null when no op fell in the phase.
  * - goodput = (CONFIRMED orders + successful reads) / phase duration in seconds. A CANCELLED order
@@ -15,8 +17,17 @@ import { latencySummary } from "./latency.ts";
  */
 export function sloByPhase(history: readonly HistoryOp[], phases: readonly PhaseWindow[]): PhaseSlo[] {
   const ops = completions(history);
+  const windowOf = (op: Completion): PhaseWindow | undefined => {
+    const index = phases.findIndex((w) => op.intended >= w.start && op.intended < w.end);
+    const next = phases[index + 1];
+    if (index >= 0 && next?.phase === "fault" && op.completed !== undefined && op.completed >= next.start) {
+      return next;
+    }
+    return phases[index];
+  };
+  const assigned = ops.map((op) => ({ op, window: windowOf(op) }));
   return phases.map((window) => {
-    const inside = ops.filter((op) => op.intended >= window.start && op.intended < window.end);
+    const inside = assigned.filter((a) => a.window === window).map((a) => a.op);
     const count = (type: "ok" | "fail" | "info") => inside.filter((op) => op.type === type).length;
     const seconds = (window.end - window.start) / 1000;
     const good = inside.filter(isGood).length;

@@ -79,16 +79,19 @@ describe("sloByPhase", () => {
       .op("ok", 200, 20, { state: "CANCELLED" }) // available, but not goodput
       .op("ok", 300, 30, { kind: "catalog-read" }) // goodput
       .op("ok", 400, 40, { kind: "order-read", state: "PAID" }) // goodput
-      .op("fail", 1999, 5)
-      // Intended in the baseline, completed in the fault window: counts for the baseline.
+      .op("fail", 1990, 5)
+      // Intended in the baseline, still running when the fault began: it met the fault.
       .op("info", 1990, 2000)
+      // Intended in the fault, completed in recovery: stays in the fault window.
+      .op("ok", 3900, 500)
       .build();
     const [baseline, fault, recovery] = sloByPhase(history, phases);
-    expect(baseline).toMatchObject({ phase: "baseline", ok: 4, fail: 1, info: 1, goodputPerSec: 1.5 });
-    expect(baseline?.availability).toBeCloseTo(4 / 6);
-    expect(baseline?.maxMs).toBe(2000);
+    expect(baseline).toMatchObject({ phase: "baseline", ok: 4, fail: 1, info: 0, goodputPerSec: 1.5 });
+    expect(baseline?.availability).toBeCloseTo(4 / 5);
+    expect(baseline?.maxMs).toBe(40);
     expect(baseline?.p50Ms).toBeCloseTo(20, 1);
-    for (const slo of [fault, recovery]) {
+    expect(fault).toMatchObject({ ok: 1, info: 1, availability: 0.5, maxMs: 2000 });
+    for (const slo of [recovery]) {
       expect(slo).toMatchObject({ ok: 0, fail: 0, info: 0, availability: null, goodputPerSec: 0 });
       expect(slo).toMatchObject({ p50Ms: null, p99Ms: null, maxMs: null });
     }
