@@ -61,7 +61,10 @@ export interface RunResult {
   finishedAt: string;
   durationMs: number;
   verdict: "pass" | "fail";
-  /** Set when a guardrail stopped fault injection early. */
+  /**
+   * Set when a guardrail stopped fault injection early; or, with `atMs` 0 and a reason starting
+   * "not run:", when the experiment could not run at all (its faults cannot be injected into the target).
+   */
   aborted?: { reason: string; atMs: number };
   phases: PhaseWindow[];
   slos: PhaseSlo[];

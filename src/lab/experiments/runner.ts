@@ -1,11 +1,9 @@
 import { mkdirSync } from "node:fs";
 import postgres from "postgres";
-import type { Check } from "../checkers/check.ts";
+import { type Check, notChecked } from "../checkers/check.ts";
 import type { ClientOp, HistoryOp, NemesisOp, Phase } from "../history/op.ts";
 import { HistoryWriter } from "../history/writer.ts";
-import { FaultController } from "../nemeses/controller.ts";
-import { createNemesis } from "../nemeses/factory.ts";
-import type { Nemesis, NemesisEvent } from "../nemeses/nemesis.ts";
+import type { NemesisEvent } from "../nemeses/nemesis.ts";
 import { errorRate, recoveryTimeMs, sloByPhase, timeline } from "../slo/index.ts";
 import type { Topology } from "../topology/launcher.ts";
 import { runWorkload, type WorkloadOptions } from "../workload/index.ts";
@@ -15,9 +13,13 @@ import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import type { PhaseWindow, RunResult } from "./result.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
+import { type Endpoint, type FaultInjector, launchedSystem, type SystemUnderTest } from "./system.ts";
 
 export interface RunOptions {
-  topology: Topology;
+  /** What the experiment runs against: a launched topology or an existing deployment (system.ts). */
+  system?: SystemUnderTest;
+  /** Shorthand for `system: launchedSystem(topology)`. */
+  topology?: Topology;
   /** Where history.jsonl goes. */
   runDir: string;
   log: (line: string) => void;
@@ -34,26 +36,29 @@ const SETTLE_LIMIT_MS = 45_000;
 const CATALOG_REFRESH_WAIT_MS = 5_500;
 
 /**
- * Runs one experiment against a running topology: seed, warm up, baseline, faults on schedule,
+ * Runs one experiment against a running system: seed, warm up, baseline, faults on schedule,
  * heal, recovery, settle, read the final state, check, and return the result (DESIGN §7).
- * Faults are always healed, also when the run fails or is aborted.
+ * Faults are always healed, also when the run fails or is aborted. An experiment whose faults the
+ * system cannot inject is not run: its result fails with every check and hypothesis "not checked".
  */
 export async function runExperiment(loaded: LoadedExperiment, options: RunOptions): Promise<RunResult> {
   const { experiment } = loaded;
-  const { topology, log } = options;
-  const region = topology.regions[0];
-  if (!region) throw new Error("the topology has no region");
-  mkdirSync(options.runDir, { recursive: true });
+  const { log } = options;
+  const system = options.system ?? (options.topology && launchedSystem(options.topology));
+  if (!system) throw new Error("runExperiment needs a system or a topology");
   const started = new Date();
+  const nemeses = experiment.faults.filter((f) => !WORKLOAD_FAULTS.has(f.action));
+  if (nemeses.length > 0 && !system.faults) return notRun(loaded, system, started, nemeses);
+  const faults: FaultInjector = system.faults?.() ?? NO_FAULTS;
+  mkdirSync(options.runDir, { recursive: true });
   const skus = skuNames(experiment);
-  await seed(region.services.inventory.url, topology.token, experiment, skus);
+  await seed(system.inventory, experiment, skus);
   // The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s);
   // before that, reads of the fresh SKUs would be answered "unknown".
   await new Promise((r) => setTimeout(r, CATALOG_REFRESH_WAIT_MS));
 
-  const catalogBefore = await scrapeCatalog(topology, region.name);
+  const catalogBefore = await scrapeCatalog(system);
   const history = new HistoryWriter({ dir: options.runDir });
-  const controller = new FaultController();
   const phases = phaseWindows(experiment);
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -73,7 +78,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     nemesisOps.push(op);
     history.append(op);
   };
-  controller.log.subscribe(record);
+  faults.subscribe(record);
 
   let aborted: RunResult["aborted"];
   const timers: NodeJS.Timeout[] = [];
@@ -83,15 +88,13 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     aborted = { reason, atMs: Math.round(performance.now() - t0) };
     log(`abort: ${reason}; healing every fault`);
     for (const timer of timers) clearTimeout(timer);
-    await controller
-      .stopAll({ links: topology.links })
-      .catch((error) => log(`healing failed: ${error.message}`));
+    await faults.healAll().catch((error) => log(`healing failed: ${error.message}`));
   };
   options.signal?.addEventListener("abort", () => void abortFaults("interrupted"));
 
   const { mix } = experiment.workload;
   const workload: Omit<WorkloadOptions, "rate" | "durationMs"> = {
-    gatewayUrl: topology.gateway.url,
+    gatewayUrl: system.gatewayUrl,
     arrival: experiment.workload.arrival,
     users: experiment.workload.users,
     hotSkus: skus.hot,
@@ -114,15 +117,10 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
           extraLoads.push(overload(fault, experiment, workload, record, log));
           return;
         }
-        let nemesis: Nemesis;
-        try {
-          nemesis = createNemesis(topology, nemesisSpec(fault));
-        } catch (error) {
-          log(`fault ${fault.action} ${fault.target ?? ""}: ${(error as Error).message}`);
-          return;
-        }
-        log(`fault: ${nemesis.describe()}`);
-        controller.start(nemesis).catch((error) => log(`fault ${nemesis.name} failed: ${error.message}`));
+        faults.start(nemesisSpec(fault)).then(
+          (describe) => log(`fault: ${describe}`),
+          (error) => log(`fault ${fault.action} ${fault.target ?? ""} failed: ${error.message}`),
+        );
       }, fault.at),
     );
   }
@@ -144,21 +142,19 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     clearInterval(progress);
     clearInterval(guard);
     for (const timer of timers) clearTimeout(timer);
-    await controller
-      .stopAll({ links: topology.links })
-      .catch((error) => log(`healing failed: ${error.message}`));
+    await faults.healAll().catch((error) => log(`healing failed: ${error.message}`));
   }
   try {
     log("settling");
-    await settle(topology, region.name, experiment.settle, since);
+    await settle(system.databaseUrl(), experiment.settle, since);
     final = await readFinalState({
-      databaseUrl: writeUrl(topology, region.name),
-      region: region.name,
+      databaseUrl: system.databaseUrl(),
+      region: system.region,
       skus: [...skus.hot, ...skus.cold],
       since,
       keys: orderKeys(history.ops()),
-      paymentUrl: region.services["payment-sim"].url,
-      token: topology.token,
+      paymentUrl: system.payments.url,
+      token: system.payments.token,
     });
   } catch (error) {
     final = { error: (error as Error).message };
@@ -175,7 +171,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     rate_limited: ops.filter(
       (op) => op.process === "client" && op.type !== "invoke" && op.value.status === 429,
     ).length,
-    catalog_db_load_ratio: catalogLoadRatio(catalogBefore, await scrapeCatalog(topology, region.name)),
+    catalog_db_load_ratio: catalogLoadRatio(catalogBefore, await scrapeCatalog(system)),
   };
   const checks: Check[] = runChecks(experiment.checks, ops, final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
@@ -183,12 +179,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const finished = new Date();
   return {
     schemaVersion: 1,
-    experiment: {
-      name: experiment.name,
-      description: experiment.description,
-      file: loaded.file,
-      definition: loaded.source,
-    },
+    experiment: about(loaded),
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
@@ -211,7 +202,54 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
       stockPerSku: experiment.workload.stockPerSku,
       fsync: "on",
       synchronous_commit: "on",
+      ...system.settings,
     },
+  };
+}
+
+function about({ experiment, file, source }: LoadedExperiment): RunResult["experiment"] {
+  return { name: experiment.name, description: experiment.description, file, definition: source };
+}
+
+/** For a system without fault injection: a fault-free experiment needs none. */
+const NO_FAULTS: FaultInjector = {
+  start: () => Promise.reject(new Error("this system cannot inject faults")),
+  healAll: async () => {},
+  subscribe: () => () => {},
+};
+
+/** The result of an experiment that could not run: its faults cannot be injected into this system. */
+function notRun(
+  loaded: LoadedExperiment,
+  system: SystemUnderTest,
+  started: Date,
+  nemeses: readonly FaultStep[],
+): RunResult {
+  const faults = nemeses.map((f) => `${f.action} ${f.target ?? ""}`.trim()).join(", ");
+  const reason = `not run: ${system.noFaultsReason ?? "this system cannot inject faults"} (faults: ${faults})`;
+  const why = "the experiment did not run: its faults cannot be injected into this system";
+  const { experiment } = loaded;
+  return {
+    schemaVersion: 1,
+    experiment: about(loaded),
+    startedAt: started.toISOString(),
+    finishedAt: started.toISOString(),
+    durationMs: 0,
+    verdict: "fail",
+    aborted: { reason, atMs: 0 },
+    phases: [],
+    slos: [],
+    checks: experiment.checks.map((name) => notChecked(name, why)),
+    hypotheses: experiment.hypothesis.map((h) => ({
+      ...h,
+      observed: null,
+      status: "not-checked" as const,
+      summary: `not checked: ${why}`,
+    })),
+    timeline: [],
+    faults: [],
+    measurements: {},
+    settings: { ...system.settings },
   };
 }
 
@@ -263,36 +301,24 @@ function skuNames(experiment: Experiment) {
   };
 }
 
-async function seed(
-  inventoryUrl: string,
-  token: string,
-  experiment: Experiment,
-  skus: ReturnType<typeof skuNames>,
-) {
+async function seed(inventory: Endpoint, experiment: Experiment, skus: ReturnType<typeof skuNames>) {
   const body = {
     skus: [
       ...skus.hot.map((id) => ({ id, stock: experiment.workload.stockPerSku, price: 1999 })),
       ...skus.cold.map((id) => ({ id, stock: 100_000, price: 499 })),
     ],
   };
-  const response = await fetch(`${inventoryUrl}/admin/skus`, {
+  const response = await fetch(`${inventory.url}/admin/skus`, {
     method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${inventory.token}`, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
 }
 
-/** The database as the shop writes it now: through the write link, which a failover repoints. */
-function writeUrl(topology: Topology, region: string): string {
-  const link = topology.links.get(`${region}/order->primary`);
-  if (!link) throw new Error(`no link ${region}/order->primary`);
-  return `postgres://chaoscart@127.0.0.1:${link.port}/chaoscart`;
-}
-
 /** Waits (up to the experiment's settle time, longer if sagas are still moving) for every saga to end. */
-async function settle(topology: Topology, region: string, settleMs: number, since: Date) {
-  const sql = postgres(writeUrl(topology, region), { max: 1, onnotice: () => {}, connect_timeout: 10 });
+async function settle(databaseUrl: string, settleMs: number, since: Date) {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   const startedAt = Date.now();
   try {
     await new Promise((r) => setTimeout(r, Math.min(settleMs, 2_000)));
@@ -325,14 +351,11 @@ function numberDetail(ops: readonly NemesisOp[], field: string): number | null {
 }
 
 /** Catalog counters of the order service; the experiment's share is the difference of two scrapes. */
-async function scrapeCatalog(
-  topology: Topology,
-  region: string,
-): Promise<{ lookups: number; loads: number } | null> {
-  const order = topology.services().get(`${region}/order`);
-  if (!order?.pid) return null;
+async function scrapeCatalog(system: SystemUnderTest): Promise<{ lookups: number; loads: number } | null> {
+  const url = system.orderMetricsUrl();
+  if (!url) return null;
   try {
-    const text = await (await fetch(`${order.url}/metrics`, { signal: AbortSignal.timeout(3_000) })).text();
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(3_000) })).text();
     const sum = (name: string) =>
       text
         .split("\n")

@@ -1,0 +1,85 @@
+/**
+ * The system under test, as the experiment runner sees it: where to seed SKUs, where the workload
+ * goes, where the final state is read, and how faults are injected. Two kinds:
+ *
+ * - a topology the lab launched itself (`launchedSystem`): faults are in-process nemeses;
+ * - an existing deployment described by a topology file (`src/lab/target`): faults go through the
+ *   lab's control API when the file names one, and cannot be injected otherwise.
+ */
+import { FaultController } from "../nemeses/controller.ts";
+import { createNemesis } from "../nemeses/factory.ts";
+import type { NemesisEvent } from "../nemeses/nemesis.ts";
+import type { Topology } from "../topology/launcher.ts";
+
+export interface Endpoint {
+  url: string;
+  /** Bearer token of its admin (or lab) API. */
+  token: string;
+}
+
+export interface SystemUnderTest {
+  /** The region the experiment runs in (single region). */
+  region: string;
+  /** Where the workload sends its requests. */
+  gatewayUrl: string;
+  /** The inventory service: `POST /admin/skus` seeds the experiment's SKUs. */
+  inventory: Endpoint;
+  /** The payment provider: `GET /admin/payments` for the money checker. */
+  payments: Endpoint;
+  /** The region's primary database as the shop writes it now (read only: settle and final state). */
+  databaseUrl(): string;
+  /** The order service's `/metrics` (catalog counters), when it can be scraped. */
+  orderMetricsUrl(): string | undefined;
+  /** A fresh fault injector for one run; undefined when this system cannot inject faults. */
+  faults: (() => FaultInjector) | undefined;
+  /** Why `faults` is undefined, for the result. */
+  noFaultsReason?: string;
+  /** Settings the result records about this system (they override the experiment's). */
+  settings: Record<string, string>;
+}
+
+export interface FaultInjector {
+  /** Starts a fault of the nemesis catalogue (`{ action, target, ...params }`); resolves to its description. */
+  start(spec: Record<string, unknown>): Promise<string>;
+  /** Heals every fault this injector started (also those that failed part-way). */
+  healAll(): Promise<void>;
+  /** Every nemesis event from now on: starts, stops, timed stops, failures. Returns an unsubscribe. */
+  subscribe(listener: (event: NemesisEvent) => void): () => void;
+}
+
+/** A topology the lab launched: nemeses run in this process, on its processes and links. */
+export function launchedSystem(topology: Topology): SystemUnderTest {
+  const region = topology.regions[0];
+  if (!region) throw new Error("the topology has no region");
+  return {
+    region: region.name,
+    gatewayUrl: topology.gateway.url,
+    inventory: { url: region.services.inventory.url, token: topology.token },
+    payments: { url: region.services["payment-sim"].url, token: topology.token },
+    // Through the write link, which a failover repoints.
+    databaseUrl: () => {
+      const link = topology.links.get(`${region.name}/order->primary`);
+      if (!link) throw new Error(`no link ${region.name}/order->primary`);
+      return `postgres://chaoscart@127.0.0.1:${link.port}/chaoscart`;
+    },
+    orderMetricsUrl: () => {
+      const order = topology.services().get(`${region.name}/order`);
+      return order?.pid ? `${order.url}/metrics` : undefined;
+    },
+    faults: () => {
+      const controller = new FaultController();
+      return {
+        start: async (spec) => {
+          const nemesis = createNemesis(topology, spec);
+          await controller.start(nemesis);
+          return nemesis.describe();
+        },
+        healAll: async () => {
+          await controller.stopAll({ links: topology.links });
+        },
+        subscribe: (listener) => controller.log.subscribe(listener),
+      };
+    },
+    settings: {},
+  };
+}
