@@ -3,7 +3,7 @@ import { hasBearerToken } from "../../shop/http/bearer-token.ts";
 import { faultApi } from "../faults/index.ts";
 import { FaultController } from "../nemeses/controller.ts";
 import { createNemesis } from "../nemeses/factory.ts";
-import type { Nemesis } from "../nemeses/nemesis.ts";
+import { type Nemesis, NemesisError, type NemesisEvent } from "../nemeses/nemesis.ts";
 import { NemesisSpecError } from "../nemeses/spec.ts";
 import type { Topology } from "../topology/launcher.ts";
 
@@ -16,6 +16,7 @@ export async function startControlServer(topology: Topology, port = 0) {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   const controller = new FaultController();
   const nemeses = new Map<string, Nemesis>();
+  const eventsOf = new Map<string, NemesisEvent[]>();
   let nextNemesis = 1;
   await app.register(faultApi, { registry: topology.links, token: topology.token, prefix: "/faults" });
   await app.register(async (scope) => {
@@ -50,8 +51,31 @@ export async function startControlServer(topology: Topology, port = 0) {
       }
       const id = `n${nextNemesis++}`;
       nemeses.set(id, nemesis);
-      const event = await controller.start(nemesis);
-      return reply.code(201).send({ id, name: nemesis.name, describe: nemesis.describe(), event });
+      const events: NemesisEvent[] = [];
+      eventsOf.set(id, events);
+      nemesis.onEvent((event) => events.push(event));
+      const answer = { id, name: nemesis.name, describe: nemesis.describe() };
+      try {
+        return reply.code(201).send({ ...answer, event: await controller.start(nemesis) });
+      } catch (error) {
+        if (!(error instanceof NemesisError)) throw error;
+        // The fault may be partly in place: answer its id, so the caller can heal it.
+        return reply
+          .code(500)
+          .send({ ...answer, error: "nemesis_failed", message: error.message, event: error.event });
+      }
+    });
+    // One nemesis and its events so far (timed stops included), for runners that started it.
+    scope.get<{ Params: { id: string } }>("/nemeses/:id", async (request, reply) => {
+      const nemesis = nemeses.get(request.params.id);
+      if (!nemesis) return reply.code(404).send({ error: "unknown_nemesis", id: request.params.id });
+      return {
+        id: request.params.id,
+        name: nemesis.name,
+        active: nemesis.active,
+        describe: nemesis.describe(),
+        events: eventsOf.get(request.params.id) ?? [],
+      };
     });
     scope.delete<{ Params: { id: string } }>("/nemeses/:id", async (request, reply) => {
       const nemesis = nemeses.get(request.params.id);
