@@ -9,6 +9,7 @@ import {
   readLabState,
   writeLabState,
 } from "../lab/control/state-file.ts";
+import { labTopologyFile, TOPOLOGY_FILE, writeTopologyFile } from "../lab/target/topology-file.ts";
 import type { ComponentRow } from "../lab/topology/launcher.ts";
 import { startTopology } from "../lab/topology/launcher.ts";
 import type { ReplicationMode } from "../lab/topology/postgres/index.ts";
@@ -76,12 +77,14 @@ export function registerLab(program: Command) {
         replication: opts.replication,
         components: topology.components(),
       };
+      writeTopologyFile(path.join(workDir, TOPOLOGY_FILE), labTopologyFile(topology, control.url));
       writeLabState(state);
       console.log("");
       printComponents(state.components);
       console.log("");
       console.log(`gateway:      ${topology.gateway.url}`);
       console.log(`control API:  ${control.url}  (token in ${path.join(workDir, "lab.json")})`);
+      console.log(`verify it:    chaoscart verify --target ${path.join(workDir, TOPOLOGY_FILE)}`);
       console.log(
         `up in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C or \`chaoscart lab down\` to stop`,
       );

@@ -1,14 +1,17 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import type { RunResult } from "../lab/experiments/result.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
+import { launchedSystem, type SystemUnderTest } from "../lab/experiments/system.ts";
 import { compareToBaseline, loadBaseline } from "../lab/report/compare.ts";
 import { renderSummary } from "../lab/report/terminal.ts";
 import { writeReport } from "../lab/report/write.ts";
-import { startTopology } from "../lab/topology/launcher.ts";
+import { checkTarget, targetSystem } from "../lab/target/system.ts";
+import { loadTopologyFile, TopologyFileError } from "../lab/target/topology-file.ts";
+import { startTopology, type Topology } from "../lab/topology/launcher.ts";
 
 /** Service settings for lab runs: short leases so recovery is visible within an experiment. */
 const LAB_SERVICE_ENV = {
@@ -26,24 +29,24 @@ const LAB_SERVICE_ENV = {
 export function registerVerify(program: Command) {
   program
     .command("verify")
-    .description("run the fault-tolerance suite against a locally launched shop and write the report")
+    .description(
+      "run the fault-tolerance suite against a locally launched shop (or an existing deployment) and write the report",
+    )
     .option("--quick", `a representative subset (${QUICK.join(", ")})`, false)
     .option("--scenario <name...>", "run only these experiments (built-in names)")
     .option("--experiment <file...>", "run these experiment files instead of the built-in suite")
     .option("--baseline <result.json>", "flag regressions against an earlier run")
     .option("--out <dir>", "report directory (default .chaoscart/reports/<timestamp>)")
-    .addOption(
-      new Option("--target <gateway-url>", "verify an existing deployment (not supported yet)").hideHelp(
-        false,
-      ),
+    .option(
+      "--target <topology-file>",
+      "verify an existing deployment described by a topology file (or a `lab up` directory, which has one) " +
+        "instead of launching a lab; experiments with faults need the file's lab control API",
     )
     .option("--keep", "keep the lab work directory (data, logs, histories)", false)
     .action(async (opts) => {
-      if (opts.target) {
-        throw new Error("--target is not supported yet: verify launches its own topology (see the README)");
-      }
       const experiments = select(opts);
       const baseline = opts.baseline ? await loadBaseline(opts.baseline) : undefined;
+      const target = opts.target ? await loadTarget(opts.target) : undefined; // before anything is written
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
       const out = path.resolve(opts.out ?? path.join(".chaoscart", "reports", stamp));
       const workDir = path.resolve(".chaoscart", "verify", stamp);
@@ -63,23 +66,32 @@ export function registerVerify(program: Command) {
 
       const started = Date.now();
       log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
-      const topology = await startTopology({
-        regions: ["east"],
-        replication: "sync",
-        workDir: path.join(workDir, "lab"),
-        keep: opts.keep,
-        serviceEnv: LAB_SERVICE_ENV,
-        log: (line) => log(`lab: ${line}`),
-        onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),
-      });
+      let topology: Topology | undefined;
+      let system: SystemUnderTest;
+      if (target) {
+        system = target;
+        log(`target: ${target.gatewayUrl}`);
+        if (!target.faults) log(`${target.noFaultsReason}: experiments with faults are reported as not run`);
+      } else {
+        topology = await startTopology({
+          regions: ["east"],
+          replication: "sync",
+          workDir: path.join(workDir, "lab"),
+          keep: opts.keep,
+          serviceEnv: LAB_SERVICE_ENV,
+          log: (line) => log(`lab: ${line}`),
+          onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),
+        });
+        system = launchedSystem(topology);
+      }
       const results: RunResult[] = [];
       try {
         for (const [i, loaded] of experiments.entries()) {
           if (controller.signal.aborted) break;
           log(`(${i + 1}/${experiments.length}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
-          await restartStoppedServices(topology, log);
+          if (topology) await restartStoppedServices(topology, log);
           const result = await runExperiment(loaded, {
-            topology,
+            system,
             runDir: path.join(workDir, loaded.experiment.name),
             log: (line) => log(`  ${line}`),
             progress: (line) => log(`  ${line}`),
@@ -87,9 +99,10 @@ export function registerVerify(program: Command) {
           });
           results.push(result);
           log(`  ${result.verdict.toUpperCase()} in ${(result.durationMs / 1000).toFixed(0)} s`);
+          if (result.aborted?.atMs === 0) log(`  ${result.aborted.reason}`);
         }
       } finally {
-        await topology.stop();
+        await topology?.stop();
       }
       if (results.length === 0) throw new Error("no experiment completed");
       const paths = await writeReport(out, results);
@@ -130,11 +143,20 @@ function select(opts: { quick: boolean; scenario?: string[]; experiment?: string
   }
 }
 
+/** The deployment of `--target`: the topology file, validated, and every endpoint in it answering. */
+async function loadTarget(where: string): Promise<SystemUnderTest> {
+  try {
+    const { file, topology } = loadTopologyFile(where);
+    await checkTarget(topology, file);
+    return targetSystem(topology, file);
+  } catch (error) {
+    if (error instanceof TopologyFileError) throw new Error(`invalid --target:\n${error.message}`);
+    throw error;
+  }
+}
+
 /** A previous experiment may have left a service down (e.g. a restart that failed); start it again, loudly. */
-async function restartStoppedServices(
-  topology: Awaited<ReturnType<typeof startTopology>>,
-  log: (l: string) => void,
-) {
+async function restartStoppedServices(topology: Topology, log: (l: string) => void) {
   for (const [name, service] of topology.services()) {
     if (service.pid) continue;
     log(`restarting ${name}, left stopped by the previous experiment`);

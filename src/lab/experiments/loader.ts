@@ -30,7 +30,7 @@ export function parseExperiment(source: string, file: string): LoadedExperiment 
   const parsed = experimentSchema.safeParse(document.toJS());
   if (!parsed.success)
     throw new ExperimentError(
-      parsed.error.issues.map((issue) => describe(issue, document, lineCounter, file)),
+      parsed.error.issues.map((issue) => describeIssue(issue, document, lineCounter, file)),
     );
   return { experiment: parsed.data, file, source };
 }
@@ -45,7 +45,8 @@ export function loadExperiment(file: string): LoadedExperiment {
   return parseExperiment(source, file);
 }
 
-function describe(
+/** `file:line:column: field: message` for a zod issue of a YAML document (also used for topology files). */
+export function describeIssue(
   issue: z.core.$ZodIssue,
   document: ReturnType<typeof parseDocument>,
   lines: LineCounter,
