@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BUILT_IN_BUG_NAMES } from "./built-in-bugs.ts";
 
 /**
  * Service configuration from environment variables, validated at start-up. Every error names the
@@ -28,6 +29,18 @@ export const inventoryEnv = {
   CHAOSCART_SWEEP_LIMIT: int(1, 10_000).default(500),
   /** Adds `POST /noop` (same validation, no database): the HTTP ceiling the benchmark compares against. */
   CHAOSCART_BENCH_ENDPOINTS: z.enum(["0", "1"]).default("0"),
+  /**
+   * Hot standby. Stock decisions never read it: only the built-in bug `stock-from-replica` does, and
+   * that bug needs it. Without the bug the inventory never connects to it.
+   */
+  CHAOSCART_REPLICA_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "expected a postgres:// connection URL")
+    .optional(),
+  /** A deliberate bug for the lab's regression guard (src/shop/built-in-bugs.ts); unset: the real shop. */
+  CHAOSCART_BUILT_IN_BUG: z
+    .enum(BUILT_IN_BUG_NAMES, { error: `unknown built-in bug; expected one of ${BUILT_IN_BUG_NAMES.join(", ")}` })
+    .optional(),
 } as const;
 
 export const orderEnv = {
@@ -53,6 +66,12 @@ export const orderEnv = {
   CHAOSCART_PAYMENT_URL: z.string().url(),
   /** POST /orders answers 202 with the order's URL when the saga has not settled by then. */
   CHAOSCART_ORDER_DEADLINE_MS: int(50, 60_000).default(3_000),
+  /**
+   * Admission control: sagas this process drives at once (requests and recovery) above which a new
+   * order is refused with 429 + Retry-After before anything is written. Past the shop's capacity,
+   * admitting more only lengthens every queue — a burst would leave a backlog that outlives it.
+   */
+  CHAOSCART_ORDER_MAX_IN_FLIGHT: int(1, 100_000).default(128),
   /** A driver's claim on an in-flight order; the recovery loop takes over orders whose lease expired. */
   CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(10_000),
   CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(1_000),
@@ -66,6 +85,7 @@ export const orderEnv = {
   CHAOSCART_BREAKER_HALF_OPEN_MS: int(100, 600_000).default(2_000),
   CHAOSCART_BULKHEAD_LIMIT: int(1, 10_000).default(128),
   CHAOSCART_BULKHEAD_QUEUE: int(0, 100_000).default(512),
+  CHAOSCART_BUILT_IN_BUG: inventoryEnv.CHAOSCART_BUILT_IN_BUG,
 } as const;
 
 export type EnvShape = Record<string, z.ZodType>;

@@ -30,6 +30,8 @@ export interface OrderRoutesOptions {
   clock: HybridLogicalClock;
   region: string;
   deadlineMs: number;
+  /** See CHAOSCART_ORDER_MAX_IN_FLIGHT. */
+  maxInFlight: number;
   reads: ReplicaRouter;
   /** Unit prices of the SKUs that exist (see pricing.ts). */
   prices: (skus: readonly string[]) => Promise<Map<string, number>>;
@@ -38,50 +40,72 @@ export interface OrderRoutesOptions {
 export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions) {
   const { store, saga } = options;
 
+  // Admitted requests that have not handed their order to the saga yet: with saga.inFlight, the load
+  // admission control bounds (counting only sagas would let a burst through before any saga starts).
+  let placing = 0;
+
   app.post("/orders", { schema: { body: orderBody, headers: orderHeaders } }, async (request, reply) => {
-    const { userId } = request.body;
-    const items = normaliseItems(request.body.items);
-    const prices = await options.prices(items.map((i) => i.sku));
-    const unknown = items.findIndex((item) => !prices.has(item.sku));
-    if (unknown >= 0) {
-      return reply.code(422).send({
-        error: "unknown_sku",
-        field: `body.items.${unknown}.sku`,
-        message: `unknown SKU ${items[unknown]?.sku}`,
-      });
-    }
-    const priced = items.map((item) => ({ ...item, price: prices.get(item.sku) ?? 0 }));
-    const hlc = formatHlc(options.clock.now());
-    const { created, order } = await store.placeOrGet(
-      {
-        id: options.ids.next(),
-        userId,
-        idemKey: request.headers["idempotency-key"],
-        fingerprint: requestFingerprint(userId, items),
-        homeRegion: options.region,
-        items: priced,
-        total: total(priced),
-        hlc,
-      },
-      { event: "OrderPlaced", payload: { userId, items: priced }, hlc },
-    );
-    if (!created && order.fingerprint !== requestFingerprint(userId, items)) {
-      return reply.code(422).send({
-        error: "idempotency_key_reused",
-        field: "headers.idempotency-key",
-        message: "this Idempotency-Key was used for a different order",
-      });
-    }
-    reply.header("idempotent-replay", String(!created));
-    const settled = await settleWithin(saga.drive(order.id, request.id, order), options.deadlineMs);
-    if (!settled) {
-      const current = (await store.get(order.id)) ?? order;
+    const inFlight = saga.inFlight + placing;
+    if (inFlight >= options.maxInFlight) {
       return reply
-        .code(202)
-        .header("location", `/orders/${order.id}`)
-        .send({ ...present(current), location: `/orders/${order.id}` });
+        .code(429)
+        .header("retry-after", "1")
+        .send({
+          error: "overloaded",
+          message: `${inFlight} orders in flight (limit ${options.maxInFlight}); nothing was written, retry later`,
+        });
     }
-    return reply.code(created ? 201 : 200).send(present(settled));
+    placing++;
+    let handedOver = false;
+    try {
+      const { userId } = request.body;
+      const items = normaliseItems(request.body.items);
+      const prices = await options.prices(items.map((i) => i.sku));
+      const unknown = items.findIndex((item) => !prices.has(item.sku));
+      if (unknown >= 0) {
+        return reply.code(422).send({
+          error: "unknown_sku",
+          field: `body.items.${unknown}.sku`,
+          message: `unknown SKU ${items[unknown]?.sku}`,
+        });
+      }
+      const priced = items.map((item) => ({ ...item, price: prices.get(item.sku) ?? 0 }));
+      const hlc = formatHlc(options.clock.now());
+      const { created, order } = await store.placeOrGet(
+        {
+          id: options.ids.next(),
+          userId,
+          idemKey: request.headers["idempotency-key"],
+          fingerprint: requestFingerprint(userId, items),
+          homeRegion: options.region,
+          items: priced,
+          total: total(priced),
+          hlc,
+        },
+        { event: "OrderPlaced", payload: { userId, items: priced }, hlc },
+      );
+      if (!created && order.fingerprint !== requestFingerprint(userId, items)) {
+        return reply.code(422).send({
+          error: "idempotency_key_reused",
+          field: "headers.idempotency-key",
+          message: "this Idempotency-Key was used for a different order",
+        });
+      }
+      reply.header("idempotent-replay", String(!created));
+      placing--;
+      handedOver = true;
+      const settled = await settleWithin(saga.drive(order.id, request.id, order), options.deadlineMs);
+      if (!settled) {
+        const current = (await store.get(order.id)) ?? order;
+        return reply
+          .code(202)
+          .header("location", `/orders/${order.id}`)
+          .send({ ...present(current), location: `/orders/${order.id}` });
+      }
+      return reply.code(created ? 201 : 200).send(present(settled));
+    } finally {
+      if (!handedOver) placing--;
+    }
   });
 
   app.get(

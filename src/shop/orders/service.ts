@@ -123,6 +123,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     clock,
     region: config.CHAOSCART_REGION,
     deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
+    maxInFlight: config.CHAOSCART_ORDER_MAX_IN_FLIGHT,
     reads,
     prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
   });
