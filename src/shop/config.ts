@@ -39,7 +39,9 @@ export const inventoryEnv = {
     .optional(),
   /** A deliberate bug for the lab's regression guard (src/shop/built-in-bugs.ts); unset: the real shop. */
   CHAOSCART_BUILT_IN_BUG: z
-    .enum(BUILT_IN_BUG_NAMES, { error: `unknown built-in bug; expected one of ${BUILT_IN_BUG_NAMES.join(", ")}` })
+    .enum(BUILT_IN_BUG_NAMES, {
+      error: `unknown built-in bug; expected one of ${BUILT_IN_BUG_NAMES.join(", ")}`,
+    })
     .optional(),
 } as const;
 
