@@ -73,7 +73,7 @@ export const orderEnv = {
    * order is refused with 429 + Retry-After before anything is written. Past the shop's capacity,
    * admitting more only lengthens every queue — a burst would leave a backlog that outlives it.
    */
-  CHAOSCART_ORDER_MAX_IN_FLIGHT: int(1, 100_000).default(128),
+  CHAOSCART_ORDER_MAX_IN_FLIGHT: int(1, 100_000).default(64),
   /** A driver's claim on an in-flight order; the recovery loop takes over orders whose lease expired. */
   CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(10_000),
   CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(1_000),
