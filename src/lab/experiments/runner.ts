@@ -119,7 +119,11 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
         }
         faults.start(nemesisSpec(fault)).then(
           (describe) => log(`fault: ${describe}`),
-          (error) => log(`fault ${fault.action} ${fault.target ?? ""} failed: ${error.message}`),
+          // The experiment cannot test what it claims without its fault: stop it and fail the run.
+          (error) =>
+            void abortFaults(
+              `fault ${fault.action} ${fault.target ?? ""} could not be injected: ${error.message}`,
+            ),
         );
       }, fault.at),
     );

@@ -8,7 +8,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startControlServer } from "../../../src/lab/control/server.ts";
+import { loadExperiment } from "../../../src/lab/experiments/loader.ts";
 import type { RunResult } from "../../../src/lab/experiments/result.ts";
+import { runExperiment } from "../../../src/lab/experiments/runner.ts";
 import { checkTarget } from "../../../src/lab/target/system.ts";
 import {
   labTopologyFile,
@@ -106,3 +108,26 @@ it("checks every endpoint of the file before running, naming the field that is w
     expect.stringMatching(/^lab\.yaml: control: .* answered 401/),
   ]);
 });
+
+it("fails a run whose fault cannot be injected, instead of passing an experiment that tested nothing", async () => {
+  const file = path.join(dir, "bad-fault.yaml");
+  writeFileSync(
+    file,
+    `name: bad-fault
+description: a kill aimed at a service that does not exist
+workload: { rate: 5, duration: 4s, warmup: 1s, hotSkus: 1, coldSkus: 2, stockPerSku: 20, arrival: constant }
+faults:
+  - { at: 2s, action: kill, target: east/nowhere }
+checks: [no-oversell, conservation]
+settle: 2s
+`,
+  );
+  const lines: string[] = [];
+  const result = await runExperiment(loadExperiment(file), {
+    topology,
+    runDir: path.join(dir, "bad-fault"),
+    log: (line) => lines.push(line),
+  });
+  expect(result.verdict).toBe("fail");
+  expect(result.aborted?.reason).toMatch(/fault kill east\/nowhere could not be injected/);
+}, 60_000);
