@@ -1,4 +1,5 @@
-import type { RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
+import type { BuiltInBug } from "../built-in-bugs.ts";
+import type { Allocation, RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
 import { BatchRaceError, type InventoryStore, type ReservationRow, type SettleOutcome } from "./store.ts";
 
 export type Strategy = "coalesce" | "direct";
@@ -13,6 +14,8 @@ export interface EngineOptions {
   soldOutTtlMs: number;
   sweepIntervalMs: number;
   sweepLimit: number;
+  /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
+  builtInBug?: BuiltInBug;
 }
 
 export type ReserveOutcome =
@@ -177,21 +180,20 @@ export class InventoryEngine {
 
   private async runBatch(sku: string, lane: SkuLane, batch: Pending[]): Promise<void> {
     const started = performance.now();
+    const answer = (allocation: Allocation) => answerBatch(sku, batch, allocation);
     try {
       const allocation = await this.withRetries(() =>
-        this.store.reserveBatch(sku, batch, this.options.reservationTtlMs),
+        this.store.reserveBatch(
+          sku,
+          batch,
+          this.options.reservationTtlMs,
+          // Built-in bug "ack-before-commit" (lab regression guard): answer the callers as soon as
+          // the batch is decided, inside its transaction, before its writes commit.
+          this.options.builtInBug === "ack-before-commit" ? answer : undefined,
+        ),
       );
       this.events.batch?.(sku, batch.length, allocation.granted, performance.now() - started);
-      allocation.decisions.forEach((decision, i) => {
-        const pending = batch[i];
-        if (!pending) return;
-        const { orderId, qty } = pending;
-        if (decision.kind === "grant")
-          pending.resolve({ kind: "granted", orderId, sku, qty, state: "HELD", replay: false });
-        else if (decision.kind === "replay")
-          pending.resolve(replayOutcome(orderId, sku, qty, decision.state));
-        else pending.resolve({ kind: "rejected", orderId, sku, qty, reason: decision.reason });
-      });
+      answer(allocation);
       // After answering: the holder set is only an optimisation for the requests still to come.
       if (allocation.remaining === 0) await this.markSoldOut(sku, lane);
     } catch (error) {
@@ -230,6 +232,19 @@ export class InventoryEngine {
       lane.soldOutUntil = 0;
     }
   }
+}
+
+/** Resolves every request of a batch with its decision (a request already answered keeps its answer). */
+function answerBatch(sku: string, batch: readonly Pending[], allocation: Allocation): void {
+  allocation.decisions.forEach((decision, i) => {
+    const pending = batch[i];
+    if (!pending) return;
+    const { orderId, qty } = pending;
+    if (decision.kind === "grant")
+      pending.resolve({ kind: "granted", orderId, sku, qty, state: "HELD", replay: false });
+    else if (decision.kind === "replay") pending.resolve(replayOutcome(orderId, sku, qty, decision.state));
+    else pending.resolve({ kind: "rejected", orderId, sku, qty, reason: decision.reason });
+  });
 }
 
 function replayOutcome(orderId: string, sku: string, qty: number, state: ReservationState): ReserveOutcome {

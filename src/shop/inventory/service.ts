@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { InventoryConfig } from "../config.ts";
+import { ConfigError, type InventoryConfig } from "../config.ts";
+import { createPool } from "../db/pool.ts";
 import { createDatabaseApp } from "../db/service-database.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { InventoryEngine } from "./engine.ts";
@@ -14,6 +15,12 @@ export interface RunningService {
 
 /** Composes the inventory service: pool, migrations, engine, HTTP routes. */
 export async function startInventoryService(config: InventoryConfig): Promise<RunningService> {
+  const bug = config.CHAOSCART_BUILT_IN_BUG;
+  if (bug === "stock-from-replica" && !config.CHAOSCART_REPLICA_URL) {
+    throw new ConfigError([
+      "CHAOSCART_REPLICA_URL: the built-in bug stock-from-replica reads the replica; give its URL (got unset)",
+    ]);
+  }
   const { app, database } = await createDatabaseApp({
     service: "inventory",
     logLevel: config.CHAOSCART_LOG_LEVEL,
@@ -21,7 +28,11 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
     poolMax: config.CHAOSCART_DB_POOL_MAX,
   });
   const db = database.sql;
-  const store = new InventoryStore(db, config.CHAOSCART_REGION);
+  const staleStockSource =
+    bug === "stock-from-replica" && config.CHAOSCART_REPLICA_URL
+      ? createPool(config.CHAOSCART_REPLICA_URL, { max: 4, applicationName: "chaoscart-inventory-bug" })
+      : undefined;
+  const store = new InventoryStore(db, config.CHAOSCART_REGION, staleStockSource);
   const engine = new InventoryEngine(
     store,
     {
@@ -32,6 +43,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
       soldOutTtlMs: config.CHAOSCART_SOLD_OUT_TTL_MS,
       sweepIntervalMs: config.CHAOSCART_SWEEP_INTERVAL_MS,
       sweepLimit: config.CHAOSCART_SWEEP_LIMIT,
+      ...(bug ? { builtInBug: bug } : {}),
     },
     {
       ...inventoryMetrics(app.metrics),
@@ -47,6 +59,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
   }
   app.addHook("onClose", async () => {
     await engine.close();
+    await staleStockSource?.end({ timeout: 2 });
     await database.close();
   });
   engine.startSweeper();
@@ -55,6 +68,8 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  if (bug)
+    app.log.warn({ builtInBug: bug }, `BUILT-IN BUG "${bug}" IS SWITCHED ON: this is not the real shop`);
   app.log.info({ port, strategy: config.CHAOSCART_INVENTORY_STRATEGY }, "inventory service listening");
   return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
 }

@@ -7,6 +7,7 @@ import {
   type ReservationState,
   type ReserveRequest,
 } from "../domain/allocation.ts";
+import { reserveBatchFromReplica } from "./built-in-bugs.ts";
 
 /** SQL for the inventory tables. Every stock change writes its ledger movement in the same transaction. */
 
@@ -85,13 +86,27 @@ export class InventoryStore {
   constructor(
     private readonly db: Db,
     readonly region: string,
+    /** Only with the built-in bug "stock-from-replica" (src/shop/built-in-bugs.ts): the replica it reads. */
+    private readonly staleStockSource?: Db,
   ) {}
 
   /**
    * One coalesced batch for one SKU in one transaction: lock the stock row, read what the batch's
    * orders already hold, allocate in arrival order, write grants, stock and ledger, commit.
+   * `decided`, when given, is called with the allocation inside the transaction, before anything is
+   * written (only the built-in bug "ack-before-commit" passes it).
    */
-  async reserveBatch(sku: string, requests: readonly ReserveRequest[], ttlMs: number): Promise<Allocation> {
+  async reserveBatch(
+    sku: string,
+    requests: readonly ReserveRequest[],
+    ttlMs: number,
+    decided?: (allocation: Allocation) => void,
+  ): Promise<Allocation> {
+    // Built-in bug "stock-from-replica" (lab regression guard): decide from the replica's copy of the
+    // stock row and write absolute counters back. The real path below never reads the replica.
+    if (this.staleStockSource) {
+      return reserveBatchFromReplica(this.db, this.staleStockSource, this.region, sku, requests, ttlMs);
+    }
     const orderIds = [...new Set(requests.map((r) => r.orderId))];
     return this.db.begin(async (tx) => {
       // Pipelined, executed in order: the reads after the lock see every batch committed before it.
@@ -113,6 +128,7 @@ export class InventoryStore {
       const prior = new Map<string, PriorReservation>(priorRows.map((r) => [r.orderId, r]));
       const released = new Set(releasedRows.map((r) => r.orderId));
       const allocation = allocate(requests, { available: stock.available, prior, released });
+      decided?.(allocation);
       if (allocation.grants.length === 0) return allocation;
 
       const ids = allocation.grants.map((g) => g.orderId);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { BuiltInBug } from "../built-in-bugs.ts";
 import type { ReplicaRouter } from "../db/replica-router.ts";
 import type { HybridLogicalClock } from "../domain/hlc.ts";
 import { formatHlc } from "../domain/hlc.ts";
@@ -35,6 +36,8 @@ export interface OrderRoutesOptions {
   reads: ReplicaRouter;
   /** Unit prices of the SKUs that exist (see pricing.ts). */
   prices: (skus: readonly string[]) => Promise<Map<string, number>>;
+  /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
+  builtInBug?: BuiltInBug;
 }
 
 export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions) {
@@ -71,18 +74,22 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       }
       const priced = items.map((item) => ({ ...item, price: prices.get(item.sku) ?? 0 }));
       const hlc = formatHlc(options.clock.now());
+      const idempotencyKey = request.headers["idempotency-key"];
       const { created, order } = await store.placeOrGet(
         {
           id: options.ids.next(),
           userId,
-          idemKey: request.headers["idempotency-key"],
+          // Built-in bug "ignore-idempotency" (lab regression guard): the order is keyed by the request
+          // id, which every retry of the client renews, instead of the client's Idempotency-Key.
+          idemKey: options.builtInBug === "ignore-idempotency" ? request.id : idempotencyKey,
           fingerprint: requestFingerprint(userId, items),
           homeRegion: options.region,
           items: priced,
           total: total(priced),
           hlc,
         },
-        { event: "OrderPlaced", payload: { userId, items: priced }, hlc },
+        // The event records the key the client sent: what the order answers to, whatever the dedupe did.
+        { event: "OrderPlaced", payload: { userId, idempotencyKey, items: priced }, hlc },
       );
       if (!created && order.fingerprint !== requestFingerprint(userId, items)) {
         return reply.code(422).send({

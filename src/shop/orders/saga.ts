@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger as Logger } from "fastify";
+import type { BuiltInBug } from "../built-in-bugs.ts";
 import { formatHlc, type HybridLogicalClock } from "../domain/hlc.ts";
 import {
   type ActiveState,
@@ -7,7 +8,7 @@ import {
   isTerminal,
   type OrderState,
 } from "../domain/order.ts";
-import type { InventoryClient, ReserveResult } from "../inventory/client.ts";
+import type { InventoryClient, ReserveResult, SettleResult } from "../inventory/client.ts";
 import type { PaymentClient } from "../payments/client.ts";
 import { DependencyError } from "../resilience/policies.ts";
 import type { OrderStore, OutboxEvent, ShopPaymentState, StoredOrder } from "./store.ts";
@@ -24,6 +25,8 @@ export interface SagaDeps {
   clock: HybridLogicalClock;
   log: Logger;
   events?: SagaEvents;
+  /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
+  builtInBug?: BuiltInBug;
 }
 
 /** The order after a step, or undefined when the step's transition did not apply. */
@@ -196,7 +199,12 @@ export class OrderSaga {
     const state = order.state as ActiveState;
     log.info({ resilience_stage: "compensation", reason: order.cancelReason }, "compensating");
 
-    const release = await inventory.release(order.id, requestId);
+    // Built-in bug "no-compensation" (lab regression guard): a payment failure cancels the order
+    // without releasing its stock, which stays reserved until the reservation expires.
+    const release: SettleResult =
+      this.deps.builtInBug === "no-compensation" && order.cancelReason?.startsWith("payment_")
+        ? { kind: "done" }
+        : await inventory.release(order.id, requestId);
     if (release.kind === "conflict" && release.state === "COMMITTED") {
       const capture = await payments.capture(order.id, requestId);
       if (capture.kind !== "done") {

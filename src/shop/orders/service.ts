@@ -22,6 +22,7 @@ import { OrderStore } from "./store.ts";
 
 /** Composes the order service: pool, migrations, dependency clients with their policies, saga, recovery, routes. */
 export async function startOrderService(config: OrderConfig): Promise<RunningService> {
+  const bug = config.CHAOSCART_BUILT_IN_BUG;
   const { app, database } = await createDatabaseApp({
     service: "order",
     logLevel: config.CHAOSCART_LOG_LEVEL,
@@ -53,6 +54,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     halfOpenAfterMs: config.CHAOSCART_BREAKER_HALF_OPEN_MS,
     bulkheadLimit: config.CHAOSCART_BULKHEAD_LIMIT,
     bulkheadQueue: config.CHAOSCART_BULKHEAD_QUEUE,
+    ...(bug ? { builtInBug: bug } : {}),
   };
   const inventoryHttp = new JsonClient("inventory", config.CHAOSCART_INVENTORY_URL);
   const paymentHttp = new JsonClient("payment", config.CHAOSCART_PAYMENT_URL);
@@ -86,7 +88,15 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   const clock = new HybridLogicalClock();
   let saga: OrderSaga | undefined;
   const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);
-  saga = new OrderSaga({ store, inventory, payments, clock, log: app.log, events: metrics.events });
+  saga = new OrderSaga({
+    store,
+    inventory,
+    payments,
+    clock,
+    log: app.log,
+    events: metrics.events,
+    ...(bug ? { builtInBug: bug } : {}),
+  });
   const recovery = new RecoveryLoop(
     store,
     saga,
@@ -126,6 +136,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     maxInFlight: config.CHAOSCART_ORDER_MAX_IN_FLIGHT,
     reads,
     prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
+    ...(bug ? { builtInBug: bug } : {}),
   });
   app.addHook("onClose", async () => {
     await recovery.stop();
@@ -142,6 +153,8 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  if (bug)
+    app.log.warn({ builtInBug: bug }, `BUILT-IN BUG "${bug}" IS SWITCHED ON: this is not the real shop`);
   app.log.info({ port, owner }, "order service listening");
   return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
 }

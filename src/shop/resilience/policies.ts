@@ -3,6 +3,7 @@ import {
   BulkheadRejectedError,
   bulkhead,
   CircuitState,
+  ConstantBackoff,
   CountBreaker,
   circuitBreaker,
   DelegateBackoff,
@@ -16,6 +17,7 @@ import {
 } from "cockatiel";
 import type { FastifyBaseLogger as Logger } from "fastify";
 import { Counter, Gauge, type Registry } from "prom-client";
+import type { BuiltInBug } from "../built-in-bugs.ts";
 
 /**
  * One resilience pipeline per dependency, built from cockatiel (STYLE: policies you compose).
@@ -52,6 +54,8 @@ export interface DependencyPolicyOptions {
   /** Concurrent calls in flight, and how many more may queue. */
   bulkheadLimit: number;
   bulkheadQueue: number;
+  /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
+  builtInBug?: BuiltInBug;
 }
 
 export interface DependencyPolicy {
@@ -92,7 +96,12 @@ export function createDependencyPolicy(
       return Math.random() * ceiling;
     },
   );
-  const retries = retry(handleWhen(isTransient), { maxAttempts: options.maxAttempts - 1, backoff });
+  const retries =
+    // Built-in bug "retry-without-backoff" (lab regression guard): retry at once, in lockstep, up to
+    // 10 attempts, whatever the dependency's Retry-After says.
+    options.builtInBug === "retry-without-backoff"
+      ? retry(handleWhen(isTransient), { maxAttempts: 9, backoff: new ConstantBackoff(0) })
+      : retry(handleWhen(isTransient), { maxAttempts: options.maxAttempts - 1, backoff });
   // abortOnReturn off: aborting the signal of every successful call costs an exception per call.
   const perAttemptTimeout = timeout(options.timeoutMs, {
     strategy: TimeoutStrategy.Aggressive,
