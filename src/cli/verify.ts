@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import type { RunResult } from "../lab/experiments/result.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
@@ -12,6 +12,7 @@ import { writeReport } from "../lab/report/write.ts";
 import { checkTarget, targetSystem } from "../lab/target/system.ts";
 import { loadTopologyFile, TopologyFileError } from "../lab/target/topology-file.ts";
 import { startTopology, type Topology } from "../lab/topology/launcher.ts";
+import { BUILT_IN_BUG_NAMES, BUILT_IN_BUGS, type BuiltInBug } from "../shop/built-in-bugs.ts";
 
 /** Service settings for lab runs: short leases so recovery is visible within an experiment. */
 const LAB_SERVICE_ENV = {
@@ -45,8 +46,18 @@ export function registerVerify(program: Command) {
       "verify an existing deployment described by a topology file (or a `lab up` directory, which has one) " +
         "instead of launching a lab; experiments with faults need the file's lab control API",
     )
+    .addOption(
+      new Option(
+        "--shop-bug <name>",
+        "launch the shop with this deliberate bug switched on, to prove the suite catches it " +
+          "(the lab's regression guard; the report says so on every page)",
+      )
+        .choices(BUILT_IN_BUG_NAMES)
+        .conflicts("target"),
+    )
     .option("--keep", "keep the lab work directory (data, logs, histories)", false)
     .action(async (opts) => {
+      const bug = opts.shopBug as BuiltInBug | undefined;
       const experiments = select(opts);
       const baseline = opts.baseline ? await loadBaseline(opts.baseline) : undefined;
       const target = opts.target ? await loadTarget(opts.target) : undefined; // before anything is written
@@ -68,6 +79,8 @@ export function registerVerify(program: Command) {
       process.on("SIGTERM", onSignal);
 
       const started = Date.now();
+      const warning = bug && `BUILT-IN BUG "${bug}" (${BUILT_IN_BUGS[bug]}): this is NOT the real shop`;
+      if (warning) log(warning);
       log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
       let topology: Topology | undefined;
       let system: SystemUnderTest;
@@ -82,6 +95,7 @@ export function registerVerify(program: Command) {
           workDir: path.join(workDir, "lab"),
           keep: opts.keep,
           serviceEnv: LAB_SERVICE_ENV,
+          ...(bug ? { builtInBug: bug } : {}),
           log: (line) => log(`lab: ${line}`),
           onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),
         });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkMoney } from "../../src/lab/checkers/money.ts";
+import { checkNoLostReservation } from "../../src/lab/checkers/reservations-kept.ts";
 import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
 import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
 
@@ -68,5 +69,35 @@ describe("sold matches orders checker", () => {
     expect(checkSoldMatchesOrders(orders, stock(3)).problems.join()).toMatch(
       /sold 3 but CONFIRMED orders hold 2/,
     );
+  });
+});
+
+describe("no lost reservation checker", () => {
+  const reserved = (id: string, items = [{ sku: "A", qty: 1 }]) => ({ id, stockReserved: true, items });
+  const row = (orderId: string, state: "HELD" | "COMMITTED" | "RELEASED", qty = 1) => ({
+    orderId,
+    sku: "A",
+    qty,
+    state,
+  });
+  it("passes when every order recorded as reserved has its reservations, in any state", () => {
+    const orders = [
+      reserved("1"),
+      reserved("2"),
+      { id: "3", stockReserved: false, items: [{ sku: "A", qty: 1 }] },
+    ];
+    const result = checkNoLostReservation(orders, [row("1", "COMMITTED"), row("2", "RELEASED")]);
+    expect(result).toEqual({ valid: true, problems: [] });
+  });
+  it("catches an acknowledged reservation that was never stored", () => {
+    const result = checkNoLostReservation([reserved("1"), reserved("2")], [row("1", "COMMITTED")]);
+    expect(result.valid).toBe(false);
+    expect(result.problems).toEqual([
+      expect.stringMatching(/order 2: A was acknowledged as reserved .* no reservation/),
+    ]);
+  });
+  it("catches a reservation of another quantity", () => {
+    const result = checkNoLostReservation([reserved("1", [{ sku: "A", qty: 2 }])], [row("1", "HELD", 1)]);
+    expect(result.problems.join()).toMatch(/reserved for 2 but the reservation holds 1/);
   });
 });

@@ -2,6 +2,7 @@ import { checkNoDuplicate, checkNoLostAck, checkNoPhantom } from "../checkers/ac
 import { type Check, checkFrom, notChecked } from "../checkers/check.ts";
 import { checkInventoryLedger } from "../checkers/inventory-ledger.ts";
 import { checkMoney } from "../checkers/money.ts";
+import { checkNoLostReservation } from "../checkers/reservations-kept.ts";
 import { checkSoldMatchesOrders } from "../checkers/sold-matches-orders.ts";
 import { checkTerminalSagas } from "../checkers/terminal-sagas.ts";
 import type { HistoryOp } from "../history/op.ts";
@@ -41,6 +42,12 @@ export function runChecks(
           name,
           checkTerminalSagas(orders, inventory.stock),
           "every saga terminal, nothing reserved",
+        );
+      case "no-lost-reservation":
+        return checkFrom(
+          name,
+          checkNoLostReservation(orders, inventory.reservations),
+          "every acknowledged reservation is stored",
         );
       case "money":
         return checkFrom(

@@ -5,7 +5,12 @@ import { readInventoryState } from "../checkers/inventory-state.ts";
 import type { ProviderPayment } from "../checkers/money.ts";
 
 export interface FinalState {
-  orders: (FinalOrder & { total: number; items: { sku: string; qty: number }[] })[];
+  orders: (FinalOrder & {
+    total: number;
+    items: { sku: string; qty: number }[];
+    /** The order's outbox has a StockReserved event. */
+    stockReserved: boolean;
+  })[];
   inventory: LedgerState;
   payments: ProviderPayment[];
 }
@@ -13,6 +18,10 @@ export interface FinalState {
 /**
  * Reads what the shop ended with, limited to this experiment: its SKUs, and the orders created since
  * it started or named by its history (so a shared topology can run a suite one experiment after another).
+ *
+ * An order's idempotency key is the one its client sent, as the order's OrderPlaced event recorded
+ * it; the `idem_key` column (what the shop dedupes on, so part of what is under test) only for orders
+ * whose event does not carry it.
  */
 export async function readFinalState(options: {
   databaseUrl: string;
@@ -33,8 +42,14 @@ export async function readFinalState(options: {
       movements: full.movements.filter((m) => skus.has(m.sku)),
     };
     const orders = await sql<FinalState["orders"]>`
-      SELECT id, idem_key AS "idemKey", state, home_region AS region, total::float8 AS total, items FROM orders
-      WHERE created_at >= ${options.since} OR idem_key = ANY(${[...options.keys]}::text[])`;
+      SELECT o.id, coalesce(placed.payload->>'idempotencyKey', o.idem_key) AS "idemKey", o.state,
+        o.home_region AS region, o.total::float8 AS total, o.items,
+        EXISTS (SELECT 1 FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
+                AND e.event = 'StockReserved') AS "stockReserved"
+      FROM orders o
+      LEFT JOIN LATERAL (SELECT payload FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
+                         AND e.event = 'OrderPlaced' LIMIT 1) placed ON true
+      WHERE o.created_at >= ${options.since} OR o.idem_key = ANY(${[...options.keys]}::text[])`;
     const response = await fetch(`${options.paymentUrl}/admin/payments`, {
       headers: { authorization: `Bearer ${options.token}` },
     });

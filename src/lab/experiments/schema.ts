@@ -30,6 +30,7 @@ export const CHECK_NAMES = [
   "no-duplicate",
   "terminal-sagas",
   "money",
+  "no-lost-reservation",
 ] as const;
 
 export const METRICS = [

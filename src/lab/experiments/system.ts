@@ -80,6 +80,7 @@ export function launchedSystem(topology: Topology): SystemUnderTest {
         subscribe: (listener) => controller.log.subscribe(listener),
       };
     },
-    settings: {},
+    // A report from a deliberately broken shop must never pass for a real run.
+    settings: topology.builtInBug ? { builtInBug: topology.builtInBug } : {},
   };
 }

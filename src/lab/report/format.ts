@@ -74,6 +74,16 @@ export function overallVerdict(results: readonly RunResult[]): "pass" | "fail" {
   return results.some((r) => r.verdict === "fail") ? "fail" : "pass";
 }
 
+/**
+ * The deliberate bugs the shop ran with (`verify --shop-bug`), as a warning every report leads with;
+ * undefined for a run of the real shop.
+ */
+export function builtInBugWarning(results: readonly RunResult[]): string | undefined {
+  const bugs = [...new Set(results.map((r) => r.settings.builtInBug).filter((b) => b !== undefined))];
+  if (bugs.length === 0) return undefined;
+  return `BUILT-IN BUG ${bugs.map((b) => `"${b}"`).join(", ")}: this shop was deliberately broken (the lab's regression guard) — this is NOT a verification of the real shop`;
+}
+
 export interface StatusCounts {
   pass: number;
   fail: number;

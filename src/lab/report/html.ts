@@ -9,6 +9,7 @@ import { renderChart } from "./chart.ts";
 import { faultWindows } from "./fault-windows.ts";
 import {
   boundText,
+  builtInBugWarning,
   countStatuses,
   escapeXml as esc,
   formatMs,
@@ -24,9 +25,10 @@ export function renderHtml(input: RunResult | readonly RunResult[]): string {
   const verdict = overallVerdict(results);
   const suite = results.length !== 1;
   const ids = results.map((result, index) => sectionId(result, index));
+  const bug = builtInBugWarning(results) ? "BUILT-IN BUG — " : "";
   const title = suite
-    ? `ChaosCart report — ${results.length} experiments — ${verdict.toUpperCase()}`
-    : `ChaosCart report — ${results[0]?.experiment.name ?? ""} — ${verdict.toUpperCase()}`;
+    ? `${bug}ChaosCart report — ${results.length} experiments — ${verdict.toUpperCase()}`
+    : `${bug}ChaosCart report — ${results[0]?.experiment.name ?? ""} — ${verdict.toUpperCase()}`;
   return [
     "<!doctype html>",
     '<html lang="en">',
@@ -72,10 +74,12 @@ function header(results: readonly RunResult[], verdict: "pass" | "fail"): string
     );
   const first = results[0];
   const when = first ? `<p class="muted">started ${esc(first.startedAt)}</p>` : "";
+  const warning = builtInBugWarning(results);
+  const bug = warning ? `<p class="aborted banner" data-testid="built-in-bug">${esc(warning)}</p>` : "";
   return [
     `<header class="top ${verdict}">`,
     `<div class="verdict ${verdict}" data-testid="verdict" data-verdict="${verdict}">${verdict.toUpperCase()}</div>`,
-    `<div class="headline"><h1>ChaosCart verify — ${what}</h1>${when}${aborted.join("")}</div>`,
+    `<div class="headline"><h1>ChaosCart verify — ${what}</h1>${bug}${when}${aborted.join("")}</div>`,
     "</header>",
   ].join("");
 }

@@ -3,7 +3,7 @@
  * under it, then a total. ANSI colour only when asked (the caller knows whether stdout is a TTY).
  */
 import type { RunResult } from "../experiments/result.ts";
-import { countStatuses, formatSeconds, hypothesisLabel } from "./format.ts";
+import { builtInBugWarning, countStatuses, formatSeconds, hypothesisLabel } from "./format.ts";
 
 export interface SummaryOptions {
   color: boolean;
@@ -15,6 +15,8 @@ export function renderSummary(results: readonly RunResult[], { color }: SummaryO
   const paint = (style: keyof typeof CODES, text: string) =>
     color ? `\u001b[${CODES[style]}m${text}\u001b[0m` : text;
   const lines: string[] = [];
+  const warning = builtInBugWarning(results);
+  if (warning) lines.push(paint("bold", paint("yellow", warning)));
   for (const result of results) {
     const verdict = result.verdict === "pass" ? paint("green", "PASS") : paint("bold", paint("red", "FAIL"));
     const checks = countStatuses(result.checks);
@@ -49,6 +51,7 @@ export function renderSummary(results: readonly RunResult[], { color }: SummaryO
     failed > 0
       ? paint("bold", paint("red", `FAIL: ${failed} of ${results.length} experiment(s) failed`))
       : paint("bold", paint("green", `PASS: all ${results.length} experiment(s) passed`));
+  if (warning) lines.push(paint("bold", paint("yellow", warning)));
   lines.push(
     `${headline} — checks: ${checks.pass} pass / ${checks.fail} fail / ${checks["not-checked"]} not checked; hypotheses: ${hypotheses.pass} held / ${hypotheses.fail} failed / ${hypotheses["not-checked"]} not checked`,
   );

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
+import type { BuiltInBug } from "../../shop/built-in-bugs.ts";
 import { type FaultLink, LinkRegistry } from "../faults/index.ts";
 import { type PgCluster, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
 import { ServiceProcess } from "./service-process.ts";
@@ -25,6 +26,11 @@ export interface TopologyOptions {
   log?: (line: string) => void;
   /** Extra environment for every service (e.g. shorter leases in tests). */
   serviceEnv?: Record<string, string>;
+  /**
+   * Launch the shop with this deliberate bug switched on (src/shop/built-in-bugs.ts): the lab's
+   * regression guard. `stock-from-replica` also gives the inventory a link to the replica.
+   */
+  builtInBug?: BuiltInBug;
   /** A service died without the lab asking. The lab reports it and does not restart it. */
   onServiceExit?: (service: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -49,6 +55,8 @@ export interface ComponentRow {
 export interface Topology {
   workDir: string;
   token: string;
+  /** The deliberate bug the shop was launched with; undefined for the real shop. */
+  builtInBug?: BuiltInBug;
   regions: RegionTopology[];
   gateway: ServiceProcess;
   links: LinkRegistry;
@@ -71,6 +79,10 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   const clusters: PgCluster[] = [];
   const started: ServiceProcess[] = [];
   let gateway: ServiceProcess | undefined;
+  const bugEnv: Record<string, string> = options.builtInBug
+    ? { CHAOSCART_BUILT_IN_BUG: options.builtInBug }
+    : {};
+  if (options.builtInBug) log(`BUILT-IN BUG "${options.builtInBug}": this shop is deliberately broken`);
 
   const stop = async () => {
     await Promise.allSettled([gateway, ...started].map((s) => s?.stop()));
@@ -118,13 +130,22 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
             CHAOSCART_LAB_TOKEN: token,
             CHAOSCART_LOG_LEVEL: "info",
             ...options.serviceEnv,
+            ...bugEnv,
             ...env,
           },
         });
         started.push(process);
         return process;
       };
-      const inventory = await service("inventory", { CHAOSCART_DATABASE_URL: pgUrl(inventoryPrimary.port) });
+      // Only a shop built with the bug that reads it gets a path from the inventory to the replica.
+      const inventoryReplica =
+        options.builtInBug === "stock-from-replica"
+          ? await link("inventory->replica", replicaPort)
+          : undefined;
+      const inventory = await service("inventory", {
+        CHAOSCART_DATABASE_URL: pgUrl(inventoryPrimary.port),
+        ...(inventoryReplica ? { CHAOSCART_REPLICA_URL: pgUrl(inventoryReplica.port) } : {}),
+      });
       const paymentSim = await service("payment-sim", {
         CHAOSCART_PAYMENT_JOURNAL: path.join(options.workDir, `${region}-payments.jsonl`),
       });
@@ -159,6 +180,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         CHAOSCART_ADMIN_TOKEN: token,
         CHAOSCART_LOG_LEVEL: "info",
         ...options.serviceEnv,
+        ...bugEnv,
       },
     });
   } catch (error) {
@@ -179,6 +201,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   return {
     workDir: options.workDir,
     token,
+    ...(options.builtInBug ? { builtInBug: options.builtInBug } : {}),
     regions,
     gateway: gatewayProcess,
     links,
