@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import postgres from "postgres";
 import { type Check, notChecked } from "../checkers/check.ts";
 import type { ClientOp, HistoryOp, NemesisOp, Phase } from "../history/op.ts";
 import { HistoryWriter } from "../history/writer.ts";
@@ -13,6 +12,7 @@ import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import type { PhaseWindow, RunResult } from "./result.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
+import { describeSettle, settle } from "./settle.ts";
 import { type Endpoint, type FaultInjector, launchedSystem, type SystemUnderTest } from "./system.ts";
 
 export interface RunOptions {
@@ -32,7 +32,6 @@ export interface RunOptions {
 const WORKLOAD_FAULTS = new Set(["overload"]);
 /** How long a fault with no duration is considered to last, for the phase windows. */
 const INSTANT_FAULT_MS = 5_000;
-const SETTLE_LIMIT_MS = 45_000;
 const CATALOG_REFRESH_WAIT_MS = 5_500;
 
 /**
@@ -90,7 +89,8 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     for (const timer of timers) clearTimeout(timer);
     await faults.healAll().catch((error) => log(`healing failed: ${error.message}`));
   };
-  options.signal?.addEventListener("abort", () => void abortFaults("interrupted"));
+  const onAbort = () => void abortFaults("interrupted");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
 
   const { mix } = experiment.workload;
   const workload: Omit<WorkloadOptions, "rate" | "durationMs"> = {
@@ -147,10 +147,12 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     clearInterval(guard);
     for (const timer of timers) clearTimeout(timer);
     await faults.healAll().catch((error) => log(`healing failed: ${error.message}`));
+    // One listener per experiment on the suite's signal: without this, each pinned its run's state.
+    options.signal?.removeEventListener("abort", onAbort);
   }
   try {
     log("settling");
-    await settle(system.databaseUrl(), experiment.settle, since);
+    log(describeSettle(await settle(system.databaseUrl(), experiment.settle, since)));
     final = await readFinalState({
       databaseUrl: system.databaseUrl(),
       region: system.region,
@@ -318,24 +320,6 @@ async function seed(inventory: Endpoint, experiment: Experiment, skus: ReturnTyp
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
-}
-
-/** Waits (up to the experiment's settle time, longer if sagas are still moving) for every saga to end. */
-async function settle(databaseUrl: string, settleMs: number, since: Date) {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
-  const startedAt = Date.now();
-  try {
-    await new Promise((r) => setTimeout(r, Math.min(settleMs, 2_000)));
-    for (;;) {
-      const [row] = await sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since}`;
-      const elapsed = Date.now() - startedAt;
-      if ((row?.n === 0 && elapsed >= settleMs) || elapsed > Math.max(settleMs, SETTLE_LIMIT_MS)) return;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  } finally {
-    await sql.end({ timeout: 2 });
-  }
 }
 
 function orderKeys(ops: readonly HistoryOp[]): string[] {
