@@ -9,7 +9,12 @@ import type { OrderStore } from "./store.ts";
  */
 export class RecoveryLoop {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private running: Promise<unknown> | undefined;
+  /**
+   * Orders this loop is driving. A pass claims only up to `batch` minus these and never waits for
+   * them: one drive stuck on a dependency must not hold up the recovery of every other stale order.
+   */
+  private readonly recovering = new Set<string>();
 
   constructor(
     private readonly store: OrderStore,
@@ -18,13 +23,17 @@ export class RecoveryLoop {
     private readonly intervalMs: number,
     private readonly batch = 50,
     private readonly onRecovered: (count: number) => void = () => {},
+    private readonly onError: (error: unknown) => void = () => {},
   ) {}
 
   start(): void {
     this.timer ??= setInterval(() => {
       this.running ??= this.runOnce()
         .then(() => {})
-        .catch((error) => this.log.warn({ err: error, resilience_stage: "recovery" }, "recovery pass failed"))
+        .catch((error) => {
+          this.onError(error);
+          this.log.warn({ err: error, resilience_stage: "recovery" }, "recovery pass failed");
+        })
         .finally(() => {
           this.running = undefined;
         });
@@ -32,20 +41,23 @@ export class RecoveryLoop {
     this.timer.unref();
   }
 
-  /** One pass: claim stale orders and drive each to a terminal state. Returns how many were claimed. */
+  /** One pass: claim stale orders and start driving each to a terminal state. Returns how many were claimed. */
   async runOnce(): Promise<number> {
-    const ids = await this.store.claimStale(this.batch);
+    const room = this.batch - this.recovering.size;
+    if (room <= 0) return 0;
+    const ids = (await this.store.claimStale(room)).filter((id) => !this.recovering.has(id));
     if (ids.length === 0) return 0;
     this.log.info({ resilience_stage: "recovery", orders: ids.length }, "recovering stale orders");
     this.onRecovered(ids.length);
-    const results = await Promise.allSettled(ids.map((id) => this.saga.drive(id)));
-    for (const [i, result] of results.entries()) {
-      if (result.status === "rejected") {
-        this.log.warn(
-          { err: result.reason, orderId: ids[i], resilience_stage: "recovery" },
-          "order still unsettled",
-        );
-      }
+    for (const id of ids) {
+      this.recovering.add(id);
+      this.saga
+        .drive(id)
+        .catch((error) => {
+          this.onError(error);
+          this.log.warn({ err: error, orderId: id, resilience_stage: "recovery" }, "order still unsettled");
+        })
+        .finally(() => this.recovering.delete(id));
     }
     return ids.length;
   }

@@ -104,6 +104,9 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     config.CHAOSCART_RECOVERY_INTERVAL_MS,
     50,
     metrics.recovered,
+    // A recovery pass may be the only writer (no orders arriving): its errors must reach the guard
+    // too, or a write endpoint turned read-only would go unnoticed.
+    (error) => database.guard.noteError(error),
   );
 
   const catalog = new CatalogReader({
