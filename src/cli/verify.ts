@@ -15,7 +15,7 @@ import { startTopology, type Topology } from "../lab/topology/launcher.ts";
 import { BUILT_IN_BUG_NAMES, BUILT_IN_BUGS, type BuiltInBug } from "../shop/built-in-bugs.ts";
 
 /** Service settings for lab runs: short leases so recovery is visible within an experiment. */
-const LAB_SERVICE_ENV = {
+export const LAB_SERVICE_ENV = {
   CHAOSCART_LOG_LEVEL: "warn",
   CHAOSCART_ORDER_LEASE_MS: "3000",
   CHAOSCART_RECOVERY_INTERVAL_MS: "500",

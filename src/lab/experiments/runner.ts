@@ -12,7 +12,7 @@ import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import type { PhaseWindow, RunResult } from "./result.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
-import { describeSettle, settle } from "./settle.ts";
+import { describeSettle, type SettleOptions, settle } from "./settle.ts";
 import { type Endpoint, type FaultInjector, launchedSystem, type SystemUnderTest } from "./system.ts";
 
 export interface RunOptions {
@@ -26,6 +26,11 @@ export interface RunOptions {
   progress?: (line: string) => void;
   /** Aborts fault injection and the workload early (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * How long to keep waiting for sagas that do not end (settle.ts defaults otherwise): for a run
+   * against a deliberately broken shop, whose stuck sagas will never end.
+   */
+  settleLimits?: Pick<SettleOptions, "floorMs" | "stallMs">;
 }
 
 /** Faults that are not nemeses: the runner plays them itself. */
@@ -152,7 +157,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   }
   try {
     log("settling");
-    log(describeSettle(await settle(system.databaseUrl(), experiment.settle, since)));
+    log(describeSettle(await settle(system.databaseUrl(), experiment.settle, since, options.settleLimits)));
     final = await readFinalState({
       databaseUrl: system.databaseUrl(),
       region: system.region,

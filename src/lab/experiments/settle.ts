@@ -84,10 +84,16 @@ export async function waitForSagas(options: SettleOptions): Promise<SettleOutcom
 }
 
 /** Waits for the experiment's orders (created since `since`) in the database the shop writes now. */
-export async function settle(databaseUrl: string, settleMs: number, since: Date): Promise<SettleOutcome> {
+export async function settle(
+  databaseUrl: string,
+  settleMs: number,
+  since: Date,
+  limits: Pick<SettleOptions, "floorMs" | "stallMs"> = {},
+): Promise<SettleOutcome> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     return await waitForSagas({
+      ...limits,
       settleMs,
       inFlight: async () => {
         const [row] = await sql<{ n: number }[]>`

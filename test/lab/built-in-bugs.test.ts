@@ -1,0 +1,166 @@
+// The lab's own regression guard (src/shop/built-in-bugs.ts): the shop launched with one deliberate
+// bug must fail the experiment written to expose it, on the check that names the bug; the same
+// experiments pass on the real shop. Real PostgreSQL (primary + synchronous replica) and every
+// service a child process behind fault links, as `chaoscart verify` launches them.
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LAB_SERVICE_ENV } from "../../src/cli/verify.ts";
+import { loadExperiment } from "../../src/lab/experiments/loader.ts";
+import type { RunResult } from "../../src/lab/experiments/result.ts";
+import { runExperiment } from "../../src/lab/experiments/runner.ts";
+import { startTopology, type Topology } from "../../src/lab/topology/launcher.ts";
+import type { BuiltInBug } from "../../src/shop/built-in-bugs.ts";
+
+const FIXTURES = fileURLToPath(new URL("../fixtures/built-in-bugs/", import.meta.url));
+
+interface Exposure {
+  bug: BuiltInBug;
+  /** The experiment that exposes it (test/fixtures/built-in-bugs/<fixture>.yaml). */
+  fixture: string;
+  /** Checks that must fail. */
+  fails: string[];
+  /** Checks that may fail as well: further damage the same bug does. Anything else failing is an error. */
+  mayAlsoFail?: string[];
+  /** Checks that may also fail when this service died during the run (see the exposure's comment). */
+  ifDied?: { service: string; mayAlsoFail: string[] };
+}
+
+const EXPOSURES: Exposure[] = [
+  // Decided on a frozen replica, written back as absolute counters: commits are overwritten (sold
+  // falls behind the confirmed orders, the ledger disagrees with the row), and `reserved` drifts, so
+  // units stay reserved or a commit finds too few and its order stays PAID.
+  {
+    bug: "stock-from-replica",
+    fixture: "replica-lag",
+    fails: ["conservation", "no-oversell"],
+    mayAlsoFail: ["terminal-sagas"],
+  },
+  // The saga masks a lost grant (the commit finds nothing, the order is cancelled and refunded):
+  // only the StockReserved events without a stored reservation show it. Under these connection
+  // resets, the inventory built with this bug often dies of a driver bug (postgres.js throws from a
+  // timer when a write races a closed socket: porsager/postgres#1208); its orders then stay in
+  // flight, and one whose commit landed may stay PAID. The real shop survived every run of this
+  // experiment so far, and its test below requires all checks to pass.
+  {
+    bug: "ack-before-commit",
+    fixture: "db-blips",
+    fails: ["no-lost-reservation"],
+    ifDied: { service: "east/inventory", mayAlsoFail: ["terminal-sagas", "no-oversell"] },
+  },
+  { bug: "ignore-idempotency", fixture: "slow-answers", fails: ["no-duplicate"] },
+  // The reservation TTL of the lab (30 s) outlasts the experiment: the stranded units are still held.
+  { bug: "no-compensation", fixture: "declines", fails: ["terminal-sagas"] },
+];
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Services that died without the lab asking, per topology. */
+const died = new WeakMap<Topology, string[]>();
+
+async function launch(builtInBug?: BuiltInBug): Promise<Topology> {
+  const dir = mkdtempSync(path.join(tmpdir(), "chaoscart-bugs-"));
+  dirs.push(dir);
+  chmodSync(dir, 0o755); // PostgreSQL runs as another user and must reach its data dirs
+  const exits: string[] = [];
+  const topology = await startTopology({
+    regions: ["east"],
+    replication: "sync",
+    workDir: path.join(dir, "lab"),
+    serviceEnv: LAB_SERVICE_ENV,
+    ...(builtInBug ? { builtInBug } : {}),
+    onServiceExit: (service) => exits.push(service),
+  });
+  died.set(topology, exits);
+  return topology;
+}
+
+async function run(
+  topology: Topology,
+  fixture: string,
+  options: { brokenShop?: boolean } = {},
+): Promise<{ result: RunResult; log: string[] }> {
+  const log: string[] = [];
+  const result = await runExperiment(loadExperiment(path.join(FIXTURES, `${fixture}.yaml`)), {
+    topology,
+    runDir: path.join(topology.workDir, "runs", fixture),
+    log: (line) => log.push(line),
+    // A broken shop may leave sagas that never end: no need to wait the default 45 s for them.
+    ...(options.brokenShop ? { settleLimits: { floorMs: 8_000, stallMs: 5_000 } } : {}),
+  });
+  for (const service of died.get(topology) ?? []) log.push(`${service} died during the run`);
+  return { result, log };
+}
+
+/** Every check and hypothesis that did not pass, with its first problems: the assertion messages. */
+function report({ result, log }: { result: RunResult; log: string[] }): string {
+  const bad = [
+    ...result.checks.filter((c) => c.status !== "pass").map((c) => `${c.name}: ${c.summary}`),
+    ...result.hypotheses.filter((h) => h.status !== "pass").map((h) => `${h.metric}: ${h.summary}`),
+  ];
+  return [`${result.experiment.name}: ${result.verdict}`, ...bad, ...log.slice(-15)].join("\n");
+}
+
+describe("the real shop", () => {
+  let topology: Topology;
+  beforeAll(async () => {
+    topology = await launch();
+  }, 120_000);
+  afterAll(() => topology?.stop(), 60_000);
+
+  it.each([...new Set(EXPOSURES.map((e) => e.fixture))])(
+    "passes %s, which exposes a built-in bug",
+    async (fixture) => {
+      const outcome = await run(topology, fixture);
+      const { result } = outcome;
+      expect(result.verdict, report(outcome)).toBe("pass");
+      expect(result.checks.map((c) => [c.name, c.status])).toEqual(
+        result.checks.map((c) => [c.name, "pass"]),
+      );
+      expect(result.checks.length).toBeGreaterThanOrEqual(8);
+      expect(result.settings.builtInBug).toBeUndefined();
+      expect(died.get(topology), report(outcome)).toEqual([]);
+    },
+    90_000,
+  );
+});
+
+describe.each(EXPOSURES)("built-in bug $bug", ({ bug, fixture, fails, mayAlsoFail = [], ifDied }) => {
+  it(`fails ${fixture} on ${fails.join(" and ")}`, async () => {
+    const topology = await launch(bug);
+    try {
+      const outcome = await run(topology, fixture, { brokenShop: true });
+      const { result } = outcome;
+      const dead = died.get(topology) ?? [];
+      if (ifDied && dead.includes(ifDied.service)) mayAlsoFail = [...mayAlsoFail, ...ifDied.mayAlsoFail];
+      expect(
+        dead.filter((s) => s !== ifDied?.service),
+        report(outcome),
+      ).toEqual([]);
+      const failed = result.checks.filter((c) => c.status === "fail").map((c) => c.name);
+      expect(result.verdict, report(outcome)).toBe("fail");
+      expect(result.aborted, report(outcome)).toBeUndefined();
+      expect(result.settings.builtInBug).toBe(bug);
+      expect(failed, report(outcome)).toEqual(expect.arrayContaining(fails));
+      expect(
+        failed.filter((name) => !fails.includes(name) && !mayAlsoFail.includes(name)),
+        report(outcome),
+      ).toEqual([]);
+      expect(result.checks.filter((c) => c.status === "not-checked")).toEqual([]);
+    } finally {
+      await topology.stop();
+    }
+  }, 180_000);
+});
+
+// retry-without-backoff is built in (src/shop/resilience/policies.ts) but no experiment of the lab
+// catches it: the payment simulator has no capacity for a retry storm to exhaust, the breaker cuts
+// the storm off after ten failed calls, and the coalescing inventory folds repeated reserves of an
+// order into one batch. `verify --shop-bug retry-without-backoff` passes payment-degraded,
+// process-pause and overload (measured), so there is no honest assertion to make yet.
+it.todo("retry-without-backoff fails an experiment (needs a dependency with finite capacity)");
