@@ -130,4 +130,15 @@ describe("configuration", () => {
       }),
     ).toThrow(/CHAOSCART_DATABASE_URL[\s\S]*CHAOSCART_PORT[\s\S]*CHAOSCART_BATCH_WINDOW_MS/);
   });
+
+  it("takes a built-in bug by name only, and none by default (the real shop)", () => {
+    const base = { CHAOSCART_DATABASE_URL: "postgres://x@127.0.0.1/db" };
+    expect(readEnv(inventoryEnv, base).CHAOSCART_BUILT_IN_BUG).toBeUndefined();
+    expect(
+      readEnv(inventoryEnv, { ...base, CHAOSCART_BUILT_IN_BUG: "ack-before-commit" }).CHAOSCART_BUILT_IN_BUG,
+    ).toBe("ack-before-commit");
+    expect(() => readEnv(inventoryEnv, { ...base, CHAOSCART_BUILT_IN_BUG: "oversell-a-bit" })).toThrow(
+      /CHAOSCART_BUILT_IN_BUG: unknown built-in bug; expected one of stock-from-replica, .* \(got "oversell-a-bit"\)/,
+    );
+  });
 });

@@ -27,6 +27,17 @@ describe("renderHtml", () => {
     }
   });
 
+  it("leads with a warning when the shop had a built-in bug, in the title too", () => {
+    const run = failingRun();
+    run.settings.builtInBug = "ack-before-commit";
+    const html = renderHtml(run);
+    expect(html).toMatch(/<title>BUILT-IN BUG — ChaosCart report/);
+    expect(html).toMatch(
+      /data-testid="built-in-bug">BUILT-IN BUG &quot;ack-before-commit&quot;: .*NOT a verification of the real shop</,
+    );
+    expect(failing).not.toContain("BUILT-IN BUG");
+  });
+
   it("escapes text from the experiment file", () => {
     expect(failing).toContain("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; see what breaks");
     expect(failing).toContain("is &lt;b&gt;missing&lt;/b&gt;");

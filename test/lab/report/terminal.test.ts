@@ -20,6 +20,16 @@ describe("renderSummary", () => {
     expect(text).not.toContain("\u001b[");
   });
 
+  it("says first and last that the shop had a built-in bug", () => {
+    const run = failingRun();
+    run.settings.builtInBug = "no-compensation";
+    const lines = renderSummary([passingRun(), run], { color: false }).trimEnd().split("\n");
+    const warning = /^BUILT-IN BUG "no-compensation": .* NOT a verification of the real shop$/;
+    expect(lines[0]).toMatch(warning);
+    expect(lines.at(-2)).toMatch(warning);
+    expect(renderSummary([passingRun()], { color: false })).not.toContain("BUILT-IN BUG");
+  });
+
   it("colours only when asked", () => {
     const text = renderSummary([passingRun()], { color: true });
     expect(text).toContain("\u001b[32mPASS\u001b[0m");
