@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
@@ -55,7 +55,7 @@ export function registerVerify(program: Command) {
         .choices(BUILT_IN_BUG_NAMES)
         .conflicts("target"),
     )
-    .option("--keep", "keep the lab work directory (data, logs, histories)", false)
+    .option("--keep", "keep the lab work directory (PostgreSQL data, service logs)", false)
     .action(async (opts) => {
       const bug = opts.shopBug as BuiltInBug | undefined;
       const experiments = select(opts);
@@ -109,7 +109,8 @@ export function registerVerify(program: Command) {
           if (topology) await restartStoppedServices(topology, log);
           const result = await runExperiment(loaded, {
             system,
-            runDir: path.join(workDir, loaded.experiment.name),
+            // The raw history goes with the report it backs: <out>/<experiment>/history.jsonl.
+            runDir: path.join(out, loaded.experiment.name),
             log: (line) => log(`  ${line}`),
             progress: (line) => log(`  ${line}`),
             signal: controller.signal,
@@ -120,6 +121,7 @@ export function registerVerify(program: Command) {
         }
       } finally {
         await topology?.stop();
+        if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
       }
       if (results.length === 0) throw new Error("no experiment completed");
       const paths = await writeReport(out, results);
@@ -136,6 +138,7 @@ export function registerVerify(program: Command) {
         if (regressions.length > 0) process.exitCode = 1;
       }
       console.log(`report: ${paths.html}\nresult: ${paths.json}\njunit:  ${paths.junit}`);
+      console.log(`histories: ${path.join(out, "<experiment>", "history.jsonl")}`);
       console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
       if (results.some((r) => r.verdict === "fail") || interrupted) process.exitCode = 1;
     });
