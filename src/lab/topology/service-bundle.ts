@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,11 +85,14 @@ function sourceHash(): string {
     )) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) visit(full);
-      else if (/\.(ts|json)$/.test(entry.name)) hash.update(full).update(readFileSync(full));
+      else if (/\.(ts|json|patch)$/.test(entry.name)) hash.update(full).update(readFileSync(full));
     }
   };
   visit(path.join(ROOT, "src"));
   hash.update(readFileSync(path.join(ROOT, "package-lock.json")));
+  // Dependencies patched at install time (patch-package) are bundled too.
+  const patches = path.join(ROOT, "patches");
+  if (existsSync(patches)) visit(patches);
   return hash.digest("hex").slice(0, 16);
 }
 

@@ -49,6 +49,8 @@ class SkuLane {
   soldOutUntil = 0;
   /** Orders that hold this SKU, loaded when it sells out, so replays still get their grant back. */
   holders: Set<string> | undefined;
+  /** Bumped whenever stock comes back: a sold-out mark computed before that must not be applied after it. */
+  returns = 0;
 }
 
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
@@ -215,8 +217,11 @@ export class InventoryEngine {
   }
 
   private async markSoldOut(sku: string, lane: SkuLane): Promise<void> {
+    const returns = lane.returns;
     try {
-      lane.holders = await this.store.orderIdsHolding(sku);
+      const holders = await this.store.orderIdsHolding(sku);
+      if (lane.returns !== returns) return; // a release landed meanwhile: not sold out any more
+      lane.holders = holders;
       lane.soldOutUntil = Date.now() + this.options.soldOutTtlMs;
     } catch (error) {
       lane.holders = undefined; // no fast path without the holder set; batches still answer correctly
@@ -228,6 +233,7 @@ export class InventoryEngine {
     for (const sku of skus) {
       const lane = this.lanes.get(sku);
       if (!lane) continue;
+      lane.returns++;
       lane.holders = undefined;
       lane.soldOutUntil = 0;
     }
