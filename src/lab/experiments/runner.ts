@@ -179,9 +179,14 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const measurements: Record<string, number | null> = {
     recovery_ms: faultEnd !== undefined && baseline ? recoveryTimeMs(ops, faultEnd, baseline) : null,
     switchover_ms: numberDetail(nemesisOps, "switchoverMs"),
-    rate_limited: ops.filter(
-      (op) => op.process === "client" && op.type !== "invoke" && op.value.status === 429,
-    ).length,
+    // 429 answers the clients met, retried ones included (see workload/outcome.ts).
+    rate_limited: ops.reduce(
+      (sum, op) =>
+        op.process === "client" && op.type !== "invoke"
+          ? sum + (op.value.rateLimited ?? (op.value.status === 429 ? 1 : 0))
+          : sum,
+      0,
+    ),
     catalog_db_load_ratio: catalogLoadRatio(catalogBefore, await scrapeCatalog(system)),
   };
   const checks: Check[] = runChecks(experiment.checks, ops, final);

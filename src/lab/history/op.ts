@@ -31,6 +31,8 @@ export interface ClientOp {
     status?: number;
     error?: string;
     attempts?: number;
+    /** Completion only: 429 answers met on the way, retried ones included. */
+    rateLimited?: number;
   };
   /** Completion only: latency measured from the *intended* send time (no coordinated omission). */
   latencyMs?: number;

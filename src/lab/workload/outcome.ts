@@ -94,8 +94,25 @@ export function pendingOrder(
 }
 
 export function classifyOrder(replies: readonly Reply[], poll?: PollResult): Outcome {
+  return withRateLimited(orderOutcome(replies, poll), replies);
+}
+
+export function classifyRead(replies: readonly Reply[], notFoundIsAnswer = false): Outcome {
+  return withRateLimited(readOutcome(replies, notFoundIsAnswer), replies);
+}
+
+/**
+ * How many 429s the op met on its way, retried ones included: the client honours Retry-After, so
+ * most shed requests end ok, and the final status alone would hide the shedding.
+ */
+function withRateLimited(outcome: Outcome, replies: readonly Reply[]): Outcome {
+  const rateLimited = replies.filter((r) => r.kind === "response" && r.status === 429).length;
+  return rateLimited > 0 ? { ...outcome, value: { ...outcome.value, rateLimited } } : outcome;
+}
+
+function orderOutcome(replies: readonly Reply[], poll?: PollResult): Outcome {
   const last = replies.at(-1);
-  if (!last) throw new Error("classifyOrder needs at least one reply");
+  if (!last) throw new Error("an order outcome needs at least one reply");
   const attempts = replies.length;
   if (last.kind === "response" && last.status >= 200 && last.status < 300) {
     const orderId = orderIdOf(last);
@@ -131,9 +148,9 @@ export function classifyOrder(replies: readonly Reply[], poll?: PollResult): Out
  * Reads have no side effect, so only the last answer matters. `notFoundIsAnswer`: the resource is
  * known not to exist (a catalog read of a missing SKU), so 404 is the right answer and 200 the wrong one.
  */
-export function classifyRead(replies: readonly Reply[], notFoundIsAnswer = false): Outcome {
+function readOutcome(replies: readonly Reply[], notFoundIsAnswer = false): Outcome {
   const last = replies.at(-1);
-  if (!last) throw new Error("classifyRead needs at least one reply");
+  if (!last) throw new Error("a read outcome needs at least one reply");
   const attempts = replies.length;
   if (last.kind === "error") return { type: "info", value: { ...failureOf(last), attempts } };
   const { status } = last;

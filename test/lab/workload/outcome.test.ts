@@ -41,7 +41,7 @@ describe("order outcome classification", () => {
     expect(classifyOrder([response(422, { error: "unknown_sku" })]).type).toBe("fail");
     expect(classifyOrder([response(429), response(429), response(429), response(429)])).toEqual({
       type: "fail",
-      value: { status: 429, error: "HTTP 429", attempts: 4 },
+      value: { status: 429, error: "HTTP 429", attempts: 4, rateLimited: 4 },
     });
     expect(classifyOrder([refused, refused]).type).toBe("fail");
     expect(classifyOrder([refused, response(429, { error: "rate_limited" })]).type).toBe("fail");
@@ -125,6 +125,9 @@ describe("read outcome classification", () => {
       value: { status: 404 },
     });
     expect(classifyRead([response(429), response(429)]).type).toBe("fail");
+    // Shed, then served on a retry: still counted as met by the rate limit.
+    expect(classifyRead([response(429), response(200)]).value).toMatchObject({ status: 200, rateLimited: 1 });
+    expect(classifyRead([response(200)]).value.rateLimited).toBeUndefined();
     expect(classifyRead([timeout, timeout]).type).toBe("info");
     expect(classifyRead([response(504)]).type).toBe("info");
   });
