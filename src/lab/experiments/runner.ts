@@ -182,9 +182,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     // 429 answers the clients met, retried ones included (see workload/outcome.ts).
     rate_limited: ops.reduce(
       (sum, op) =>
-        op.process === "client" && op.type !== "invoke"
-          ? sum + (op.value.rateLimited ?? (op.value.status === 429 ? 1 : 0))
-          : sum,
+        op.process === "client" && op.type !== "invoke" ? sum + (op.value.rateLimited ?? 0) : sum,
       0,
     ),
     catalog_db_load_ratio: catalogLoadRatio(catalogBefore, await scrapeCatalog(system)),

@@ -16,10 +16,10 @@
  */
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { LineCounter, parseDocument, stringify } from "yaml";
+import { stringify } from "yaml";
 import { z } from "zod";
-import { describeIssue } from "../experiments/loader.ts";
 import type { Topology } from "../topology/launcher.ts";
+import { describeIssue, parseYamlSource } from "../yaml-source.ts";
 
 /** The name `lab up` writes, and what `--target <dir>` looks for. */
 export const TOPOLOGY_FILE = "topology.yaml";
@@ -77,17 +77,9 @@ export type TopologyFile = z.output<typeof topologyFileSchema>;
 
 /** Parses and validates a topology file's text; errors name `file:line:column: field`. */
 export function parseTopologyFile(source: string, file: string): TopologyFile {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(source, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new TopologyFileError(
-      document.errors.map((error) => {
-        const pos = lineCounter.linePos(error.pos[0]);
-        return `${file}:${pos.line}:${pos.col}: ${error.message.split("\n")[0]}`;
-      }),
-    );
-  }
-  const value = document.toJS() as unknown;
+  const yaml = parseYamlSource(source, file);
+  if (yaml.syntaxErrors.length > 0) throw new TopologyFileError(yaml.syntaxErrors);
+  const value = yaml.document.toJS() as unknown;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TopologyFileError([
       `${file}: expected a mapping with gateway, regions and (optionally) control`,
@@ -104,9 +96,7 @@ export function parseTopologyFile(source: string, file: string): TopologyFile {
       parsed.error.issues.map((issue) =>
         describeIssue(
           /received undefined$/.test(issue.message) ? { ...issue, message: "missing" } : issue,
-          document,
-          lineCounter,
-          file,
+          yaml,
         ),
       ),
     );

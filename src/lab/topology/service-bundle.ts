@@ -28,7 +28,7 @@ export function serviceBundle(log: (line: string) => void = () => {}): Promise<s
 async function build(): Promise<string> {
   const dir = buildDir();
   const file = path.join(dir, `serve-${sourceHash()}.mjs`);
-  if (exists(file)) return file;
+  if (existsSync(file)) return file;
   const { build } = await import("esbuild");
   // Written under a unique name, then renamed: two labs starting at once never load half a file.
   const partial = `${file}.${process.pid}.tmp`;
@@ -94,12 +94,4 @@ function sourceHash(): string {
   const patches = path.join(ROOT, "patches");
   if (existsSync(patches)) visit(patches);
   return hash.digest("hex").slice(0, 16);
-}
-
-function exists(file: string): boolean {
-  try {
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }

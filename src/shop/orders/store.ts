@@ -202,13 +202,6 @@ export class OrderStore {
     return row;
   }
 
-  async paymentState(id: string): Promise<ShopPaymentState | undefined> {
-    const [row] = await this.db<
-      { state: ShopPaymentState }[]
-    >`SELECT state FROM payment WHERE order_id = ${id}`;
-    return row?.state;
-  }
-
   /** Takes over in-flight orders whose driver's lease ran out (a crash, a pause, a lost request). */
   async claimStale(limit: number): Promise<string[]> {
     const rows = await this.db<{ id: string }[]>`
@@ -218,12 +211,6 @@ export class OrderStore {
                    ORDER BY lease_until NULLS FIRST LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING id`;
     return rows.map((r) => r.id);
-  }
-
-  async renewLease(id: string): Promise<void> {
-    await this.db`
-      UPDATE orders SET lease_owner = ${this.owner}, lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
-      WHERE id = ${id} AND state IN ('PENDING', 'RESERVED', 'PAID')`;
   }
 
   async prices(skus: readonly string[]): Promise<Map<string, number>> {
