@@ -1,4 +1,3 @@
-import type { TransactionSql } from "postgres";
 import type { Db } from "../db/pool.ts";
 import {
   type Allocation,
@@ -29,7 +28,14 @@ export interface ReservationRow {
 }
 
 export type SettleOutcome =
-  | { kind: "done"; state: "COMMITTED" | "RELEASED"; items: ReservationRow[]; changed: boolean }
+  | {
+      kind: "done";
+      state: "COMMITTED" | "RELEASED";
+      items: ReservationRow[];
+      /** Whether this settlement changed anything, and what (the rest was settled before it). */
+      changed: boolean;
+      moved: ReservationRow[];
+    }
   | { kind: "conflict"; state: ReservationState; items: ReservationRow[] }
   | { kind: "not_found" };
 
@@ -53,17 +59,30 @@ export interface SkuSeed {
 export type SeedResult = { sku: string; created: boolean } | { sku: string; conflict: StockRow };
 
 /**
- * Commit or release every HELD reservation of an order ($1), in one statement: the release
- * tombstone, the reservations, the stock rows (locked in SKU order) and the ledger. Answers every
+ * Commit or release an order's reservations ($1), all or nothing, in one statement: the release
+ * tombstone, the reservations, the stock rows (locked in SKU order) and the ledger.
+ *
+ * The order's reservation rows are locked first (`mine`, in SKU order; a locking read returns each
+ * row's newest version). A commit changes them only if every one is HELD: an order whose item was
+ * released (expired, or compensated) must not have its other items sold. A release changes the HELD
+ * ones unless any is COMMITTED (then the order was sold, and nothing is returned). Answers every
  * reservation of the order with its state after the statement, and whether this statement changed it.
  */
 const SETTLE = `
   WITH tombstone AS (
     INSERT INTO released_order (order_id) SELECT $1::text WHERE $2::text = 'RELEASED' ON CONFLICT DO NOTHING),
+  mine AS MATERIALIZED (
+    SELECT order_id, sku_id, qty, state, expires_at FROM reservation WHERE order_id = $1
+    ORDER BY sku_id FOR UPDATE),
+  allowed AS MATERIALIZED (
+    SELECT CASE WHEN $2::text = 'COMMITTED' THEN coalesce(bool_and(state = 'HELD'), false)
+                ELSE NOT coalesce(bool_or(state = 'COMMITTED'), false) END AS ok
+    FROM mine),
   changed AS (
-    UPDATE reservation SET state = $2::text, updated_at = now()
-    WHERE order_id = $1 AND state = 'HELD'
-    RETURNING order_id, sku_id, qty, state, expires_at),
+    UPDATE reservation r SET state = $2::text, updated_at = now()
+    FROM mine m, allowed a
+    WHERE a.ok AND m.state = 'HELD' AND r.order_id = m.order_id AND r.sku_id = m.sku_id
+    RETURNING r.order_id, r.sku_id, r.qty, r.state, r.expires_at),
   per_sku AS (SELECT sku_id, sum(qty)::int AS q FROM changed GROUP BY sku_id),
   locked AS MATERIALIZED (
     SELECT s.sku_id FROM stock s JOIN per_sku d USING (sku_id) WHERE s.region = $3
@@ -78,9 +97,18 @@ const SETTLE = `
     SELECT order_id, sku_id, $3, $4::text, qty FROM changed)
   SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt", true AS changed FROM changed
   UNION ALL
-  SELECT r.order_id, r.sku_id, r.qty, r.state, r.expires_at, false FROM reservation r
-  WHERE r.order_id = $1 AND NOT EXISTS (SELECT 1 FROM changed c WHERE c.sku_id = r.sku_id)
+  SELECT m.order_id, m.sku_id, m.qty, m.state, m.expires_at, false FROM mine m
+  WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.sku_id = m.sku_id)
   ORDER BY sku`;
+
+/**
+ * The per-order lock shared by reserves and exclusive to releases: a release and a grant for the
+ * same order cannot both commit. Without it, a release of an order whose reserve is in flight
+ * (read the tombstones, not inserted yet) commits its tombstone unseen, and the grant stays HELD
+ * for a cancelled order. Reserves take it before the stock row's lock, releases before anything:
+ * no lock cycle. A hash collision between two orders only makes one wait for the other.
+ */
+const ORDER_LOCK_CLASS = 7_123_402;
 
 export class InventoryStore {
   constructor(
@@ -109,8 +137,11 @@ export class InventoryStore {
     }
     const orderIds = [...new Set(requests.map((r) => r.orderId))];
     return this.db.begin(async (tx) => {
-      // Pipelined, executed in order: the reads after the lock see every batch committed before it.
-      const [stockRows, priorRows, releasedRows] = await Promise.all([
+      // Pipelined, executed in order: the reads after the locks see every batch and release
+      // committed before them.
+      const [, stockRows, priorRows, releasedRows] = await Promise.all([
+        tx`SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK_CLASS}, hashtext(o))
+           FROM unnest(${orderIds}::text[]) AS o`,
         tx<{ available: number }[]>`
           SELECT available FROM stock WHERE sku_id = ${sku} AND region = ${this.region} FOR UPDATE`,
         // One primary-key probe per order. A plain `order_id = ANY(...)` drifts, once the plan turns
@@ -154,13 +185,16 @@ export class InventoryStore {
   }
 
   /**
-   * The per-request baseline (bench mode "direct"): one conditional UPDATE per request, in one
-   * statement so the row lock is held no longer than the commit. A replayed order id violates the
-   * primary key, which aborts the whole statement; the stored outcome is then read back.
+   * The per-request baseline (bench mode "direct"): one conditional UPDATE per request, after the
+   * order's lock (pipelined, one transaction). A replayed order id violates the primary key, which
+   * aborts the whole statement; the stored outcome is then read back.
    */
   async reserveDirect(orderId: string, sku: string, qty: number, ttlMs: number) {
     try {
-      const rows = await this.db<{ orderId: string }[]>`
+      const rows = await this.db.begin(async (tx) => {
+        const [, granted] = await Promise.all([
+          tx`SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK_CLASS}, hashtext(${orderId}))`,
+          tx<{ orderId: string }[]>`
         WITH upd AS (
           UPDATE stock SET available = available - ${qty}, reserved = reserved + ${qty}, version = version + 1
           WHERE sku_id = ${sku} AND region = ${this.region} AND available >= ${qty}
@@ -173,7 +207,10 @@ export class InventoryStore {
         mv AS (
           INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
           SELECT order_id, sku_id, ${this.region}, 'reserve', ${qty} FROM ins)
-        SELECT order_id AS "orderId" FROM ins`;
+        SELECT order_id AS "orderId" FROM ins`,
+        ]);
+        return granted;
+      });
       if (rows.length === 1) return { kind: "grant" as const };
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -209,71 +246,56 @@ export class InventoryStore {
   /**
    * One statement, so the hot SKU's stock row is locked only while the statement runs and commits,
    * never across a network round trip (a slow link to the database used to hold it for four).
-   * The stock rows are locked in SKU order so concurrent settlements cannot deadlock.
+   * A release first takes the order's lock, in a statement of its own so that the settlement's
+   * snapshot, taken after it, sees a grant committed by a reserve it waited for.
    */
   private async settle(orderId: string, target: "COMMITTED" | "RELEASED"): Promise<SettleOutcome> {
-    const rows = await this.db.unsafe<(ReservationRow & { changed: boolean })[]>(
-      SETTLE,
-      [
-        orderId,
-        target,
-        this.region,
-        target === "COMMITTED" ? "commit" : "release",
-        target === "COMMITTED" ? 1 : 0,
-      ],
-      { prepare: true },
-    );
-    const changed = rows.some((r) => r.changed);
-    // A row another settlement moved while this one waited for its lock: re-checked against the new
-    // version by the UPDATE, but still shown as HELD by this statement's snapshot. Read it again.
-    const items = rows.some((r) => r.state === "HELD") ? await this.reservations(orderId) : rows;
-    if (items.length === 0) return { kind: "not_found" };
-    const other = items.find((item) => item.state !== target);
-    if (other) return { kind: "conflict", state: other.state, items };
-    return { kind: "done", state: target, items, changed };
+    const params = [
+      orderId,
+      target,
+      this.region,
+      target === "COMMITTED" ? "commit" : "release",
+      target === "COMMITTED" ? 1 : 0,
+    ];
+    type Row = ReservationRow & { changed: boolean };
+    const rows =
+      target === "COMMITTED"
+        ? await this.db.unsafe<Row[]>(SETTLE, params, { prepare: true })
+        : await this.db.begin(async (tx) => {
+            const [, settled] = await Promise.all([
+              tx`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${orderId}))`,
+              tx.unsafe<Row[]>(SETTLE, params, { prepare: true }),
+            ]);
+            return settled;
+          });
+    if (rows.length === 0) return { kind: "not_found" };
+    const items = rows.map(({ changed: _, ...item }) => item);
+    const moved = items.filter((_, i) => rows[i]?.changed);
+    if (items.every((item) => item.state === target)) {
+      return { kind: "done", state: target, items, changed: moved.length > 0, moved };
+    }
+    // The state that decided against the settlement: a HELD item is only reported when nothing else is.
+    const decisive = items.find((item) => item.state !== target && item.state !== "HELD") ?? items[0];
+    return { kind: "conflict", state: decisive?.state ?? "HELD", items };
   }
 
-  private reservations(orderId: string): Promise<ReservationRow[]> {
-    return this.db<ReservationRow[]>`
-      SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt"
-      FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
-  }
-
-  /** Moves settled quantities out of `reserved`, in SKU order so concurrent settlements cannot deadlock. */
-  private async applyToStock(tx: TransactionSql, rows: ReservationRow[], target: "COMMITTED" | "RELEASED") {
-    const bySku = new Map<string, number>();
-    for (const row of rows) bySku.set(row.sku, (bySku.get(row.sku) ?? 0) + row.qty);
-    const skus = [...bySku.keys()].sort();
-    const qtys = skus.map((sku) => bySku.get(sku) ?? 0);
-    await tx`SELECT 1 FROM stock WHERE sku_id = ANY(${skus}::text[]) AND region = ${this.region}
-             ORDER BY sku_id FOR UPDATE`;
-    const kind = target === "COMMITTED" ? "commit" : "release";
-    const toSold = target === "COMMITTED" ? 1 : 0;
-    await tx`
-      UPDATE stock s SET reserved = s.reserved - d.q,
-        sold = s.sold + d.q * ${toSold}, available = s.available + d.q * (1 - ${toSold}), version = s.version + 1
-      FROM unnest(${skus}::text[], ${qtys}::int[]) AS d(sku, q)
-      WHERE s.sku_id = d.sku AND s.region = ${this.region}`;
-    await tx`
-      INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
-      SELECT o, s, ${this.region}, ${kind}, q
-      FROM unnest(${rows.map((r) => r.orderId)}::text[], ${rows.map((r) => r.sku)}::text[],
-                  ${rows.map((r) => r.qty)}::int[]) AS t(o, s, q)`;
-  }
-
-  /** Releases HELD reservations past their expiry, at most `limit` per call. Returns what it released. */
+  /**
+   * Releases the orders that have a HELD reservation past its expiry, at most `limit` orders per
+   * call, each as a whole (every HELD item of the order, with the release tombstone) through the
+   * release path: an order is never left with one item released and another committed. Returns
+   * what it released.
+   */
   async sweepExpired(limit: number): Promise<ReservationRow[]> {
-    return this.db.begin(async (tx) => {
-      const expired = await tx<ReservationRow[]>`
-        UPDATE reservation r SET state = 'RELEASED', updated_at = now()
-        FROM (SELECT order_id, sku_id FROM reservation
-              WHERE state = 'HELD' AND expires_at < now() AND region = ${this.region}
-              ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) e
-        WHERE r.order_id = e.order_id AND r.sku_id = e.sku_id
-        RETURNING r.order_id AS "orderId", r.sku_id AS sku, r.qty, r.state, r.expires_at AS "expiresAt"`;
-      if (expired.length > 0) await this.applyToStock(tx, expired, "RELEASED");
-      return expired;
-    });
+    const due = await this.db<{ orderId: string }[]>`
+      SELECT order_id AS "orderId" FROM reservation
+      WHERE state = 'HELD' AND expires_at < now() AND region = ${this.region}
+      GROUP BY order_id ORDER BY min(expires_at) LIMIT ${limit}`;
+    const released: ReservationRow[] = [];
+    for (const { orderId } of due) {
+      const outcome = await this.release(orderId);
+      if (outcome.kind === "done") released.push(...outcome.moved);
+    }
+    return released;
   }
 
   async stock(sku: string): Promise<StockRow | undefined> {

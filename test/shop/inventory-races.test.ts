@@ -1,0 +1,201 @@
+import type { Sql } from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
+import { readInventoryState } from "../../src/lab/checkers/inventory-state.ts";
+import { createPool, type Db } from "../../src/shop/db/pool.ts";
+import { type EngineOptions, InventoryEngine } from "../../src/shop/inventory/engine.ts";
+import { InventoryStore } from "../../src/shop/inventory/store.ts";
+import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+
+/**
+ * Interleavings of settlement, expiry and reserve batches for one order, each forced with a row lock
+ * or an uncommitted row held by a separate connection (issue: stock and money defects, §1 and §2).
+ */
+
+const REGION = "east";
+const options: EngineOptions = {
+  strategy: "coalesce",
+  batchWindowMs: 1,
+  batchMax: 64,
+  reservationTtlMs: 60_000,
+  soldOutTtlMs: 1_000,
+  sweepIntervalMs: 60_000,
+  sweepLimit: 100,
+};
+
+let database: TestDatabase;
+let db: Db;
+let store: InventoryStore;
+let counter = 0;
+
+beforeAll(async () => {
+  database = await startTestDatabase();
+  db = createPool(database.url, { max: 8 });
+  store = new InventoryStore(db, REGION);
+});
+
+afterAll(async () => {
+  await db?.end({ timeout: 2 });
+  await database?.stop();
+});
+
+async function newSku(stock: number): Promise<string> {
+  const sku = `RACE-${++counter}-${Date.now()}`;
+  await store.seed([{ id: sku, stock }]);
+  return sku;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `hold` in a transaction on its own connection and keeps the transaction open (with whatever
+ * locks or uncommitted rows `hold` left) until `end` is called; then rolls it back.
+ */
+async function holdOpen(sql: Sql, hold: (tx: Sql) => Promise<unknown>) {
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => {
+    end = resolve;
+  });
+  let started!: () => void;
+  const holding = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const done = sql
+    .begin(async (tx) => {
+      await hold(tx as unknown as Sql);
+      started();
+      await ended;
+      throw new RolledBack();
+    })
+    .catch((error) => {
+      if (!(error instanceof RolledBack)) throw error;
+    });
+  await holding;
+  return {
+    async release() {
+      end();
+      await done;
+    },
+  };
+}
+
+class RolledBack extends Error {}
+
+async function statesOf(orderId: string): Promise<string[]> {
+  const rows = await database.sql<{ state: string }[]>`
+    SELECT state FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
+  return rows.map((r) => r.state);
+}
+
+async function expectLedgerConsistent() {
+  const result = checkInventoryLedger(await readInventoryState(database.sql, REGION));
+  expect(result.problems).toEqual([]);
+}
+
+describe("settlement is all-or-nothing per order", () => {
+  it("does not commit the rest of an order one of whose items expired and was swept", async () => {
+    const engine = new InventoryEngine(store, options);
+    const [a, b] = [await newSku(5), await newSku(5)];
+    const order = `partial-${a}`;
+    await engine.reserve(order, a, 1);
+    await engine.reserve(order, b, 1);
+    // A expired first (B was reserved later, on a retry).
+    await database.sql`UPDATE reservation SET expires_at = now() - interval '1 second'
+                       WHERE order_id = ${order} AND sku_id = ${a}`;
+    await engine.sweepOnce();
+    const commit = await engine.commit(order);
+    await engine.close();
+
+    expect(commit.kind).toBe("conflict");
+    expect(await statesOf(order)).toEqual(["RELEASED", "RELEASED"]);
+    expect(await store.stock(b)).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+    await expectLedgerConsistent();
+  });
+
+  it("never commits part of an order while the sweeper releases another part", async () => {
+    const engine = new InventoryEngine(store, options);
+    const [a, b] = [await newSku(5), await newSku(5)];
+    const order = `split-${a}`;
+    await engine.reserve(order, a, 1);
+    await engine.reserve(order, b, 1);
+    await database.sql`UPDATE reservation SET expires_at = now() - interval '1 second' WHERE order_id = ${order}`;
+    // A commit of this order is under way and holds A's row: the sweeper must not release B alone.
+    const commitInProgress = await holdOpen(
+      database.sql,
+      (tx) => tx`SELECT 1 FROM reservation WHERE order_id = ${order} AND sku_id = ${a} FOR UPDATE`,
+    );
+    const sweep = engine.sweepOnce();
+    await sleep(300);
+    await commitInProgress.release();
+    await sweep;
+    const commit = await engine.commit(order);
+    await engine.close();
+
+    const states = await statesOf(order);
+    expect(new Set(states).size, `states ${states.join(", ")}`).toBe(1);
+    expect(commit.kind === "done").toBe(states[0] === "COMMITTED");
+    await expectLedgerConsistent();
+  });
+
+  it("refuses a commit while any item of the order is no longer held, and changes nothing", async () => {
+    const engine = new InventoryEngine(store, options);
+    const [a, b] = [await newSku(5), await newSku(5)];
+    const order = `mixed-${a}`;
+    await engine.reserve(order, a, 1);
+    await engine.reserve(order, b, 2);
+    await engine.release(order);
+    // A later reserve of B for the same order (a retry that arrived after the release) is refused.
+    expect(await engine.reserve(order, b, 2)).toMatchObject({ kind: "rejected", reason: "order_released" });
+    expect(await engine.commit(order)).toMatchObject({ kind: "conflict", state: "RELEASED" });
+    await engine.close();
+    expect(await statesOf(order)).toEqual(["RELEASED", "RELEASED"]);
+    await expectLedgerConsistent();
+  });
+});
+
+describe.each(["coalesce", "direct"] as const)(
+  "a release racing a reserve of the same order (%s)",
+  (strategy) => {
+    /**
+     * The reserve's INSERT is held up by an uncommitted row with its key, after the reserve has read
+     * the release tombstones: a release committing meanwhile must not leave the grant HELD.
+     */
+    async function raceReleaseAgainstDelayedReserve(order: string, sku: string, alreadyHeld?: string) {
+      const engine = new InventoryEngine(store, { ...options, strategy });
+      if (alreadyHeld) await engine.reserve(order, alreadyHeld, 1);
+      const blocker = await holdOpen(
+        database.sql,
+        (tx) =>
+          tx`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+         VALUES (${order}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`,
+      );
+      const reserve = engine.reserve(order, sku, 1);
+      await sleep(200); // the reserve is now waiting on the blocker's row
+      const release = engine.release(order);
+      await sleep(200); // the release has committed, or is waiting for the reserve
+      await blocker.release();
+      const [reserved, released] = await Promise.all([reserve, release]);
+      await engine.close();
+      return { reserved, released };
+    }
+
+    it("single SKU, no reservation yet when the release starts", async () => {
+      const sku = await newSku(5);
+      const order = `race-one-${strategy}-${sku}`;
+      await raceReleaseAgainstDelayedReserve(order, sku);
+      expect(await statesOf(order)).not.toContain("HELD");
+      expect(await store.stock(sku)).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+      await expectLedgerConsistent();
+    });
+
+    it("multi-SKU: the release changes SKU A while a reserve of SKU B is in flight", async () => {
+      const [a, b] = [await newSku(5), await newSku(5)];
+      const order = `race-multi-${strategy}-${a}`;
+      await raceReleaseAgainstDelayedReserve(order, b, a);
+      expect(await statesOf(order)).not.toContain("HELD");
+      expect(await store.stock(a)).toMatchObject({ available: 5, reserved: 0 });
+      expect(await store.stock(b)).toMatchObject({ available: 5, reserved: 0 });
+      await expectLedgerConsistent();
+    });
+  },
+);
