@@ -74,9 +74,19 @@ export const orderEnv = {
    * admitting more only lengthens every queue — a burst would leave a backlog that outlives it.
    */
   CHAOSCART_ORDER_MAX_IN_FLIGHT: int(1, 100_000).default(64),
-  /** A driver's claim on an in-flight order; the recovery loop takes over orders whose lease expired. */
-  CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(10_000),
-  CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(1_000),
+  /**
+   * A driver's claim on an in-flight order, renewed by the recovery loop of the process driving it
+   * (every CHAOSCART_RECOVERY_INTERVAL_MS); the recovery loop of any instance takes over orders whose
+   * lease ran out, so a dead instance's orders move again this long after it stopped renewing.
+   */
+  CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(3_000),
+  CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(500),
+  /**
+   * How late the payment provider may still apply an authorize the shop gave up on. A cancelled
+   * order that sent an authorize keeps its payment watched this long, and any authorization that
+   * appears is voided (src/shop/orders/void-watch.ts).
+   */
+  CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: int(0, 86_400_000).default(60_000),
   /** Per attempt, and attempts in all, for calls to each dependency. */
   CHAOSCART_INVENTORY_TIMEOUT_MS: int(10, 120_000).default(1_000),
   CHAOSCART_INVENTORY_MAX_ATTEMPTS: int(1, 10).default(3),

@@ -83,7 +83,10 @@ export async function waitForSagas(options: SettleOptions): Promise<SettleOutcom
   }
 }
 
-/** Waits for the experiment's orders (created since `since`) in the database the shop writes now. */
+/**
+ * Waits for the experiment's orders (created since `since`) in the database the shop writes now:
+ * every saga terminal, and every watched void of a cancelled order's authorization closed.
+ */
 export async function settle(
   databaseUrl: string,
   settleMs: number,
@@ -96,10 +99,14 @@ export async function settle(
       ...limits,
       settleMs,
       inFlight: async () => {
+        // A cancelled order whose authorization may still be open at the provider (its void is
+        // watched) has not ended either: the money check needs the provider's final word.
         const [row] = await sql<{ n: number }[]>`
-          SELECT count(*)::int AS n FROM orders
-          WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since}`;
-        return row?.n ?? 0;
+          SELECT (SELECT count(*) FROM orders
+                  WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since})
+               + (SELECT count(*) FROM payment_void_watch w JOIN orders o ON o.id = w.order_id
+                  WHERE w.closed_at IS NULL AND o.created_at >= ${since}) AS n`;
+        return Number(row?.n ?? 0);
       },
     });
   } finally {

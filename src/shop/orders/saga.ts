@@ -12,6 +12,7 @@ import type { InventoryClient, ReserveResult, SettleResult } from "../inventory/
 import type { PaymentClient } from "../payments/client.ts";
 import { DependencyError } from "../resilience/policies.ts";
 import type { OrderStore, OutboxEvent, ShopPaymentState, StoredOrder } from "./store.ts";
+import type { VoidWatch } from "./void-watch.ts";
 
 export interface SagaEvents {
   settled?(order: StoredOrder): void;
@@ -27,6 +28,16 @@ export interface SagaDeps {
   events?: SagaEvents;
   /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
   builtInBug?: BuiltInBug;
+  /**
+   * Voids of cancelled orders that sent an authorize: watched for `windowMs` (how late the provider
+   * may still apply an authorize), first checked at once by `watch`, then by the recovery loop.
+   */
+  voids: { windowMs: number; watch?: Pick<VoidWatch, "check"> };
+}
+
+/** An authorize is sent only from RESERVED: an order cancelled before it never reached the provider. */
+function authorizeMayHaveBeenSent(state: ActiveState): boolean {
+  return state !== "PENDING";
 }
 
 /** The order after a step, or undefined when the step's transition did not apply. */
@@ -65,6 +76,11 @@ export class OrderSaga {
 
   get inFlight(): number {
     return this.driving.size;
+  }
+
+  /** The orders this process is driving now (whose leases it keeps renewing). */
+  drivingIds(): string[] {
+    return [...this.driving.keys()];
   }
 
   /** Waits for every saga this process is driving (for graceful shutdown). */
@@ -221,20 +237,22 @@ export class OrderSaga {
       );
     }
 
-    let payment: { state: ShopPaymentState; amount: number } | undefined;
+    const cancelled = this.event("OrderCancelled", { reason: order.cancelReason });
     if (cancellationMustSettlePayment(state)) {
-      payment = { state: await this.settlePayment(order.id, requestId), amount: order.total };
-    } else {
-      // Before PAID no capture can exist; a stray authorisation (an ambiguous authorize) is voided best-effort.
-      payments.void(order.id, requestId).catch((error) => {
-        log.debug({ err: error, fallback_source: "none" }, "best-effort void failed");
+      const payment = { state: await this.settlePayment(order.id, requestId), amount: order.total };
+      return store.finishCancel(order.id, cancelled, payment);
+    }
+    if (!authorizeMayHaveBeenSent(state)) return store.finishCancel(order.id, cancelled);
+    // An authorize was sent and its outcome is not known to be final: the void is durable
+    // (void-watch.ts). The order is cancelled now; its payment stays watched until the provider
+    // confirms no authorization is open.
+    const finished = await store.finishCancel(order.id, cancelled, undefined, this.deps.voids.windowMs);
+    if (finished) {
+      this.deps.voids.watch?.check(order.id).catch((error) => {
+        log.warn({ err: error, resilience_stage: "void_watch" }, "first void check failed");
       });
     }
-    return store.finishCancel(
-      order.id,
-      this.event("OrderCancelled", { reason: order.cancelReason }),
-      payment,
-    );
+    return finished;
   }
 
   /** Void an authorisation, or refund a capture; throws (retried later) until the provider confirms. */

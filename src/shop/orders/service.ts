@@ -19,6 +19,7 @@ import { RecoveryLoop } from "./recovery.ts";
 import { registerOrderRoutes } from "./routes.ts";
 import { OrderSaga } from "./saga.ts";
 import { OrderStore } from "./store.ts";
+import { VoidWatch } from "./void-watch.ts";
 
 /** Composes the order service: pool, migrations, dependency clients with their policies, saga, recovery, routes. */
 export async function startOrderService(config: OrderConfig): Promise<RunningService> {
@@ -88,6 +89,9 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   const clock = new HybridLogicalClock();
   let saga: OrderSaga | undefined;
   const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);
+  const voidWatch = new VoidWatch(store, payments, app.log, {
+    recheckMs: Math.max(config.CHAOSCART_RECOVERY_INTERVAL_MS, 1_000),
+  });
   saga = new OrderSaga({
     store,
     inventory,
@@ -95,19 +99,20 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     clock,
     log: app.log,
     events: metrics.events,
+    voids: { windowMs: config.CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS, watch: voidWatch },
     ...(bug ? { builtInBug: bug } : {}),
   });
-  const recovery = new RecoveryLoop(
+  const recovery = new RecoveryLoop({
     store,
     saga,
-    app.log,
-    config.CHAOSCART_RECOVERY_INTERVAL_MS,
-    50,
-    metrics.recovered,
+    voidWatch,
+    log: app.log,
+    intervalMs: config.CHAOSCART_RECOVERY_INTERVAL_MS,
+    onRecovered: metrics.recovered,
     // A recovery pass may be the only writer (no orders arriving): its errors must reach the guard
     // too, or a write endpoint turned read-only would go unnoticed.
-    (error) => database.guard.noteError(error),
-  );
+    onError: (error) => database.guard.noteError(error),
+  });
 
   const catalog = new CatalogReader({
     loadSku: async (id) => {

@@ -4,6 +4,7 @@ import type { ActiveState, CancelReason, Order, OrderItem, OrderState } from "..
 /** SQL for orders, their payments and the outbox. Every state change writes its outbox event in the same transaction. */
 
 export type ShopPaymentState = "AUTHORIZED" | "CAPTURED" | "VOIDED" | "REFUNDED";
+export type VoidWatchOutcome = "voided" | "declined" | "refunded" | "none";
 
 export interface NewOrder {
   id: string;
@@ -48,9 +49,9 @@ export interface PaymentRow {
  * transitions (`typed` fixes their types even where a transition does not use them); a
  * transition's own parameters start at $10.
  */
-const TRANSITION = (update: string) => `
+const TRANSITION = (update: string, also = "") => `
   WITH typed AS (SELECT $1::text, $2::text, $3::int, $4::text, $5::text, $6::text, $7::text, $8::bigint, $9::text),
-  moved AS (${update} RETURNING ${ORDER_COLUMNS}),
+  moved AS (${update} RETURNING ${ORDER_COLUMNS}),${also}
   paid AS (
     INSERT INTO payment (order_id, state, amount, provider_ref)
     SELECT id, $7::text, $8::bigint, $9::text FROM moved WHERE $7::text IS NOT NULL
@@ -70,9 +71,18 @@ const ADVANCE = TRANSITION(`
 const DECIDE_CANCEL = TRANSITION(`
   UPDATE orders SET cancel_reason = $10, updated_at = now(), ${LEASE}
   WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NULL`);
-const FINISH_CANCEL = TRANSITION(`
+const FINISH_CANCEL_UPDATE = `
   UPDATE orders SET state = 'CANCELLED', updated_at = now(), lease_until = NULL
-  WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NOT NULL`);
+  WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NOT NULL`;
+const FINISH_CANCEL = TRANSITION(FINISH_CANCEL_UPDATE);
+/** The cancellation of an order that sent an authorize: its void is watched for $10 ms (void-watch.ts). */
+const FINISH_CANCEL_WATCHING_VOID = TRANSITION(
+  FINISH_CANCEL_UPDATE,
+  `
+  watched AS (
+    INSERT INTO payment_void_watch (order_id, watch_until)
+    SELECT id, now() + $10::int * interval '1 millisecond' FROM moved ON CONFLICT DO NOTHING),`,
+);
 const CONFIRM_DESPITE_CANCEL = TRANSITION(`
   UPDATE orders SET state = 'CONFIRMED', cancel_reason = NULL, updated_at = now(), lease_until = NULL
   WHERE id = $1 AND state = 'PAID' AND cancel_reason IS NOT NULL`);
@@ -163,9 +173,63 @@ export class OrderStore {
     return this.transition(DECIDE_CANCEL, id, event, undefined, [reason]);
   }
 
-  /** Compensation done: the decided cancellation becomes final. */
-  finishCancel(id: string, event: OutboxEvent, payment?: PaymentRow): Promise<StoredOrder | undefined> {
-    return this.transition(FINISH_CANCEL, id, event, payment, []);
+  /**
+   * Compensation done: the decided cancellation becomes final. With `watchVoidMs`, the order's
+   * payment is put under watch (claimVoidWatches) in the same statement, for that long at least.
+   */
+  finishCancel(
+    id: string,
+    event: OutboxEvent,
+    payment?: PaymentRow,
+    watchVoidMs?: number,
+  ): Promise<StoredOrder | undefined> {
+    return watchVoidMs === undefined
+      ? this.transition(FINISH_CANCEL, id, event, payment, [])
+      : this.transition(FINISH_CANCEL_WATCHING_VOID, id, event, payment, [watchVoidMs]);
+  }
+
+  /**
+   * Claims open void watches that are due, pushing their next check a lease away (so other
+   * instances leave them alone meanwhile). `windowOver`: no authorization can land any more.
+   */
+  async claimVoidWatches(limit: number): Promise<{ orderId: string; windowOver: boolean }[]> {
+    return this.db<{ orderId: string; windowOver: boolean }[]>`
+      UPDATE payment_void_watch SET next_check = now() + ${this.leaseMs} * interval '1 millisecond',
+        attempts = attempts + 1
+      WHERE order_id IN (SELECT order_id FROM payment_void_watch
+                         WHERE closed_at IS NULL AND next_check <= now()
+                         ORDER BY next_check LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING order_id AS "orderId", watch_until <= now() AS "windowOver"`;
+  }
+
+  /** Checks the watch again after `delayMs`, or at the end of its window if that comes first. */
+  async recheckVoidWatch(orderId: string, delayMs: number): Promise<void> {
+    await this.db`
+      UPDATE payment_void_watch
+      SET next_check = least(now() + ${delayMs} * interval '1 millisecond', watch_until)
+      WHERE order_id = ${orderId} AND closed_at IS NULL`;
+  }
+
+  /**
+   * The provider confirmed no authorization of the order is open: records how, and the payment's
+   * final state when there was one.
+   */
+  async closeVoidWatch(orderId: string, outcome: VoidWatchOutcome, paymentState?: ShopPaymentState) {
+    await this.db`
+      WITH closed AS (
+        UPDATE payment_void_watch SET closed_at = now(), outcome = ${outcome}
+        WHERE order_id = ${orderId} AND closed_at IS NULL RETURNING order_id)
+      INSERT INTO payment (order_id, state, amount)
+      SELECT o.id, ${paymentState ?? null}::text, o.total FROM closed c JOIN orders o ON o.id = c.order_id
+      WHERE ${paymentState ?? null}::text IS NOT NULL
+      ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`;
+  }
+
+  /** Open void watches (orders whose authorization may still be open at the provider). */
+  async openVoidWatches(): Promise<number> {
+    const [row] = await this.db<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM payment_void_watch WHERE closed_at IS NULL`;
+    return row?.n ?? 0;
   }
 
   /**
@@ -200,6 +264,14 @@ export class OrderStore {
       { prepare: true },
     );
     return row;
+  }
+
+  /** Extends this driver's leases on the given in-flight orders (the recovery loop's heartbeat). */
+  async renewLeases(ids: readonly string[]): Promise<void> {
+    await this.db`
+      UPDATE orders SET lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
+      WHERE id = ANY(${ids as string[]}::text[]) AND lease_owner = ${this.owner}
+        AND state IN ('PENDING', 'RESERVED', 'PAID')`;
   }
 
   /** Takes over in-flight orders whose driver's lease ran out (a crash, a pause, a lost request). */
