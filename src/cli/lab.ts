@@ -13,6 +13,8 @@ import { labTopologyFile, TOPOLOGY_FILE, writeTopologyFile } from "../lab/target
 import type { ComponentRow } from "../lab/topology/launcher.ts";
 import { startTopology } from "../lab/topology/launcher.ts";
 import type { ReplicationMode } from "../lab/topology/postgres/index.ts";
+import { builtInBugFromEnv, builtInBugWarning, LAB_SERVICE_ENV } from "../lab/topology/service-env.ts";
+import { BUILT_IN_BUG_NAMES, type BuiltInBug } from "../shop/built-in-bugs.ts";
 import { formatTable } from "./table.ts";
 
 export function printComponents(rows: ComponentRow[]) {
@@ -22,6 +24,17 @@ export function printComponents(rows: ComponentRow[]) {
       rows.map((r) => [r.component, r.kind, r.pid, r.address, r.detail]),
     ),
   );
+}
+
+/** What `lab status` says first: the lab, and loudly, a built-in bug it runs with. */
+export function labStatusHeader(
+  state: Pick<LabState, "pid" | "startedAt" | "regions" | "replication">,
+  builtInBug: BuiltInBug | undefined,
+): string[] {
+  return [
+    ...(builtInBug ? [`!!! ${builtInBugWarning(builtInBug)} !!!`] : []),
+    `lab pid ${state.pid}, up since ${state.startedAt}, ${state.regions.join(", ")}, ${state.replication} replication`,
+  ];
 }
 
 export function registerLab(program: Command) {
@@ -39,10 +52,18 @@ export function registerLab(program: Command) {
         .choices(["sync", "async"])
         .default("sync"),
     )
+    .addOption(
+      new Option(
+        "--shop-bug <name>",
+        "run the shop with this deliberate bug switched on (also taken from CHAOSCART_BUILT_IN_BUG); " +
+          "status, topology.yaml and every report from `verify --target` say so",
+      ).choices(BUILT_IN_BUG_NAMES),
+    )
     .option("--keep", "keep the work directory (data, logs) after teardown", false)
     .addOption(dirOption())
-    .action(async (opts: { regions: string; replication: ReplicationMode; keep: boolean; dir: string }) => {
+    .action(async (opts: LabUpOptions) => {
       const workDir = path.resolve(opts.dir);
+      const bug = opts.shopBug ?? builtInBugFromEnv(process.env);
       const previous = readLabState(workDir);
       if (previous && isAlive(previous.pid)) {
         throw new Error(
@@ -60,6 +81,9 @@ export function registerLab(program: Command) {
         replication: opts.replication,
         workDir,
         keep: opts.keep,
+        // The settings `verify` runs its own lab with, so `verify --target` sees the same shop.
+        serviceEnv: LAB_SERVICE_ENV,
+        ...(bug ? { builtInBug: bug } : {}),
         log: (line) => console.log(`[lab] ${line}`),
         onServiceExit: (name, code, signal) =>
           console.log(
@@ -75,6 +99,7 @@ export function registerLab(program: Command) {
         token: topology.token,
         regions,
         replication: opts.replication,
+        ...(bug ? { builtInBug: bug } : {}),
         components: topology.components(),
       };
       writeTopologyFile(path.join(workDir, TOPOLOGY_FILE), labTopologyFile(topology, control.url));
@@ -88,6 +113,7 @@ export function registerLab(program: Command) {
       console.log(
         `up in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C or \`chaoscart lab down\` to stop`,
       );
+      if (bug) console.log(`\n!!! ${builtInBugWarning(bug)} !!!`);
 
       let stopping = false;
       const shutdown = async (signal: NodeJS.Signals) => {
@@ -113,10 +139,11 @@ export function registerLab(program: Command) {
         headers: { authorization: `Bearer ${state.token}` },
       });
       if (!response.ok) throw new Error(`lab control API answered ${response.status}`);
-      const { components } = (await response.json()) as { components: ComponentRow[] };
-      console.log(
-        `lab pid ${state.pid}, up since ${state.startedAt}, ${state.regions.join(", ")}, ${state.replication} replication`,
-      );
+      const { components, builtInBug } = (await response.json()) as {
+        components: ComponentRow[];
+        builtInBug?: BuiltInBug;
+      };
+      for (const line of labStatusHeader(state, builtInBug ?? state.builtInBug)) console.log(line);
       printComponents(components);
     });
 
@@ -153,6 +180,14 @@ export function registerLab(program: Command) {
       if (isAlive(state.pid)) throw new Error(`lab (pid ${state.pid}) did not stop within 60 s`);
       console.log(`lab (pid ${state.pid}) stopped`);
     });
+}
+
+interface LabUpOptions {
+  regions: string;
+  replication: ReplicationMode;
+  shopBug?: BuiltInBug;
+  keep: boolean;
+  dir: string;
 }
 
 export function requireRunningLab(dir: string): LabState {

@@ -12,23 +12,8 @@ import { writeReport } from "../lab/report/write.ts";
 import { checkTarget, targetSystem } from "../lab/target/system.ts";
 import { loadTopologyFile, TopologyFileError } from "../lab/target/topology-file.ts";
 import { startTopology, type Topology } from "../lab/topology/launcher.ts";
-import { BUILT_IN_BUG_NAMES, BUILT_IN_BUGS, type BuiltInBug } from "../shop/built-in-bugs.ts";
-
-/** Service settings for lab runs: short leases so recovery is visible within an experiment. */
-export const LAB_SERVICE_ENV = {
-  CHAOSCART_LOG_LEVEL: "warn",
-  CHAOSCART_ORDER_LEASE_MS: "3000",
-  CHAOSCART_RECOVERY_INTERVAL_MS: "500",
-  CHAOSCART_RESERVATION_TTL_MS: "30000",
-  // Above the suites' offered load (15/s plus retries and polls), below the overload burst (×5).
-  CHAOSCART_RATE_LIMIT_RPS: "60",
-  CHAOSCART_RATE_LIMIT_BURST: "40",
-  CHAOSCART_USER_RATE_LIMIT_RPS: "50",
-  CHAOSCART_USER_RATE_LIMIT_BURST: "20",
-  // What the lab's order service sustains with the whole lab on 2 cores (~30 orders/s): beyond it a
-  // burst only builds a backlog that outlives it (measured: recovery availability 0.08 at 128, 0.99 at 32).
-  CHAOSCART_ORDER_MAX_IN_FLIGHT: "32",
-};
+import { builtInBugFromEnv, builtInBugWarning, LAB_SERVICE_ENV } from "../lab/topology/service-env.ts";
+import { BUILT_IN_BUG_NAMES, type BuiltInBug } from "../shop/built-in-bugs.ts";
 
 export function registerVerify(program: Command) {
   program
@@ -57,7 +42,9 @@ export function registerVerify(program: Command) {
     )
     .option("--keep", "keep the lab work directory (PostgreSQL data, service logs)", false)
     .action(async (opts) => {
-      const bug = opts.shopBug as BuiltInBug | undefined;
+      // Asked for by the option, or by CHAOSCART_BUILT_IN_BUG in this shell (never silently inherited).
+      const shellBug = builtInBugFromEnv(process.env);
+      const bug = opts.target ? undefined : ((opts.shopBug as BuiltInBug | undefined) ?? shellBug);
       const experiments = select(opts);
       const baseline = opts.baseline ? await loadBaseline(opts.baseline) : undefined;
       const target = opts.target ? await loadTarget(opts.target) : undefined; // before anything is written
@@ -79,8 +66,11 @@ export function registerVerify(program: Command) {
       process.on("SIGTERM", onSignal);
 
       const started = Date.now();
-      const warning = bug && `BUILT-IN BUG "${bug}" (${BUILT_IN_BUGS[bug]}): this is NOT the real shop`;
-      if (warning) log(warning);
+      if (opts.target && shellBug) {
+        log(`CHAOSCART_BUILT_IN_BUG in this shell is ignored: --target verifies the deployment as it runs`);
+      }
+      const launchedBug = bug ?? (target?.settings.builtInBug as BuiltInBug | undefined);
+      if (launchedBug) log(builtInBugWarning(launchedBug));
       log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
       let topology: Topology | undefined;
       let system: SystemUnderTest;
@@ -94,7 +84,7 @@ export function registerVerify(program: Command) {
           replication: "sync",
           workDir: path.join(workDir, "lab"),
           keep: opts.keep,
-          serviceEnv: LAB_SERVICE_ENV,
+          serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
           ...(bug ? { builtInBug: bug } : {}),
           log: (line) => log(`lab: ${line}`),
           onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),

@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAB_SERVICE_ENV } from "../../src/cli/verify.ts";
 import { loadExperiment } from "../../src/lab/experiments/loader.ts";
 import type { RunResult } from "../../src/lab/experiments/result.ts";
 import { runExperiment } from "../../src/lab/experiments/runner.ts";
 import { startTopology, type Topology } from "../../src/lab/topology/launcher.ts";
+import { LAB_SERVICE_ENV } from "../../src/lab/topology/service-env.ts";
 import type { BuiltInBug } from "../../src/shop/built-in-bugs.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/built-in-bugs/", import.meta.url));
@@ -72,7 +72,7 @@ async function launch(builtInBug?: BuiltInBug): Promise<Topology> {
     regions: ["east"],
     replication: "sync",
     workDir: path.join(dir, "lab"),
-    serviceEnv: LAB_SERVICE_ENV,
+    serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
     ...(builtInBug ? { builtInBug } : {}),
     onServiceExit: (service) => exits.push(service),
   });

@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
 import { isAlive, readLabState } from "../../src/lab/control/state-file.ts";
+import { LAB_SERVICE_ENV } from "../../src/lab/topology/service-env.ts";
 
 const CLI = fileURLToPath(new URL("../../bin/chaoscart.js", import.meta.url));
 const parent = mkdtempSync(path.join(tmpdir(), "chaoscart-labcli-"));
@@ -36,7 +37,9 @@ function listening(port: number): Promise<boolean> {
 }
 
 it("lab up brings up a shop behind fault links, and lab down leaves no process and no port behind", async () => {
+  const { CHAOSCART_BUILT_IN_BUG: _none, ...env } = process.env;
   const up = spawn(process.execPath, [CLI, "lab", "up", "--dir", dir, "--replication", "async"], {
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -62,6 +65,18 @@ it("lab up brings up a shop behind fault links, and lab down leaves no process a
   ]) {
     expect(status.out).toContain(name);
   }
+  // Every service runs with the lab's settings, the ones `verify` launches its own lab with.
+  const services = state.components.filter((c) => c.kind === "service");
+  expect(services).toHaveLength(4);
+  for (const service of services) {
+    const environ = readFileSync(`/proc/${service.pid}/environ`, "utf8").split("\0");
+    for (const [name, value] of Object.entries(LAB_SERVICE_ENV)) {
+      expect(environ, `${service.component}: ${name}`).toContain(`${name}=${value}`);
+    }
+    expect(environ.some((e) => e.startsWith("CHAOSCART_BUILT_IN_BUG="))).toBe(false);
+  }
+  expect(status.out).not.toMatch(/BUILT-IN BUG/);
+
   // A real order through the gateway and every link.
   const gateway = state.components.find((c) => c.component === "gateway")?.address as string;
   const inventory = state.components.find((c) => c.component === "east/inventory")?.address as string;

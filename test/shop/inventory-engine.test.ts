@@ -228,3 +228,60 @@ describe("inventory engine: idempotency, release and expiry", () => {
     await expectLedgerConsistent();
   });
 });
+
+describe("inventory engine: bounded per-SKU state", () => {
+  it("keeps no lane for unknown SKUs once their requests are answered", async () => {
+    const engine = new InventoryEngine(store, options);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, i) => engine.reserve(`unknown-${i}`, `NO-SUCH-SKU-${i}`, 1)),
+    );
+    expect(outcomes.every((o) => o.status === "rejected")).toBe(true);
+    expect(engine.laneCount).toBe(0);
+    await engine.close();
+  });
+
+  it("drops a lane when its batch is done, and a sold-out lane when its mark expires", async () => {
+    const engine = new InventoryEngine(store, { ...options, soldOutTtlMs: 100 });
+    const roomy = await newSku(10);
+    expect(await engine.reserve(`lane-${roomy}-1`, roomy, 1)).toMatchObject({ kind: "granted" });
+    expect(engine.laneCount).toBe(0);
+
+    const scarce = await newSku(1);
+    expect(await engine.reserve(`lane-${scarce}-1`, scarce, 1)).toMatchObject({ kind: "granted" });
+    await new Promise((r) => setTimeout(r, 30)); // the holder set loads after the sold-out batch answers
+    expect(engine.laneCount).toBe(1); // the sold-out mark answers later buyers without the database
+    expect(await engine.reserve(`lane-${scarce}-2`, scarce, 1)).toMatchObject({ reason: "sold_out" });
+    await new Promise((r) => setTimeout(r, 250));
+    expect(engine.laneCount).toBe(0);
+    await engine.close();
+  });
+
+  it("loads only the orders still holding a sold-out SKU, and still answers their replays", async () => {
+    const engine = new InventoryEngine(store, options);
+    const sku = await newSku(3);
+    // Churn: 40 orders reserve and release before three others buy the stock out.
+    for (let i = 0; i < 40; i++) {
+      await engine.reserve(`churn-${sku}-${i}`, sku, 1);
+      await engine.release(`churn-${sku}-${i}`);
+    }
+    await engine.reserve(`keep-${sku}-0`, sku, 1);
+    await engine.commit(`keep-${sku}-0`);
+    await Promise.all([engine.reserve(`keep-${sku}-1`, sku, 1), engine.reserve(`keep-${sku}-2`, sku, 1)]);
+    const holders = await store.orderIdsHolding(sku, 1_000);
+    expect([...(holders ?? [])].sort()).toEqual([`keep-${sku}-0`, `keep-${sku}-1`, `keep-${sku}-2`]);
+    expect(await store.orderIdsHolding(sku, 2)).toBeUndefined(); // more than asked for: no set at all
+
+    await new Promise((r) => setTimeout(r, 50)); // the holder set loads after the sold-out batch answers
+    expect(await engine.reserve(`keep-${sku}-0`, sku, 1)).toMatchObject({
+      kind: "granted",
+      state: "COMMITTED",
+    });
+    expect(await engine.reserve(`keep-${sku}-2`, sku, 1)).toMatchObject({ kind: "granted", replay: true });
+    expect(await engine.reserve(`churn-${sku}-7`, sku, 1)).toMatchObject({ kind: "rejected" });
+    expect(await engine.reserve(`late-${sku}`, sku, 1)).toMatchObject({
+      kind: "rejected",
+      reason: "sold_out",
+    });
+    await engine.close();
+  });
+});

@@ -25,7 +25,10 @@ export async function startControlServer(topology: Topology, port = 0) {
         return reply.code(401).send({ error: "unauthorized", message: "missing or wrong bearer token" });
       }
     });
-    scope.get("/status", async () => ({ components: topology.components() }));
+    scope.get("/status", async () => ({
+      components: topology.components(),
+      ...(topology.builtInBug ? { builtInBug: topology.builtInBug } : {}),
+    }));
 
     // Nemeses: any fault of the catalogue, started and healed by id (`chaoscart nemesis …`).
     scope.get("/nemeses", async () => ({

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import type { BuiltInBug } from "../../shop/built-in-bugs.ts";
 import type { ComponentRow } from "../topology/launcher.ts";
 
 /** What `lab up` leaves for `lab status`, `lab down` and `fault …` run from other terminals. */
@@ -11,6 +12,8 @@ export interface LabState {
   token: string;
   regions: string[];
   replication: string;
+  /** The deliberate bug the shop runs with (src/shop/built-in-bugs.ts); absent for the real shop. */
+  builtInBug?: BuiltInBug;
   components: ComponentRow[];
 }
 

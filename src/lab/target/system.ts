@@ -27,6 +27,8 @@ export function targetSystem(topology: TopologyFile, file: string): SystemUnderT
       replication: "as deployed",
       fsync: "as deployed",
       synchronous_commit: "as deployed",
+      // A deliberately broken shop (`lab up` with a built-in bug): every report says so.
+      ...(topology.builtInBug ? { builtInBug: topology.builtInBug } : {}),
     },
   };
 }

@@ -12,13 +12,16 @@
  *     payments: { url: http://127.0.0.1:7104, token: <admin token> }    # GET /admin/payments (money)
  *     order: { url: http://127.0.0.1:7101 }                 # optional: /metrics (catalog counters)
  * control: { url: http://127.0.0.1:7300, token: <lab token> }  # optional: the lab's control API (faults)
+ * builtInBug: no-compensation   # only from `lab up` with a built-in bug: every report says so
  * ```
  */
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
 import { z } from "zod";
+import { BUILT_IN_BUG_NAMES } from "../../shop/built-in-bugs.ts";
 import type { Topology } from "../topology/launcher.ts";
+import { builtInBugWarning } from "../topology/service-env.ts";
 import { describeIssue, parseYamlSource } from "../yaml-source.ts";
 
 /** The name `lab up` writes, and what `--target <dir>` looks for. */
@@ -70,6 +73,10 @@ export const topologyFileSchema = z
       .max(1, "only single-region deployments can be verified for now"),
     /** Optional: the control API of `chaoscart lab up`; without it, experiments with faults do not run. */
     control: endpoint.optional(),
+    /** The deployment runs with this deliberate bug (`lab up` with one): reports must say so. */
+    builtInBug: z
+      .enum(BUILT_IN_BUG_NAMES, { error: `expected one of ${BUILT_IN_BUG_NAMES.join(", ")}` })
+      .optional(),
   })
   .strict();
 
@@ -130,6 +137,7 @@ export function labTopologyFile(topology: Topology, controlUrl: string): Topolog
       order: { url: region.services.order.url },
     })),
     control: { url: controlUrl, token: topology.token },
+    ...(topology.builtInBug ? { builtInBug: topology.builtInBug } : {}),
   };
 }
 
@@ -138,6 +146,7 @@ export function writeTopologyFile(file: string, topology: TopologyFile): void {
   const header = [
     "# A ChaosCart topology file: chaoscart verify --target <this file>",
     "# (README: Verifying an existing deployment). It holds tokens: keep it private.",
+    ...(topology.builtInBug ? [`# ${builtInBugWarning(topology.builtInBug)}`] : []),
     "",
   ].join("\n");
   writeFileSync(`${file}.tmp`, `${header}${stringify(topology)}`, { mode: 0o600 });

@@ -20,6 +20,19 @@ export interface ServiceSpec {
 }
 
 /**
+ * A service's environment: this process's, without the shop's built-in-bug switch (a bug is switched
+ * on only through `spec.env`, by a launcher that says so loudly), then the spec's, then the port.
+ */
+export function childEnv(
+  parent: NodeJS.ProcessEnv,
+  env: Record<string, string>,
+  port: number,
+): NodeJS.ProcessEnv {
+  const { CHAOSCART_BUILT_IN_BUG: _notInherited, ...inherited } = parent;
+  return { ...inherited, ...env, CHAOSCART_PORT: String(port) };
+}
+
+/**
  * One shop service as a child process (`chaoscart serve <role>`), with its log in a file. The lab
  * owns it: kill -9, restart on the same port, stop; and it never outlives this process.
  */
@@ -55,7 +68,7 @@ export class ServiceProcess {
     const log = openSync(this.spec.logFile, "a");
     try {
       this.child = spawn(process.execPath, [entry, "serve", this.spec.role], {
-        env: { ...process.env, ...this.spec.env, CHAOSCART_PORT: String(this.port) },
+        env: childEnv(process.env, this.spec.env, this.port),
         stdio: ["ignore", log, log],
       });
     } finally {

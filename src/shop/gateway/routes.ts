@@ -214,11 +214,16 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
               region: target.region,
             });
         }
-        return reply.code(502).send({
-          error: "upstream_failed",
-          message: `${service} failed mid-request (${code}); the request may or may not have taken effect`,
-          region: target.region,
-        });
+        // Typically the order service died (or restarted) under the request: as retryable as a 503,
+        // with the same Idempotency-Key, since the order may exist already.
+        return reply
+          .code(502)
+          .header("retry-after", "1")
+          .send({
+            error: "upstream_failed",
+            message: `${service} failed mid-request (${code}); the request may or may not have taken effect`,
+            region: target.region,
+          });
       },
     });
   }

@@ -41,17 +41,37 @@ interface Pending extends ReserveRequest {
   reject(error: unknown): void;
 }
 
-/** Per-SKU state. Only this process's event loop touches it, so it needs no locking. */
+/**
+ * Per-SKU state. Only this process's event loop touches it, so it needs no locking. A lane lives
+ * while it has work queued or in flight, or a sold-out mark to remember; then it is dropped, so an
+ * unknown SKU (or one nobody asks for any more) costs nothing once its requests are answered.
+ */
 class SkuLane {
   queue: Pending[] = [];
   timer: NodeJS.Timeout | undefined;
   inFlight: Promise<void> | undefined;
   soldOutUntil = 0;
+  /** Drops the sold-out mark (and the lane, if idle) when it expires. */
+  soldOutTimer: NodeJS.Timeout | undefined;
   /** Orders that hold this SKU, loaded when it sells out, so replays still get their grant back. */
   holders: Set<string> | undefined;
   /** Bumped whenever stock comes back: a sold-out mark computed before that must not be applied after it. */
   returns = 0;
+
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.timer && !this.inFlight && this.holders === undefined;
+  }
+
+  clearSoldOut(): void {
+    if (this.soldOutTimer) clearTimeout(this.soldOutTimer);
+    this.soldOutTimer = undefined;
+    this.holders = undefined;
+    this.soldOutUntil = 0;
+  }
 }
+
+/** Above this many holders the sold-out fast path is skipped: every request goes to its batch. */
+const MAX_SOLD_OUT_HOLDERS = 100_000;
 
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 const MAX_BATCH_ATTEMPTS = 3;
@@ -122,11 +142,17 @@ export class InventoryEngine {
     return all;
   }
 
+  /** SKUs with live per-SKU state (work queued or in flight, or a sold-out mark). */
+  get laneCount(): number {
+    return this.lanes.size;
+  }
+
   /** Stops taking work and waits for every queued and in-flight batch to finish. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const [sku, lane] of this.lanes) {
+      lane.clearSoldOut();
       if (lane.timer) clearTimeout(lane.timer);
       lane.timer = undefined;
       if (!lane.inFlight && lane.queue.length > 0) this.flush(sku, lane);
@@ -147,10 +173,11 @@ export class InventoryEngine {
   }
 
   private reserveCoalesced(orderId: string, sku: string, qty: number): Promise<ReserveOutcome> {
-    const lane = this.lane(sku);
-    if (lane.holders && Date.now() < lane.soldOutUntil && !lane.holders.has(orderId)) {
+    const known = this.lanes.get(sku);
+    if (known?.holders && Date.now() < known.soldOutUntil && !known.holders.has(orderId)) {
       return Promise.resolve({ kind: "rejected", orderId, sku, qty, reason: "sold_out" });
     }
+    const lane = known ?? this.lane(sku);
     return new Promise<ReserveOutcome>((resolve, reject) => {
       lane.queue.push({ orderId, qty, resolve, reject });
       if (lane.inFlight) return; // the batch in flight flushes this one when it ends
@@ -177,7 +204,12 @@ export class InventoryEngine {
       lane.inFlight = undefined;
       // Arrivals during the batch have already waited at least one transaction: write them now.
       if (lane.queue.length > 0) this.flush(sku, lane);
+      else this.dropIfIdle(sku, lane);
     });
+  }
+
+  private dropIfIdle(sku: string, lane: SkuLane): void {
+    if (lane.idle && this.lanes.get(sku) === lane) this.lanes.delete(sku);
   }
 
   private async runBatch(sku: string, lane: SkuLane, batch: Pending[]): Promise<void> {
@@ -219,12 +251,19 @@ export class InventoryEngine {
   private async markSoldOut(sku: string, lane: SkuLane): Promise<void> {
     const returns = lane.returns;
     try {
-      const holders = await this.store.orderIdsHolding(sku);
+      const holders = await this.store.orderIdsHolding(sku, MAX_SOLD_OUT_HOLDERS);
       if (lane.returns !== returns) return; // a release landed meanwhile: not sold out any more
+      lane.clearSoldOut();
+      if (!holders) return; // too many to keep: batches still answer correctly, only slower
       lane.holders = holders;
       lane.soldOutUntil = Date.now() + this.options.soldOutTtlMs;
+      lane.soldOutTimer = setTimeout(() => {
+        lane.clearSoldOut();
+        this.dropIfIdle(sku, lane);
+      }, this.options.soldOutTtlMs);
+      lane.soldOutTimer.unref();
     } catch (error) {
-      lane.holders = undefined; // no fast path without the holder set; batches still answer correctly
+      lane.clearSoldOut(); // no fast path without the holder set; batches still answer correctly
       this.events.error?.("sold-out holders", error);
     }
   }
@@ -234,8 +273,8 @@ export class InventoryEngine {
       const lane = this.lanes.get(sku);
       if (!lane) continue;
       lane.returns++;
-      lane.holders = undefined;
-      lane.soldOutUntil = 0;
+      lane.clearSoldOut();
+      this.dropIfIdle(sku, lane);
     }
   }
 }

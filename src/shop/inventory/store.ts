@@ -318,11 +318,18 @@ export class InventoryStore {
       FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
   }
 
-  /** Order ids holding (or having held) stock of this SKU; what the sold-out fast path must still answer by replay. */
-  async orderIdsHolding(sku: string): Promise<Set<string>> {
+  /**
+   * Orders holding stock of this SKU here (HELD or COMMITTED): the ones the sold-out fast path must
+   * still send to a batch, for their replay. At most the SKU's quota of them, since each holds a unit;
+   * undefined when there are more than `limit`. Released reservations are left out (they are all the
+   * churn): a released order's retry is then told sold_out instead of order_released, a rejection either way.
+   */
+  async orderIdsHolding(sku: string, limit: number): Promise<Set<string> | undefined> {
     const rows = await this.db<{ orderId: string }[]>`
-      SELECT order_id AS "orderId" FROM reservation WHERE sku_id = ${sku} AND region = ${this.region}`;
-    return new Set(rows.map((r) => r.orderId));
+      SELECT order_id AS "orderId" FROM reservation
+      WHERE sku_id = ${sku} AND region = ${this.region} AND state <> 'RELEASED'
+      LIMIT ${limit + 1}`;
+    return rows.length > limit ? undefined : new Set(rows.map((r) => r.orderId));
   }
 
   /**

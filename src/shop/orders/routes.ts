@@ -64,12 +64,13 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       const { userId } = request.body;
       const items = normaliseItems(request.body.items);
       const prices = await options.prices(items.map((i) => i.sku));
-      const unknown = items.findIndex((item) => !prices.has(item.sku));
+      // Named by the line the client sent: `items` is merged and sorted, so its indexes are not theirs.
+      const unknown = request.body.items.findIndex((item) => !prices.has(item.sku));
       if (unknown >= 0) {
         return reply.code(422).send({
           error: "unknown_sku",
           field: `body.items.${unknown}.sku`,
-          message: `unknown SKU ${items[unknown]?.sku}`,
+          message: `body.items.${unknown}.sku: unknown SKU ${request.body.items[unknown]?.sku}`,
         });
       }
       const priced = items.map((item) => ({ ...item, price: prices.get(item.sku) ?? 0 }));

@@ -41,8 +41,12 @@ async function fakeOrderService(region: string): Promise<FakeOrderService> {
     const raw = request.body as string;
     const last = seen[seen.length - 1];
     if (last) last.body = raw;
-    const body = JSON.parse(raw) as { sleepMs?: number };
+    const body = JSON.parse(raw) as { sleepMs?: number; hangUp?: boolean };
     if (body.sleepMs) await sleep(body.sleepMs);
+    if (body.hangUp) {
+      request.raw.socket.destroy(); // dies mid-request, like a killed order service
+      return reply.hijack();
+    }
     return reply.code(201).send({ region, state: "CONFIRMED" });
   });
   app.get<{ Params: { id: string } }>("/orders/:id", async (request) => ({ region, id: request.params.id }));
@@ -318,6 +322,14 @@ describe("upstream failures", () => {
     expect(response.headers.get("retry-after")).toBe("1");
     const deadOrder = new SnowflakeGenerator(2, 0).next();
     expect((await call("GET", `/orders/${deadOrder}`)).status).toBe(503);
+  });
+
+  it("answers 502 upstream_failed with Retry-After: 1 when the order service dies mid-request", async () => {
+    const userId = userIn("east");
+    const response = await call("POST", "/orders", { body: { userId, hangUp: true } });
+    expect(response.status).toBe(502);
+    expect(response.body).toMatchObject({ error: "upstream_failed", region: "east" });
+    expect(response.headers.get("retry-after")).toBe("1");
   });
 });
 

@@ -1,0 +1,54 @@
+import {
+  BUILT_IN_BUG_NAMES,
+  BUILT_IN_BUGS,
+  type BuiltInBug,
+  isBuiltInBug,
+} from "../../shop/built-in-bugs.ts";
+
+/**
+ * The lab's shop settings: every topology the lab runs experiments against (`chaoscart verify`'s own
+ * and `chaoscart lab up`'s, which `verify --target` uses) runs the services with these, so a
+ * verdict means the same shop whichever way it was launched.
+ */
+export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
+  // Short leases so recovery is visible within an experiment.
+  CHAOSCART_ORDER_LEASE_MS: "3000",
+  CHAOSCART_RECOVERY_INTERVAL_MS: "500",
+  // Outlasts an experiment: stock a saga failed to release is still held when the checkers look.
+  CHAOSCART_RESERVATION_TTL_MS: "30000",
+  // Above the slowest provider the suite injects (3 s ± jitter): a late authorization lands within
+  // it, and settling waits for it (void watches) without stretching every experiment by a minute.
+  CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: "10000",
+  // Above the suites' offered load (15/s plus retries and polls), below the overload burst (×5).
+  CHAOSCART_RATE_LIMIT_RPS: "60",
+  CHAOSCART_RATE_LIMIT_BURST: "40",
+  CHAOSCART_USER_RATE_LIMIT_RPS: "50",
+  CHAOSCART_USER_RATE_LIMIT_BURST: "20",
+  // What the lab's order service sustains with the whole lab on 2 cores (~30 orders/s): beyond it a
+  // burst only builds a backlog that outlives it (measured: recovery availability 0.08 at 128, 0.99 at 32).
+  CHAOSCART_ORDER_MAX_IN_FLIGHT: "32",
+};
+
+/** The variable that switches a built-in bug on in a service (src/shop/built-in-bugs.ts). */
+export const BUILT_IN_BUG_VAR = "CHAOSCART_BUILT_IN_BUG";
+
+/**
+ * The built-in bug the shell asks for with CHAOSCART_BUILT_IN_BUG, if any. The lab never lets the
+ * variable reach its services by inheritance (see ServiceProcess): a launcher that honours it
+ * passes it on explicitly and says so.
+ */
+export function builtInBugFromEnv(env: NodeJS.ProcessEnv): BuiltInBug | undefined {
+  const value = env[BUILT_IN_BUG_VAR];
+  if (value === undefined || value === "") return undefined;
+  if (!isBuiltInBug(value)) {
+    throw new Error(
+      `${BUILT_IN_BUG_VAR}="${value}" in this shell is not a built-in bug; expected one of ${BUILT_IN_BUG_NAMES.join(", ")}`,
+    );
+  }
+  return value;
+}
+
+/** The warning every surface of a deliberately broken shop shows. */
+export function builtInBugWarning(bug: BuiltInBug): string {
+  return `BUILT-IN BUG "${bug}" (${BUILT_IN_BUGS[bug]}): this is NOT the real shop`;
+}
