@@ -105,7 +105,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     hotSkus: skus.hot,
     coldSkus: skus.cold,
     mix: { order: mix.order, "order-read": mix.orderRead, "catalog-read": mix.catalogRead },
-    shape: { missingSkuShare: mix.unknownSku },
+    shape: { missingSkuShare: mix.unknownSku, multiItemShare: experiment.workload.multiItemShare },
     timeoutMs: experiment.workload.timeout,
     history,
     phaseAt,

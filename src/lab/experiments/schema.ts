@@ -84,6 +84,8 @@ export const experimentSchema = z
         hotSkus: z.number().int().min(1).max(100).default(3),
         coldSkus: z.number().int().min(0).max(10_000).default(20),
         stockPerSku: z.number().int().positive().default(300),
+        /** Share of orders with two distinct items instead of one. */
+        multiItemShare: z.number().min(0).max(1).default(0.1),
         arrival: z.enum(["constant", "poisson"]).default("poisson"),
         timeout: duration.default(2_000),
         mix: z

@@ -108,6 +108,11 @@ export const NEMESIS_SCHEMAS = {
   }),
   /** Skew a service's hybrid logical clock by `offsetMs`; stop sets it back to 0. */
   "clock-offset": spec("clock-offset", { offsetMs: z.number().int().min(-86_400_000).max(86_400_000) }),
+  /**
+   * Misconfigure the inventory's reservation TTL to `ttlMs` for new reservations (a config push
+   * gone wrong, or a deliberately short hold); stop puts back the TTL it found.
+   */
+  "reservation-ttl": spec("reservation-ttl", { ttlMs: z.number().int().min(100).max(86_400_000) }),
 } as const;
 
 export type NemesisKind = keyof typeof NEMESIS_SCHEMAS;

@@ -14,6 +14,8 @@
  *   `DELETE /lab/cpu-burn` stops it.
  * - `PUT /lab/clock {offsetMs}`: sets the service's hybrid logical clock offset (501 when the service
  *   has no clock). `GET /lab/clock` reads it.
+ * - `PUT /lab/reservation-ttl {ttlMs}`: sets the TTL of reservations granted from now on (a
+ *   misconfiguration fault; 501 when the service grants none). `GET /lab/reservation-ttl` reads it.
  * - `GET /lab`: what is running.
  */
 
@@ -34,6 +36,8 @@ export interface LabEndpointsOptions {
   token: string | undefined;
   /** The service's hybrid logical clock, if it has one. */
   clock?: { offsetMs: number };
+  /** The TTL of new reservations, in the inventory service. */
+  reservationTtl?: { reservationTtlMs: number };
 }
 
 const MAX_MS = 600_000;
@@ -49,6 +53,7 @@ const burnBody = z
   })
   .strict();
 const clockBody = z.object({ offsetMs: z.number().int().min(-86_400_000).max(86_400_000) }).strict();
+const ttlBody = z.object({ ttlMs: z.number().int().min(100).max(86_400_000) }).strict();
 
 interface Block {
   ms: number;
@@ -87,7 +92,7 @@ while (Date.now() < until) {
 type AnyFastify = FastifyInstance<any, any, any, any, any>;
 
 export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptions): void {
-  const { clock } = options;
+  const { clock, reservationTtl } = options;
   // `config.labEndpoint` marks the routes for service-wide hooks that must let them through (a write
   // guard refusing non-GET requests while the database is read-only would otherwise refuse them too).
   const guarded = { onRequest: authorize(options.token), config: { labEndpoint: true } };
@@ -105,6 +110,7 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     block: block ? describeBlock(block) : null,
     cpuBurn: burn ? describeBurn(burn) : null,
     clock: clock ? { offsetMs: clock.offsetMs } : null,
+    reservationTtl: reservationTtl ? { ttlMs: reservationTtl.reservationTtlMs } : null,
   }));
 
   app.post("/lab/block", guarded, async (request, reply) => {
@@ -230,6 +236,24 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     return { offsetMs: clock.offsetMs, previousMs };
   });
 
+  app.get("/lab/reservation-ttl", guarded, async (_request, reply) => {
+    if (!reservationTtl) return noReservations(reply);
+    return { ttlMs: reservationTtl.reservationTtlMs };
+  });
+
+  app.put("/lab/reservation-ttl", guarded, async (request, reply) => {
+    if (!reservationTtl) return noReservations(reply);
+    const body = parse(ttlBody, request.body, reply);
+    if (!body) return reply;
+    const previousMs = reservationTtl.reservationTtlMs;
+    reservationTtl.reservationTtlMs = body.ttlMs;
+    request.log.warn(
+      { resilience_stage: "fault_injection", lab: "reservation-ttl", ttlMs: body.ttlMs, previousMs },
+      "lab: reservation TTL set",
+    );
+    return { ttlMs: body.ttlMs, previousMs };
+  });
+
   app.addHook("onClose", async () => {
     if (block) block.cancelled = true;
     block = undefined;
@@ -268,6 +292,10 @@ function badField(reply: FastifyReply, field: string, message: string) {
 
 function noClock(reply: FastifyReply) {
   return reply.code(501).send({ error: "no_clock", message: "this service has no hybrid logical clock" });
+}
+
+function noReservations(reply: FastifyReply) {
+  return reply.code(501).send({ error: "no_reservations", message: "this service grants no reservations" });
 }
 
 /** Busy-waits until `end` (performance.now() time): the event loop does nothing else meanwhile. */

@@ -64,7 +64,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
   });
   engine.startSweeper();
   const labToken = process.env.CHAOSCART_LAB_TOKEN;
-  if (labToken) registerLabEndpoints(app, { token: labToken });
+  if (labToken) registerLabEndpoints(app, { token: labToken, reservationTtl: engine.options });
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
