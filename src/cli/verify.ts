@@ -130,7 +130,8 @@ export function registerVerify(program: Command) {
       console.log(`report: ${paths.html}\nresult: ${paths.json}\njunit:  ${paths.junit}`);
       console.log(`histories: ${path.join(out, "<experiment>", "history.jsonl")}`);
       console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-      if (results.some((r) => r.verdict === "fail") || interrupted) process.exitCode = 1;
+      // Anything but pass is non-zero: an incomplete run did not check what it was asked to.
+      if (results.some((r) => r.verdict !== "pass") || interrupted) process.exitCode = 1;
     });
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkMoney } from "../../src/lab/checkers/money.ts";
+import { checkOrderCoverage } from "../../src/lab/checkers/order-coverage.ts";
 import { checkNoLostReservation } from "../../src/lab/checkers/reservations-kept.ts";
 import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
 import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
@@ -43,6 +44,85 @@ describe("money checker", () => {
     expect(checkMoney(orders, [{ orderId: "1", state: "CAPTURED", captures: 1, amount: 499 }]).valid).toBe(
       false,
     );
+  });
+});
+
+describe("money checker: wrong verdicts of issue 9 §3 and §8", () => {
+  const cancelled = [{ id: "2", state: "CANCELLED", total: 500 }];
+  it("fails on an open authorization (AUTHORIZED, never voided) of a CANCELLED order", () => {
+    const payments = [{ orderId: "2", state: "AUTHORIZED", captures: 0, amount: 500 }];
+    expect(checkMoney(cancelled, payments).problems).toEqual([
+      expect.stringMatching(/order 2 is CANCELLED but its authorization of 500 was never voided/),
+    ]);
+    const voided = [{ orderId: "2", state: "VOIDED", captures: 0, amount: 500 }];
+    expect(checkMoney(cancelled, voided).valid).toBe(true);
+  });
+  it("fails on an open authorization of an order the shop does not have", () => {
+    const payments = [{ orderId: "9", state: "AUTHORIZED", captures: 0, amount: 500 }];
+    expect(checkMoney([], payments).problems.join()).toMatch(
+      /open authorization of 500 for 9, an order the shop does not have/,
+    );
+  });
+  it("judges every payment record of an order, not the last one listed", () => {
+    const confirmed = [{ id: "1", state: "CONFIRMED", total: 500 }];
+    const twice = [
+      { orderId: "1", state: "CAPTURED", captures: 1, amount: 500 },
+      { orderId: "1", state: "CAPTURED", captures: 1, amount: 500 },
+      { orderId: "1", state: "VOIDED", captures: 0, amount: 500 },
+    ];
+    expect(checkMoney(confirmed, twice).problems.join()).toMatch(/order 1 was captured 2 times/);
+    const keptOnCancel = [
+      { orderId: "2", state: "CAPTURED", captures: 1, amount: 500 },
+      { orderId: "2", state: "REFUNDED", captures: 1, amount: 500 },
+    ];
+    expect(checkMoney(cancelled, keptOnCancel).problems.join()).toMatch(
+      /2 is CANCELLED but its capture was never refunded/,
+    );
+  });
+});
+
+describe("order coverage checker (issue 9 §8)", () => {
+  const row = (orderId: string, sku: string, state: "HELD" | "COMMITTED" | "RELEASED", qty = 1) => ({
+    orderId,
+    sku,
+    qty,
+    state,
+  });
+  const orders = [
+    {
+      id: "1",
+      state: "CONFIRMED",
+      items: [
+        { sku: "A", qty: 1 },
+        { sku: "B", qty: 2 },
+      ],
+    },
+    { id: "2", state: "CANCELLED", items: [{ sku: "A", qty: 1 }] },
+  ];
+  it("passes when a CONFIRMED order has every item COMMITTED and a CANCELLED one none", () => {
+    const reservations = [
+      row("1", "A", "COMMITTED"),
+      row("1", "B", "COMMITTED", 2),
+      row("2", "A", "RELEASED"),
+    ];
+    expect(checkOrderCoverage(orders, reservations)).toEqual({ valid: true, problems: [] });
+  });
+  it("catches two wrong orders whose per-SKU totals still balance", () => {
+    // A's one committed unit belongs to the cancelled order 2, not to the confirmed order 1.
+    const reservations = [
+      row("1", "A", "RELEASED"),
+      row("1", "B", "COMMITTED", 2),
+      row("2", "A", "COMMITTED"),
+    ];
+    const problems = checkOrderCoverage(orders, reservations).problems.join("\n");
+    expect(problems).toMatch(/order 1 is CONFIRMED but its A is RELEASED/);
+    expect(problems).toMatch(/order 2 is CANCELLED but its A is COMMITTED/);
+  });
+  it("catches a missing item and a committed quantity that differs", () => {
+    const reservations = [row("1", "A", "COMMITTED", 2)];
+    const problems = checkOrderCoverage(orders, reservations).problems.join("\n");
+    expect(problems).toMatch(/order 1 is CONFIRMED but its A is COMMITTED for 2, the order has 1/);
+    expect(problems).toMatch(/order 1 is CONFIRMED but no reservation of B exists/);
   });
 });
 

@@ -1,23 +1,45 @@
 import postgres from "postgres";
+import { decode } from "../../shop/domain/ids.ts";
 import type { FinalOrder } from "../checkers/acknowledged-orders.ts";
 import type { LedgerState } from "../checkers/inventory-ledger.ts";
-import { readInventoryState } from "../checkers/inventory-state.ts";
+import { readInventoryRows } from "../checkers/inventory-state.ts";
 import type { ProviderPayment } from "../checkers/money.ts";
 
+/** A source of the final state that could not be read, and why. */
+export interface Unreadable {
+  error: string;
+}
+
+export type Source<T> = T | Unreadable;
+
+export function isUnreadable<T>(source: Source<T>): source is Unreadable {
+  return !Array.isArray(source) && typeof source === "object" && source !== null && "error" in source;
+}
+
+export type FinalStateOrder = FinalOrder & {
+  total: number;
+  items: { sku: string; qty: number }[];
+  /** The order's outbox has a StockReserved event. */
+  stockReserved: boolean;
+};
+
+/**
+ * What the shop ended with. Each source is read on its own: one that cannot be read makes only the
+ * checks that need it "not checked". Orders and inventory come from one database snapshot.
+ */
 export interface FinalState {
-  orders: (FinalOrder & {
-    total: number;
-    items: { sku: string; qty: number }[];
-    /** The order's outbox has a StockReserved event. */
-    stockReserved: boolean;
-  })[];
-  inventory: LedgerState;
-  payments: ProviderPayment[];
+  /** The experiment's SKUs, as asked of the reader: each one has a stock row, or the read missed it. */
+  skus: string[];
+  orders: Source<FinalStateOrder[]>;
+  inventory: Source<LedgerState>;
+  /** The provider's records of this experiment's orders, not filtered by the orders the shop has. */
+  payments: Source<ProviderPayment[]>;
 }
 
 /**
- * Reads what the shop ended with, limited to this experiment: its SKUs, and the orders created since
- * it started or named by its history (so a shared topology can run a suite one experiment after another).
+ * Reads what the shop ended with, limited to this experiment: its SKUs, the orders created since it
+ * started or named by its history (so a shared topology can run a suite one experiment after another),
+ * and the provider's payments of orders minted since it started or named by either.
  *
  * An order's idempotency key is the one its client sent, as the order's OrderPlaced event recorded
  * it; the `idem_key` column (what the shop dedupes on, so part of what is under test) only for orders
@@ -29,37 +51,87 @@ export async function readFinalState(options: {
   skus: readonly string[];
   since: Date;
   keys: readonly string[];
+  /** Order ids the history names (given to clients, read by them). */
+  orderIds?: readonly string[];
   paymentUrl: string;
   token: string;
 }): Promise<FinalState> {
-  const sql = postgres(options.databaseUrl, { max: 2, onnotice: () => {}, connect_timeout: 10 });
+  // The provider first: an order it has a payment for is read from the database even if nothing else names it.
+  const payments = await readPayments(options).catch((error: Error) => ({
+    error: `payment provider: ${error.message}`,
+  }));
+  const named = [
+    ...(options.orderIds ?? []),
+    ...(isUnreadable(payments) ? [] : payments.map((p) => p.orderId)),
+  ];
+  const database = await readDatabase(options, named).catch((error: Error) => ({
+    error: `database: ${error.message}`,
+  }));
+  return {
+    skus: [...options.skus],
+    orders: "error" in database ? database : database.orders,
+    inventory: "error" in database ? database : database.inventory,
+    payments,
+  };
+}
+
+/** Orders and the three inventory tables in one REPEATABLE READ snapshot. */
+async function readDatabase(
+  options: Parameters<typeof readFinalState>[0],
+  orderIds: readonly string[],
+): Promise<{ orders: FinalStateOrder[]; inventory: LedgerState }> {
+  const sql = postgres(options.databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
-    const skus = new Set(options.skus);
-    const full = await readInventoryState(sql, options.region);
-    const inventory: LedgerState = {
-      stock: full.stock.filter((s) => skus.has(s.sku)),
-      reservations: full.reservations.filter((r) => skus.has(r.sku)),
-      movements: full.movements.filter((m) => skus.has(m.sku)),
-    };
-    const orders = await sql<FinalState["orders"]>`
-      SELECT o.id, coalesce(placed.payload->>'idempotencyKey', o.idem_key) AS "idemKey", o.state,
-        o.home_region AS region, o.total::float8 AS total, o.items,
-        EXISTS (SELECT 1 FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
-                AND e.event = 'StockReserved') AS "stockReserved"
-      FROM orders o
-      LEFT JOIN LATERAL (SELECT payload FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
-                         AND e.event = 'OrderPlaced' LIMIT 1) placed ON true
-      WHERE o.created_at >= ${options.since} OR o.idem_key = ANY(${[...options.keys]}::text[])`;
-    const response = await fetch(`${options.paymentUrl}/admin/payments`, {
-      headers: { authorization: `Bearer ${options.token}` },
+    return await sql.begin("isolation level repeatable read read only", async (tx) => {
+      const skus = new Set(options.skus);
+      const full = await readInventoryRows(tx, options.region);
+      const inventory: LedgerState = {
+        stock: full.stock.filter((s) => skus.has(s.sku)),
+        reservations: full.reservations.filter((r) => skus.has(r.sku)),
+        movements: full.movements.filter((m) => skus.has(m.sku)),
+      };
+      const orders = await tx<FinalStateOrder[]>`
+        SELECT o.id, coalesce(placed.payload->>'idempotencyKey', o.idem_key) AS "idemKey", o.state,
+          o.home_region AS region, o.total::float8 AS total, o.items,
+          EXISTS (SELECT 1 FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
+                  AND e.event = 'StockReserved') AS "stockReserved"
+        FROM orders o
+        LEFT JOIN LATERAL (SELECT payload FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
+                           AND e.event = 'OrderPlaced' LIMIT 1) placed ON true
+        WHERE o.created_at >= ${options.since} OR o.idem_key = ANY(${[...options.keys]}::text[])
+           OR o.id = ANY(${[...new Set(orderIds)]}::text[])`;
+      return { orders: [...orders], inventory };
     });
-    if (!response.ok) throw new Error(`payment provider answered ${response.status}`);
-    const ids = new Set(orders.map((o) => o.id));
-    const payments = ((await response.json()) as { payments: ProviderPayment[] }).payments.filter((p) =>
-      ids.has(p.orderId),
-    );
-    return { orders: [...orders], inventory, payments };
   } finally {
     await sql.end({ timeout: 2 });
+  }
+}
+
+/**
+ * The provider's payments of this experiment: of orders minted since it started (order ids carry their
+ * creation time) or named by its history. Not filtered by the orders the shop has: a payment of an
+ * order the shop lost is exactly what the money check looks for.
+ */
+async function readPayments(options: Parameters<typeof readFinalState>[0]): Promise<ProviderPayment[]> {
+  const response = await fetch(`${options.paymentUrl}/admin/payments`, {
+    headers: { authorization: `Bearer ${options.token}` },
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!response.ok) throw new Error(`GET /admin/payments answered ${response.status}`);
+  const body = (await response.json()) as { payments?: unknown };
+  if (!Array.isArray(body.payments)) throw new Error("GET /admin/payments: no payments list in the answer");
+  const named = new Set(options.orderIds ?? []);
+  const since = options.since.getTime();
+  return (body.payments as ProviderPayment[]).filter(
+    (p) => named.has(p.orderId) || mintedSince(p.orderId, since),
+  );
+}
+
+/** An order id minted at or after `since`; an id that is not the shop's kind is kept (never hidden). */
+function mintedSince(orderId: string, since: number): boolean {
+  try {
+    return decode(orderId).timestampMs >= since;
+  } catch {
+    return true;
   }
 }

@@ -48,6 +48,19 @@ export interface HypothesisResult {
   summary: string;
 }
 
+export type Verdict = "pass" | "fail" | "incomplete";
+
+/** The verdict of one run (see `RunResult.verdict`): "not checked" is never a pass. */
+export function verdictOf(
+  checks: readonly { status: CheckStatus }[],
+  hypotheses: readonly { status: CheckStatus }[],
+  aborted?: unknown,
+): Verdict {
+  const all = [...checks, ...hypotheses];
+  if (aborted || all.some((c) => c.status === "fail")) return "fail";
+  return all.some((c) => c.status === "not-checked") ? "incomplete" : "pass";
+}
+
 export interface RunResult {
   schemaVersion: 1;
   experiment: {
@@ -60,7 +73,12 @@ export interface RunResult {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
-  verdict: "pass" | "fail";
+  /**
+   * `pass` only if every check passed and every hypothesis held, and nothing aborted the run; `fail` if
+   * any failed or the run was aborted; otherwise `incomplete`: something the experiment asked for was
+   * not checked (e.g. the final state could not be read). Treat anything but `pass` as not passed.
+   */
+  verdict: Verdict;
   /**
    * Set when a guardrail stopped fault injection early; or, with `atMs` 0 and a reason starting
    * "not run:", when the experiment could not run at all (its faults cannot be injected into the target).

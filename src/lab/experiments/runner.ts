@@ -7,10 +7,10 @@ import { errorRate, recoveryTimeMs, sloByPhase, timeline } from "../slo/index.ts
 import type { Topology } from "../topology/launcher.ts";
 import { runWorkload, type WorkloadOptions } from "../workload/index.ts";
 import { runChecks } from "./checks.ts";
-import { type FinalState, readFinalState } from "./final-state.ts";
+import { type FinalState, isUnreadable, readFinalState, type Unreadable } from "./final-state.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
-import type { PhaseWindow, RunResult } from "./result.ts";
+import { type PhaseWindow, type RunResult, verdictOf } from "./result.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 import { describeSettle, type SettleOptions, settle } from "./settle.ts";
 import { type Endpoint, type FaultInjector, launchedSystem, type SystemUnderTest } from "./system.ts";
@@ -136,7 +136,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const guard = startGuardrails(experiment, history, t0, abortFaults);
   const progress = setInterval(() => options.progress?.(progressLine(history.ops(), phaseAt, t0)), 2_000);
 
-  let final: FinalState | { error: string };
+  let final: FinalState | Unreadable;
   try {
     log(
       `workload: ${experiment.workload.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s`,
@@ -164,9 +164,12 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
       skus: [...skus.hot, ...skus.cold],
       since,
       keys: orderKeys(history.ops()),
+      orderIds: orderIds(history.ops()),
       paymentUrl: system.payments.url,
       token: system.payments.token,
     });
+    for (const source of [final.orders, final.payments])
+      if (isUnreadable(source)) log(`final state: ${source.error} (the checks that need it are not checked)`);
   } catch (error) {
     final = { error: (error as Error).message };
   }
@@ -189,7 +192,6 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   };
   const checks: Check[] = runChecks(experiment.checks, ops, final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
-  const failed = checks.some((c) => c.status === "fail") || hypotheses.some((h) => h.status === "fail");
   const finished = new Date();
   return {
     schemaVersion: 1,
@@ -197,7 +199,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
-    verdict: failed || aborted ? "fail" : "pass",
+    verdict: verdictOf(checks, hypotheses, aborted),
     ...(aborted ? { aborted } : {}),
     phases,
     slos,
@@ -336,6 +338,15 @@ function orderKeys(ops: readonly HistoryOp[]): string[] {
     if (op.process === "client" && op.kind === "order" && op.value.idempotencyKey)
       keys.add(op.value.idempotencyKey);
   return [...keys];
+}
+
+/** Order ids the clients were given or read. */
+function orderIds(ops: readonly HistoryOp[]): string[] {
+  const ids = new Set<string>();
+  for (const op of ops)
+    if (op.process === "client" && (op.kind === "order" || op.kind === "order-read") && op.value.orderId)
+      ids.add(op.value.orderId);
+  return [...ids];
 }
 
 function numberDetail(ops: readonly NemesisOp[], field: string): number | null {

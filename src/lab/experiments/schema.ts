@@ -31,6 +31,7 @@ export const CHECK_NAMES = [
   "terminal-sagas",
   "money",
   "no-lost-reservation",
+  "order-coverage",
 ] as const;
 
 export const METRICS = [

@@ -139,7 +139,7 @@ const status = z.enum(["pass", "fail", "not-checked"]);
 const runResultShape = z.looseObject({
   schemaVersion: z.literal(1),
   experiment: z.looseObject({ name: z.string() }),
-  verdict: z.enum(["pass", "fail"]),
+  verdict: z.enum(["pass", "fail", "incomplete"]),
   checks: z.array(z.looseObject({ name: z.string(), status, summary: z.string() })),
   hypotheses: z.array(
     z.looseObject({

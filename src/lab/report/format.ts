@@ -3,7 +3,7 @@
  * names of hypotheses (the same label in the HTML, JUnit, the terminal and baseline comparisons).
  */
 import type { CheckStatus } from "../checkers/check.ts";
-import type { HypothesisResult, RunResult } from "../experiments/result.ts";
+import type { HypothesisResult, RunResult, Verdict } from "../experiments/result.ts";
 
 // Everything outside XML 1.0's Char production (C0 controls other than tab/LF/CR, lone surrogates,
 // U+FFFE/F). HTML tolerates some of them, but they are never meaningful in a report, so both drop them.
@@ -69,9 +69,10 @@ export function statusText(status: CheckStatus): string {
   return status === "not-checked" ? "not checked" : status;
 }
 
-/** A suite fails when any of its experiments does. */
-export function overallVerdict(results: readonly RunResult[]): "pass" | "fail" {
-  return results.some((r) => r.verdict === "fail") ? "fail" : "pass";
+/** A suite fails when any of its experiments does; else it is incomplete when any of them is. */
+export function overallVerdict(results: readonly RunResult[]): Verdict {
+  if (results.some((r) => r.verdict === "fail")) return "fail";
+  return results.some((r) => r.verdict === "incomplete") ? "incomplete" : "pass";
 }
 
 /**

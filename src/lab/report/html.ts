@@ -3,7 +3,7 @@
  * meta tag forbids it), readable offline and attachable to a CI run. A pure function of the results.
  */
 import type { Check } from "../checkers/check.ts";
-import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult } from "../experiments/result.ts";
+import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../experiments/result.ts";
 import type { NemesisOp } from "../history/op.ts";
 import { renderChart } from "./chart.ts";
 import { faultWindows } from "./fault-windows.ts";
@@ -58,12 +58,14 @@ function sectionId(result: RunResult, index: number): string {
   return `experiment-${index + 1}${slug ? `-${slug}` : ""}`;
 }
 
-function header(results: readonly RunResult[], verdict: "pass" | "fail"): string {
+function header(results: readonly RunResult[], verdict: Verdict): string {
   const failed = results.filter((r) => r.verdict === "fail").length;
+  const incomplete = results.filter((r) => r.verdict === "incomplete").length;
+  const passed = results.length - failed - incomplete;
   const what =
     results.length === 1
       ? esc(results[0]?.experiment.name ?? "")
-      : `${results.length} experiments: ${results.length - failed} passed, ${failed} failed`;
+      : `${results.length} experiments: ${passed} passed, ${failed} failed${incomplete ? `, ${incomplete} incomplete` : ""}`;
   const aborted = results
     .filter((r) => r.aborted)
     .map(
@@ -105,7 +107,7 @@ function counts(c: ReturnType<typeof countStatuses>): string {
   return parts.join(" · ");
 }
 
-function verdictBadge(verdict: "pass" | "fail"): string {
+function verdictBadge(verdict: Verdict): string {
   return `<span class="badge ${verdict}">${verdict.toUpperCase()}</span>`;
 }
 
@@ -305,8 +307,9 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, 
 header.top { display: flex; gap: 24px; align-items: center; padding: 20px 28px; border-bottom: 4px solid var(--line); color: #1f2328; }
 header.top.pass { border-color: var(--pass); background: #dafbe1; }
 header.top.fail { border-color: var(--fail); background: #ffebe9; }
+header.top.incomplete { border-color: var(--info); background: #fff8c5; }
 .verdict { font-size: 56px; font-weight: 800; letter-spacing: 2px; line-height: 1; }
-.verdict.pass { color: var(--pass); } .verdict.fail { color: var(--fail); }
+.verdict.pass { color: var(--pass); } .verdict.fail { color: var(--fail); } .verdict.incomplete { color: var(--info); }
 h1 { font-size: 20px; margin: 0 0 4px; }
 h2 { font-size: 20px; margin: 32px 0 4px; padding-top: 12px; border-top: 1px solid var(--line); }
 h3 { font-size: 15px; margin: 20px 0 6px; }
@@ -330,8 +333,8 @@ tr.not-checked td { color: var(--nc); background-color: #f6f8fa; font-style: ita
 tr.failed td { background-color: #fff8e5; }
 span.pass { color: var(--pass); } span.fail { color: var(--fail); } span.not-checked { color: var(--nc); font-style: italic; }
 .badge { font-size: 12px; font-weight: 700; padding: 1px 8px; border-radius: 10px; vertical-align: middle; color: #fff; }
-.badge.pass, .badge.fail, .badge.aborted { color: #fff; }
-.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.aborted { background: #57606a; }
+.badge.pass, .badge.fail, .badge.incomplete, .badge.aborted { color: #fff; }
+.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.incomplete { background: var(--info); } .badge.aborted { background: #57606a; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 code { word-break: break-all; }
 pre.definition { background: var(--bg-soft); border: 1px solid var(--line); padding: 10px; overflow: auto; }

@@ -52,14 +52,20 @@ function suiteOf(result: RunResult): Suite {
       body: `observed: ${h.observed ?? "none"}\n${h.summary}`,
     })),
   ];
-  // verify exits non-zero on a failed verdict; CI must not show green when no case explains why.
-  if (result.verdict === "fail" && !cases.some((c) => c.status === "fail")) {
-    const why = result.aborted ? `aborted: ${result.aborted.reason}` : "no check or hypothesis failed";
+  // verify exits non-zero on any verdict but pass; CI must not show green when no case explains why
+  // (an incomplete run's cases are only skipped ones).
+  if (result.verdict !== "pass" && !cases.some((c) => c.status === "fail")) {
+    const skipped = cases.filter((c) => c.status === "not-checked").map((c) => c.name);
+    const why = result.aborted
+      ? `aborted: ${result.aborted.reason}`
+      : result.verdict === "incomplete"
+        ? `not checked: ${skipped.join(", ")}`
+        : "no check or hypothesis failed";
     cases.push({
       classname: name,
       name: "verdict",
       status: "fail",
-      message: `verdict fail (${why})`,
+      message: `verdict ${result.verdict} (${why})`,
       body: why,
     });
   }

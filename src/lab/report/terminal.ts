@@ -18,7 +18,12 @@ export function renderSummary(results: readonly RunResult[], { color }: SummaryO
   const warning = builtInBugWarning(results);
   if (warning) lines.push(paint("bold", paint("yellow", warning)));
   for (const result of results) {
-    const verdict = result.verdict === "pass" ? paint("green", "PASS") : paint("bold", paint("red", "FAIL"));
+    const verdict =
+      result.verdict === "pass"
+        ? paint("green", "PASS")
+        : result.verdict === "incomplete"
+          ? paint("bold", paint("yellow", "INCOMPLETE"))
+          : paint("bold", paint("red", "FAIL"));
     const checks = countStatuses(result.checks);
     const hypotheses = countStatuses(result.hypotheses);
     const tally = `checks ${checks.pass}/${result.checks.length} passed, hypotheses ${hypotheses.pass}/${result.hypotheses.length} held`;
@@ -45,12 +50,19 @@ export function renderSummary(results: readonly RunResult[], { color }: SummaryO
     }
   }
   const failed = results.filter((r) => r.verdict === "fail").length;
+  const incomplete = results.filter((r) => r.verdict === "incomplete").length;
   const checks = countStatuses(results.flatMap((r) => r.checks));
   const hypotheses = countStatuses(results.flatMap((r) => r.hypotheses));
+  const unfinished = incomplete > 0 ? `, ${incomplete} incomplete (something not checked)` : "";
   const headline =
     failed > 0
-      ? paint("bold", paint("red", `FAIL: ${failed} of ${results.length} experiment(s) failed`))
-      : paint("bold", paint("green", `PASS: all ${results.length} experiment(s) passed`));
+      ? paint("bold", paint("red", `FAIL: ${failed} of ${results.length} experiment(s) failed${unfinished}`))
+      : incomplete > 0
+        ? paint(
+            "bold",
+            paint("yellow", `INCOMPLETE: ${incomplete} of ${results.length} experiment(s) not fully checked`),
+          )
+        : paint("bold", paint("green", `PASS: all ${results.length} experiment(s) passed`));
   if (warning) lines.push(paint("bold", paint("yellow", warning)));
   lines.push(
     `${headline} — checks: ${checks.pass} pass / ${checks.fail} fail / ${checks["not-checked"]} not checked; hypotheses: ${hypotheses.pass} held / ${hypotheses.fail} failed / ${hypotheses["not-checked"]} not checked`,

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { RunResult } from "../experiments/result.ts";
+import type { RunResult, Verdict } from "../experiments/result.ts";
 import { overallVerdict } from "./format.ts";
 import { renderHtml } from "./html.ts";
 import { renderJunit } from "./junit.ts";
@@ -20,7 +20,7 @@ export interface ReportPaths {
 /** result.json of a suite run; a single experiment's result.json is its `RunResult` itself. */
 export interface SuiteResult {
   schemaVersion: 1;
-  verdict: "pass" | "fail";
+  verdict: Verdict;
   experiments: RunResult[];
 }
 

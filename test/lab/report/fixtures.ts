@@ -214,3 +214,20 @@ export function failingRun(): RunResult {
     settings: { rate: 400, fsync: true, synchronous_commit: "on", replication: "sync" },
   };
 }
+
+/** Nothing failed, but a check the experiment asked for did not run (the final state was unreadable). */
+export function incompleteRun(): RunResult {
+  const run = passingRun();
+  run.experiment = { ...run.experiment, name: "unread" };
+  run.verdict = "incomplete";
+  run.checks = [
+    { name: "no-oversell", status: "pass", summary: "sold ≤ stock for 3 SKUs", problems: [] },
+    {
+      name: "money",
+      status: "not-checked",
+      summary: "not checked: payments unreadable: GET /admin/payments answered 503",
+      problems: ["payments unreadable: GET /admin/payments answered 503"],
+    },
+  ];
+  return run;
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { NemesisOp } from "../../../src/lab/history/op.ts";
 import { faultWindows } from "../../../src/lab/report/fault-windows.ts";
 import { renderHtml } from "../../../src/lab/report/html.ts";
-import { failingRun, passingRun } from "./fixtures.ts";
+import { failingRun, incompleteRun, passingRun } from "./fixtures.ts";
 
 /** The <svg …>…</svg> charts of a report, in order. */
 function charts(html: string): string[] {
@@ -50,6 +50,18 @@ describe("renderHtml", () => {
     expect(failing).toContain("ABORTED: error_rate 0.86 above 0.8 for 5s");
     expect(renderHtml(passingRun())).toMatch(/data-testid="verdict"[^>]*>PASS</);
     expect(renderHtml(passingRun())).not.toContain("ABORTED");
+  });
+
+  it("shows an incomplete run as INCOMPLETE, in the verdict, the title and the suite summary", () => {
+    const single = renderHtml(incompleteRun());
+    expect(single).toMatch(/data-testid="verdict" data-verdict="incomplete">INCOMPLETE</);
+    expect(single).toMatch(/<title>ChaosCart report — unread — INCOMPLETE<\/title>/);
+    const suite = renderHtml([passingRun(), incompleteRun()]);
+    expect(suite).toMatch(/data-testid="verdict" data-verdict="incomplete">INCOMPLETE</);
+    expect(suite).toContain("2 experiments: 1 passed, 0 failed, 1 incomplete");
+    expect(suite).toMatch(
+      /data-testid="suite-row" data-verdict="incomplete">[\s\S]*?badge incomplete">INCOMPLETE</,
+    );
   });
 
   it("marks a not-checked check as not checked, with its reason, never as a pass", () => {

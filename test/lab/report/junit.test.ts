@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderJunit } from "../../../src/lab/report/junit.ts";
-import { failingRun, passingRun } from "./fixtures.ts";
+import { failingRun, incompleteRun, passingRun } from "./fixtures.ts";
 
 interface XmlElement {
   name: string;
@@ -134,5 +134,14 @@ describe("renderJunit", () => {
     const failures = all(parseXml(renderJunit([run])), "failure");
     expect(failures).toHaveLength(1);
     expect(failures[0]?.attrs.message).toContain("aborted: error_rate above 0.8");
+  });
+
+  it("never leaves an incomplete verdict green: a failing verdict case names what was not checked", () => {
+    const suite = parseXml(renderJunit([incompleteRun()]));
+    expect(all(suite, "skipped")).toHaveLength(1);
+    const failures = all(suite, "failure");
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.attrs.message).toBe("verdict incomplete (not checked: money)");
+    expect(all(suite, "testsuite")[0]?.attrs.failures).toBe("1");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderSummary } from "../../../src/lab/report/terminal.ts";
-import { failingRun, passingRun } from "./fixtures.ts";
+import { failingRun, incompleteRun, passingRun } from "./fixtures.ts";
 
 describe("renderSummary", () => {
   it("gives one line per experiment, what failed or was not checked under it, then a total", () => {
@@ -28,6 +28,16 @@ describe("renderSummary", () => {
     expect(lines[0]).toMatch(warning);
     expect(lines.at(-2)).toMatch(warning);
     expect(renderSummary([passingRun()], { color: false })).not.toContain("BUILT-IN BUG");
+  });
+
+  it("shows an incomplete run as INCOMPLETE, never PASS", () => {
+    const lines = renderSummary([passingRun(), incompleteRun()], { color: false }).trimEnd().split("\n");
+    expect(lines[1]).toMatch(/^INCOMPLETE {2}unread /);
+    expect(lines[2]).toMatch(/^ {2}\? not checked money: /);
+    expect(lines.at(-1)).toMatch(/^INCOMPLETE: 1 of 2 experiment\(s\) not fully checked — /);
+    expect(renderSummary([failingRun(), incompleteRun()], { color: false })).toMatch(
+      /FAIL: 1 of 2 experiment\(s\) failed, 1 incomplete/,
+    );
   });
 
   it("colours only when asked", () => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeReport } from "../../../src/lab/report/write.ts";
-import { failingRun, passingRun } from "./fixtures.ts";
+import { failingRun, incompleteRun, passingRun } from "./fixtures.ts";
 
 describe("writeReport", () => {
   let dir = "";
@@ -35,6 +35,17 @@ describe("writeReport", () => {
     expect(JSON.parse(await readFile((await writeReport(dir, [passingRun()])).json, "utf8"))).toEqual(
       passingRun(),
     );
+  });
+
+  it("gives a suite with an incomplete experiment the verdict incomplete, never pass", async () => {
+    const json = JSON.parse(
+      await readFile((await writeReport(dir, [passingRun(), incompleteRun()])).json, "utf8"),
+    );
+    expect(json.verdict).toBe("incomplete");
+    const worse = JSON.parse(
+      await readFile((await writeReport(dir, [incompleteRun(), failingRun()])).json, "utf8"),
+    );
+    expect(worse.verdict).toBe("fail");
   });
 
   it("leaves the previous files whole and no temporary file when it fails", async () => {
