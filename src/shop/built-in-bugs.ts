@@ -13,6 +13,8 @@ export const BUILT_IN_BUGS = {
   "ignore-idempotency":
     "order service: keys a new order by the request id, which every retry renews, instead of the Idempotency-Key",
   "no-compensation": "order service: a payment failure cancels the order without releasing its stock",
+  "partial-commit":
+    "inventory: a commit sells whichever of an order's items are still held, and expiry releases reservations one by one",
   "retry-without-backoff":
     "order service: retries dependency calls at once (no backoff, no jitter, Retry-After ignored), up to 10 attempts",
 } as const;

@@ -16,6 +16,9 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   CHAOSCART_RECOVERY_INTERVAL_MS: "500",
   // Outlasts an experiment: stock a saga failed to release is still held when the checkers look.
   CHAOSCART_RESERVATION_TTL_MS: "30000",
+  // Expired reservations go back on sale within 0.1 s, so an experiment that shortens the TTL
+  // (reservation-ttl) sees expiry race the sagas' commits as it would at scale.
+  CHAOSCART_SWEEP_INTERVAL_MS: "100",
   // Above the slowest provider the suite injects (3 s ± jitter): a late authorization lands within
   // it, and settling waits for it (void watches) without stretching every experiment by a minute.
   CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: "10000",

@@ -5,7 +5,7 @@ import {
   type ReservationState,
   type ReserveRequest,
 } from "../domain/allocation.ts";
-import { UnknownSkuError } from "./store.ts";
+import { type ReservationRow, UnknownSkuError } from "./store.ts";
 
 /**
  * The inventory's built-in bugs (src/shop/built-in-bugs.ts): code a real team could ship, kept
@@ -58,5 +58,39 @@ export async function reserveBatchFromReplica(
          SELECT o, ${sku}, ${region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
     ]);
     return allocation;
+  });
+}
+
+/**
+ * Built-in bug "partial-commit": the expiry sweeper as this store first had it. It releases expired
+ * reservations row by row (SKIP LOCKED), so one item of an order goes back on sale while another is
+ * still held, or being committed; with the commit selling whatever is still held, an order ends
+ * CONFIRMED and charged in full with an item it never got.
+ */
+export async function sweepExpiredRowByRow(db: Db, region: string, limit: number): Promise<ReservationRow[]> {
+  return db.begin(async (tx) => {
+    const expired = await tx<ReservationRow[]>`
+      UPDATE reservation r SET state = 'RELEASED', updated_at = now()
+      FROM (SELECT order_id, sku_id FROM reservation
+            WHERE state = 'HELD' AND expires_at < now() AND region = ${region}
+            ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) e
+      WHERE r.order_id = e.order_id AND r.sku_id = e.sku_id
+      RETURNING r.order_id AS "orderId", r.sku_id AS sku, r.qty, r.state, r.expires_at AS "expiresAt"`;
+    if (expired.length === 0) return expired;
+    const bySku = new Map<string, number>();
+    for (const row of expired) bySku.set(row.sku, (bySku.get(row.sku) ?? 0) + row.qty);
+    const skus = [...bySku.keys()].sort();
+    await tx`SELECT 1 FROM stock WHERE sku_id = ANY(${skus}::text[]) AND region = ${region}
+             ORDER BY sku_id FOR UPDATE`;
+    await tx`
+      UPDATE stock s SET reserved = s.reserved - d.q, available = s.available + d.q, version = s.version + 1
+      FROM unnest(${skus}::text[], ${skus.map((sku) => bySku.get(sku) ?? 0)}::int[]) AS d(sku, q)
+      WHERE s.sku_id = d.sku AND s.region = ${region}`;
+    await tx`
+      INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+      SELECT o, s, ${region}, 'release', q
+      FROM unnest(${expired.map((r) => r.orderId)}::text[], ${expired.map((r) => r.sku)}::text[],
+                  ${expired.map((r) => r.qty)}::int[]) AS t(o, s, q)`;
+    return expired;
   });
 }

@@ -32,7 +32,10 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
     bug === "stock-from-replica" && config.CHAOSCART_REPLICA_URL
       ? createPool(config.CHAOSCART_REPLICA_URL, { max: 4, applicationName: "chaoscart-inventory-bug" })
       : undefined;
-  const store = new InventoryStore(db, config.CHAOSCART_REGION, staleStockSource);
+  const store = new InventoryStore(db, config.CHAOSCART_REGION, {
+    ...(bug ? { bug } : {}),
+    ...(staleStockSource ? { staleStockSource } : {}),
+  });
   const engine = new InventoryEngine(
     store,
     {

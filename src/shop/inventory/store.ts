@@ -1,3 +1,4 @@
+import type { BuiltInBug } from "../built-in-bugs.ts";
 import type { Db } from "../db/pool.ts";
 import {
   type Allocation,
@@ -6,7 +7,7 @@ import {
   type ReservationState,
   type ReserveRequest,
 } from "../domain/allocation.ts";
-import { reserveBatchFromReplica } from "./built-in-bugs.ts";
+import { reserveBatchFromReplica, sweepExpiredRowByRow } from "./built-in-bugs.ts";
 
 /** SQL for the inventory tables. Every stock change writes its ledger movement in the same transaction. */
 
@@ -68,14 +69,14 @@ export type SeedResult = { sku: string; created: boolean } | { sku: string; conf
  * ones unless any is COMMITTED (then the order was sold, and nothing is returned). Answers every
  * reservation of the order with its state after the statement, and whether this statement changed it.
  */
-const SETTLE = `
+const settleStatement = (commitWhatIsHeld: boolean) => `
   WITH tombstone AS (
     INSERT INTO released_order (order_id) SELECT $1::text WHERE $2::text = 'RELEASED' ON CONFLICT DO NOTHING),
   mine AS MATERIALIZED (
     SELECT order_id, sku_id, qty, state, expires_at FROM reservation WHERE order_id = $1
     ORDER BY sku_id FOR UPDATE),
   allowed AS MATERIALIZED (
-    SELECT CASE WHEN $2::text = 'COMMITTED' THEN coalesce(bool_and(state = 'HELD'), false)
+    SELECT CASE WHEN $2::text = 'COMMITTED' THEN ${commitWhatIsHeld ? "true" : "coalesce(bool_and(state = 'HELD'), false)"}
                 ELSE NOT coalesce(bool_or(state = 'COMMITTED'), false) END AS ok
     FROM mine),
   changed AS (
@@ -100,6 +101,7 @@ const SETTLE = `
   SELECT m.order_id, m.sku_id, m.qty, m.state, m.expires_at, false FROM mine m
   WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.sku_id = m.sku_id)
   ORDER BY sku`;
+const SETTLE = settleStatement(false);
 
 /**
  * The per-order lock shared by reserves and exclusive to releases: a release and a grant for the
@@ -111,12 +113,26 @@ const SETTLE = `
 const ORDER_LOCK_CLASS = 7_123_402;
 
 export class InventoryStore {
+  private readonly staleStockSource: Db | undefined;
+  private readonly settleSql: string;
+  private readonly partialSettlement: boolean;
+
   constructor(
     private readonly db: Db,
     readonly region: string,
-    /** Only with the built-in bug "stock-from-replica" (src/shop/built-in-bugs.ts): the replica it reads. */
-    private readonly staleStockSource?: Db,
-  ) {}
+    builtIn: {
+      /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
+      bug?: BuiltInBug;
+      /** Only with the built-in bug "stock-from-replica": the replica it reads. */
+      staleStockSource?: Db;
+    } = {},
+  ) {
+    this.staleStockSource = builtIn.staleStockSource;
+    // Built-in bug "partial-commit" (lab regression guard): a commit sells whichever items are
+    // still held, and expiry releases reservations one by one, as this store did before.
+    this.partialSettlement = builtIn.bug === "partial-commit";
+    this.settleSql = this.partialSettlement ? settleStatement(true) : SETTLE;
+  }
 
   /**
    * One coalesced batch for one SKU in one transaction: lock the stock row, read what the batch's
@@ -260,11 +276,11 @@ export class InventoryStore {
     type Row = ReservationRow & { changed: boolean };
     const rows =
       target === "COMMITTED"
-        ? await this.db.unsafe<Row[]>(SETTLE, params, { prepare: true })
+        ? await this.db.unsafe<Row[]>(this.settleSql, params, { prepare: true })
         : await this.db.begin(async (tx) => {
             const [, settled] = await Promise.all([
               tx`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${orderId}))`,
-              tx.unsafe<Row[]>(SETTLE, params, { prepare: true }),
+              tx.unsafe<Row[]>(this.settleSql, params, { prepare: true }),
             ]);
             return settled;
           });
@@ -286,6 +302,7 @@ export class InventoryStore {
    * what it released.
    */
   async sweepExpired(limit: number): Promise<ReservationRow[]> {
+    if (this.partialSettlement) return sweepExpiredRowByRow(this.db, this.region, limit);
     const due = await this.db<{ orderId: string }[]>`
       SELECT order_id AS "orderId" FROM reservation
       WHERE state = 'HELD' AND expires_at < now() AND region = ${this.region}
