@@ -38,15 +38,17 @@ async function order(userId: string, key = `k-${userId}-${Date.now()}`) {
     headers: { "content-type": "application/json", "idempotency-key": key },
     body: JSON.stringify({ userId, items: [{ sku: "REPL-1", qty: 1 }] }),
   });
-  return {
-    status: response.status,
-    body: (await response.json()) as { id: string; state: string; error?: string },
-  };
+  const body = (await response.json()) as { id: string; state: string; error?: string };
+  if (body.id) owners.set(body.id, userId);
+  return { status: response.status, body };
 }
+
+/** Order id → the user who placed it (an order is read back by its owner only). */
+const owners = new Map<string, string>();
 
 async function read(id: string, consistency?: "strong") {
   const response = await fetch(`${shop.order.url}/orders/${id}`, {
-    headers: consistency ? { "x-consistency": consistency } : {},
+    headers: { "x-user-id": owners.get(id) ?? "", ...(consistency ? { "x-consistency": consistency } : {}) },
   });
   return {
     servedBy: response.headers.get("x-served-by"),
