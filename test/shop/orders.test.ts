@@ -5,7 +5,7 @@ import { checkMoney } from "../../src/lab/checkers/money.ts";
 import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
 import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { ADMIN_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
+import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;
@@ -34,7 +34,11 @@ async function placeOrder(
 ) {
   const response = await fetch(`${via}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+    headers: {
+      ...INTERNAL,
+      "content-type": "application/json",
+      ...(key ? { "idempotency-key": key } : {}),
+    },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };

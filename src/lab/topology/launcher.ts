@@ -55,6 +55,8 @@ export interface ComponentRow {
 export interface Topology {
   workDir: string;
   token: string;
+  /** CHAOSCART_SERVICE_TOKEN of every service, for a test that calls an internal route itself. */
+  serviceToken: string;
   /** The deliberate bug the shop was launched with; undefined for the real shop. */
   builtInBug?: BuiltInBug;
   regions: RegionTopology[];
@@ -74,6 +76,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   if (options.regions.length === 0) throw new Error("a topology needs at least one region");
   mkdirSync(options.workDir, { recursive: true, mode: 0o755 });
   const token = randomBytes(16).toString("hex");
+  // What the services show each other (CHAOSCART_SERVICE_TOKEN): distinct from the admin and lab
+  // token, which the lab's tools hold.
+  const serviceToken = randomBytes(32).toString("hex");
   const links = new LinkRegistry();
   const regions: RegionTopology[] = [];
   const clusters: PgCluster[] = [];
@@ -128,6 +133,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
             CHAOSCART_REGION: region,
             CHAOSCART_ADMIN_TOKEN: token,
             CHAOSCART_LAB_TOKEN: token,
+            CHAOSCART_SERVICE_TOKEN: serviceToken,
             CHAOSCART_LOG_LEVEL: "info",
             ...options.serviceEnv,
             ...bugEnv,
@@ -178,6 +184,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       env: {
         CHAOSCART_REGIONS: regionList,
         CHAOSCART_ADMIN_TOKEN: token,
+        CHAOSCART_SERVICE_TOKEN: serviceToken,
         CHAOSCART_LOG_LEVEL: "info",
         ...options.serviceEnv,
         ...bugEnv,
@@ -201,6 +208,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   return {
     workDir: options.workDir,
     token,
+    serviceToken,
     ...(options.builtInBug ? { builtInBug: options.builtInBug } : {}),
     regions,
     gateway: gatewayProcess,
