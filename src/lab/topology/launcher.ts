@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { BuiltInBug } from "../../shop/built-in-bugs.ts";
 import { type FaultLink, LinkRegistry } from "../faults/index.ts";
-import { type PgCluster, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
+import { type PgCluster, pgUrl, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
 import { ServiceProcess } from "./service-process.ts";
 
 /**
@@ -69,7 +69,6 @@ export interface Topology {
 }
 
 const localhost = (port: number) => ({ host: "127.0.0.1", port });
-const pgUrl = (port: number, database = "chaoscart") => `postgres://chaoscart@127.0.0.1:${port}/${database}`;
 
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
   const log = options.log ?? (() => {});
@@ -117,6 +116,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const replicaPort = cluster.replica?.port;
       if (!replicaPort) throw new Error(`${region}: the cluster has no replica`);
 
+      // Through a link, with the cluster's password (scram-sha-256).
+      const url = (port: number) => pgUrl(port, "chaoscart", cluster.password);
       const link = (name: string, port: number) =>
         links.start({ name: `${region}/${name}`, upstream: localhost(port) });
       const inventoryPrimary = await link("inventory->primary", cluster.primary.port);
@@ -149,8 +150,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
           ? await link("inventory->replica", replicaPort)
           : undefined;
       const inventory = await service("inventory", {
-        CHAOSCART_DATABASE_URL: pgUrl(inventoryPrimary.port),
-        ...(inventoryReplica ? { CHAOSCART_REPLICA_URL: pgUrl(inventoryReplica.port) } : {}),
+        CHAOSCART_DATABASE_URL: url(inventoryPrimary.port),
+        ...(inventoryReplica ? { CHAOSCART_REPLICA_URL: url(inventoryReplica.port) } : {}),
       });
       const paymentSim = await service("payment-sim", {
         CHAOSCART_PAYMENT_JOURNAL: path.join(options.workDir, `${region}-payments.jsonl`),
@@ -158,8 +159,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const orderInventory = await link("order->inventory", inventory.port);
       const orderPayment = await link("order->payment", paymentSim.port);
       const order = await service("order", {
-        CHAOSCART_DATABASE_URL: pgUrl(orderPrimary.port),
-        CHAOSCART_REPLICA_URL: pgUrl(orderReplica.port),
+        CHAOSCART_DATABASE_URL: url(orderPrimary.port),
+        CHAOSCART_REPLICA_URL: url(orderReplica.port),
         CHAOSCART_REGION_CODE: String(code),
         CHAOSCART_INVENTORY_URL: `http://127.0.0.1:${orderInventory.port}`,
         CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
