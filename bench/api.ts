@@ -1,5 +1,11 @@
 /** The few API calls the benchmarks make outside the measured load: seed, stock, metrics, provider payments. */
+import { randomBytes } from "node:crypto";
 import { request } from "undici";
+
+/** CHAOSCART_SERVICE_TOKEN of the services a benchmark launches: it calls internal routes itself. */
+export const SERVICE_TOKEN = randomBytes(16).toString("hex");
+export const INTERNAL = { authorization: `Bearer ${SERVICE_TOKEN}` } as const;
+
 import type { ProviderPayment } from "../src/lab/checkers/money.ts";
 
 export interface Stock {
@@ -49,7 +55,7 @@ export async function providerPayments(origin: string, token: string): Promise<P
 }
 
 export async function readStock(origin: string, sku: string): Promise<Stock> {
-  const response = await request(`${origin}/stock/${encodeURIComponent(sku)}`);
+  const response = await request(`${origin}/stock/${encodeURIComponent(sku)}`, { headers: INTERNAL });
   const text = await response.body.text();
   if (response.statusCode !== 200) throw new Error(`GET /stock/${sku}: HTTP ${response.statusCode} ${text}`);
   return JSON.parse(text) as Stock;

@@ -16,7 +16,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import postgres, { type Sql } from "postgres";
 import { findPgBinaries, type PgCluster, startPgCluster } from "../src/lab/topology/postgres/index.ts";
 import { ServiceProcess } from "../src/lab/topology/service-process.ts";
-import { readBatchCounters, readStock, seedSku } from "./api.ts";
+import { INTERNAL, readBatchCounters, readStock, SERVICE_TOKEN, seedSku } from "./api.ts";
 import {
   fsType,
   progress as makeProgress,
@@ -336,6 +336,7 @@ function serviceEnv(mode: Mode, databaseUrl: string, options: Options): Record<s
   const env: Record<string, string> = {
     CHAOSCART_DATABASE_URL: databaseUrl,
     CHAOSCART_ADMIN_TOKEN: ADMIN_TOKEN,
+    CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
     CHAOSCART_LOG_LEVEL: "warn",
     // noop never reaches the engine; the strategy is irrelevant there.
     CHAOSCART_INVENTORY_STRATEGY: mode === "direct" ? "direct" : "coalesce",
@@ -382,6 +383,7 @@ async function runCell(spec: CellSpec): Promise<CellResult> {
     warmupMs: options.warmup,
     durationMs: options.duration,
     okStatus: 201,
+    headers: () => INTERNAL,
     body: (worker, seq) => JSON.stringify({ orderId: `${orderPrefix}-${worker}-${seq}`, sku, qty: 1 }),
     signal: abort.signal,
     onMeasureStart: () => {

@@ -29,6 +29,7 @@ import {
   parseGauge,
   parseHistogram,
   providerPayments,
+  SERVICE_TOKEN,
   scrapeMetrics,
   seedSkus,
 } from "./api.ts";
@@ -258,6 +259,7 @@ async function startServices(state: Running, cluster: PgCluster, options: E2eOpt
   const workDir = state.workDir as string;
   const common = (role: Role): Record<string, string> => ({
     CHAOSCART_ADMIN_TOKEN: ADMIN_TOKEN,
+    CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
     CHAOSCART_LOG_LEVEL: "warn",
     CHAOSCART_REGION: REGION,
     ...(options.cpuProfDir

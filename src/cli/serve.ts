@@ -7,6 +7,7 @@ import { type RunningService, startInventoryService } from "../shop/inventory/se
 import { startOrderService } from "../shop/orders/service.ts";
 import { paymentSimEnv } from "../shop/payments/config.ts";
 import { startPaymentSimService } from "../shop/payments/service.ts";
+import { installUnhandledRejectionHandler } from "./unhandled-rejection.ts";
 
 const roles: Record<string, () => Promise<RunningService>> = {
   all: () => startAllServices(readEnv(allEnv)),
@@ -16,34 +17,6 @@ const roles: Record<string, () => Promise<RunningService>> = {
   "payment-sim": () => startPaymentSimService(readEnv(paymentSimEnv)),
 };
 
-/**
- * postgres.js starts a type lookup on every new connection and never handles its rejection
- * (porsager/postgres#1192): a connection reset by a failover or a fault link would crash the whole
- * service. Connection errors are the pools' business (they reconnect); anything else still crashes.
- */
-const CONNECTION_ERRORS = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-]);
-
-function survivePoolConnectionErrors() {
-  process.on("unhandledRejection", (reason) => {
-    const code = (reason as { code?: string } | undefined)?.code ?? "";
-    if (CONNECTION_ERRORS.has(code)) {
-      console.error(JSON.stringify({ level: 40, time: Date.now(), msg: "database connection lost", code }));
-      return;
-    }
-    console.error(reason);
-    process.exit(1);
-  });
-}
-
 export function registerServe(program: Command) {
   program
     .command("serve")
@@ -52,7 +25,7 @@ export function registerServe(program: Command) {
     .action(async (role: string) => {
       const start = roles[role];
       if (!start) throw new Error(`unknown role "${role}": expected one of ${Object.keys(roles).join(", ")}`);
-      survivePoolConnectionErrors();
+      installUnhandledRejectionHandler();
       let service: RunningService;
       try {
         service = await start();

@@ -9,6 +9,19 @@ import { BUILT_IN_BUG_NAMES } from "./built-in-bugs.ts";
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ms = (min: number, max: number) => z.coerce.number().min(min).max(max);
 
+/**
+ * The credential every internal call carries and every internal route checks. Required by every role
+ * that calls or serves one (inventory, payment-sim, order, gateway): an internal service must not
+ * answer whoever reaches its port, and the loopback is no boundary on a shared machine.
+ * `serve all` generates one when unset (its roles share one process).
+ */
+export const serviceTokenSchema = z
+  .string({
+    error:
+      "required: the credential internal calls carry (the same value for every service), e.g. `openssl rand -hex 32`",
+  })
+  .min(16, "must be at least 16 characters");
+
 export const inventoryEnv = {
   CHAOSCART_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// connection URL"),
   CHAOSCART_HOST: z.string().default("127.0.0.1"),
@@ -18,6 +31,7 @@ export const inventoryEnv = {
     .regex(/^[a-z][a-z0-9-]{0,31}$/)
     .default("east"),
   CHAOSCART_ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").optional(),
+  CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CHAOSCART_DB_POOL_MAX: int(1, 200).default(10),
   CHAOSCART_INVENTORY_STRATEGY: z.enum(["coalesce", "direct"]).default("coalesce"),
@@ -55,6 +69,7 @@ export const orderEnv = {
   /** Distinguishes order-id generators within a region; default: random. */
   CHAOSCART_WORKER_ID: int(0, 127).optional(),
   CHAOSCART_ADMIN_TOKEN: inventoryEnv.CHAOSCART_ADMIN_TOKEN,
+  CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
   CHAOSCART_DB_POOL_MAX: inventoryEnv.CHAOSCART_DB_POOL_MAX,
   /** Optional hot standby for read-only queries; reads fall back to the primary when it is stale. */

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -208,6 +208,37 @@ describe("PostgreSQL cluster harness", () => {
     } finally {
       await cluster.stop();
     }
+  });
+
+  it("scram-sha-256: no connection without the generated password, which the work dir keeps (mode 0600)", async () => {
+    const cluster = await startPgCluster({ replica: false });
+    clusters.push(cluster);
+    const { host, port } = cluster.primary;
+    expect(path.dirname(cluster.passwordFile)).toBe(cluster.workDir);
+    expect(statSync(cluster.passwordFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(cluster.passwordFile, "utf8").trim()).toBe(cluster.password);
+    expect(cluster.password.length).toBeGreaterThanOrEqual(24);
+    expect(cluster.primary.url).toBe(
+      `postgres://chaoscart:${encodeURIComponent(cluster.password)}@127.0.0.1:${port}/chaoscart`,
+    );
+    const attempt = async (password: string | undefined) => {
+      const sql = postgres({ host, port, user: "chaoscart", database: "chaoscart", password, max: 1 });
+      try {
+        await sql`select 1`;
+        return "connected";
+      } catch (error) {
+        return (error as { code?: string }).code ?? (error as Error).message;
+      } finally {
+        await sql.end({ timeout: 0 });
+      }
+    };
+    // No password, a wrong one, another user: refused (28P01: invalid_password).
+    expect(await attempt(undefined)).not.toBe("connected");
+    expect(await attempt("not-the-password")).toBe("28P01");
+    const [method] = await connect(cluster.primary.url)<{ auth: string }[]>`
+      select string_agg(distinct auth_method, ',') as auth from pg_hba_file_rules`;
+    expect(method?.auth).toBe("scram-sha-256");
+    expect(await attempt(cluster.password)).toBe("connected");
   });
 
   it("keep: true leaves the work dir (data dir and log) behind after stop()", async () => {

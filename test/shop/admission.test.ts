@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { startTestShop, type TestShop } from "../support/shop.ts";
+import { INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;
@@ -26,7 +26,7 @@ it("refuses orders beyond the in-flight limit with 429 + Retry-After, writing no
     Array.from({ length: 8 }, async (_, i) => {
       const response = await fetch(`${shop.order.url}/orders`, {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": `admit-key-${i}` },
+        headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": `admit-key-${i}` },
         body: JSON.stringify({ userId: `u${i}`, items: [{ sku: "ADMIT-1", qty: 1 }] }),
       });
       return {

@@ -9,6 +9,8 @@ import { ServiceProcess } from "../../src/lab/topology/service-process.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const TOKEN = "crash-test-token";
+const CHAOSCART_SERVICE_TOKEN = "crash-test-service-token";
+const INTERNAL = { authorization: `Bearer ${CHAOSCART_SERVICE_TOKEN}` };
 const SKU = "CRASH-HOT-1";
 const STOCK = 5_000;
 
@@ -25,6 +27,7 @@ beforeAll(async () => {
     env: {
       CHAOSCART_DATABASE_URL: database.url,
       CHAOSCART_ADMIN_TOKEN: TOKEN,
+      CHAOSCART_SERVICE_TOKEN,
       CHAOSCART_LOG_LEVEL: "warn",
     },
   });
@@ -43,7 +46,7 @@ async function reserve(pool: Pool, orderId: string): Promise<{ seen: Seen; repla
     const response = await pool.request({
       method: "POST",
       path: "/reservations",
-      headers: { "content-type": "application/json" },
+      headers: { ...INTERNAL, "content-type": "application/json" },
       body: JSON.stringify({ orderId, sku: SKU, qty: 1 }),
       headersTimeout: 5_000,
       bodyTimeout: 5_000,

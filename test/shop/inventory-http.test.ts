@@ -4,6 +4,8 @@ import { type RunningService, startInventoryService } from "../../src/shop/inven
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const TOKEN = "http-test-token";
+const SERVICE_TOKEN = "http-test-service-token";
+const INTERNAL = { authorization: `Bearer ${SERVICE_TOKEN}` };
 let database: TestDatabase;
 let service: RunningService;
 
@@ -14,6 +16,7 @@ beforeAll(async () => {
       CHAOSCART_DATABASE_URL: database.url,
       CHAOSCART_PORT: "0",
       CHAOSCART_ADMIN_TOKEN: TOKEN,
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
       CHAOSCART_LOG_LEVEL: "silent",
     }),
   );
@@ -25,7 +28,7 @@ afterAll(async () => {
   await database?.stop();
 });
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+async function post(path: string, body: unknown, headers: Record<string, string> = INTERNAL) {
   const response = await fetch(`${service.url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -86,12 +89,18 @@ describe("inventory HTTP API", () => {
       status: 409,
       body: { error: "insufficient_stock" },
     });
-    const stock = await (await fetch(`${service.url}/stock/HTTP-1`)).json();
+    const stock = await (await fetch(`${service.url}/stock/HTTP-1`, { headers: INTERNAL })).json();
     expect(stock).toMatchObject({ available: 1, reserved: 4, sold: 0, quota: 5 });
   });
 
   it("protects admin seeding with the token and refuses a conflicting quota", async () => {
-    expect(await post("/admin/skus", { skus: [{ id: "HTTP-2", stock: 1 }] })).toMatchObject({ status: 401 });
+    expect(await post("/admin/skus", { skus: [{ id: "HTTP-2", stock: 1 }] }, {})).toMatchObject({
+      status: 401,
+    });
+    // The service token is not the admin token.
+    expect(await post("/admin/skus", { skus: [{ id: "HTTP-2", stock: 1 }] }, INTERNAL)).toMatchObject({
+      status: 401,
+    });
     const auth = { authorization: `Bearer ${TOKEN}` };
     expect(await post("/admin/skus", { skus: [{ id: "HTTP-1", stock: 5 }] }, auth)).toMatchObject({
       status: 200,
@@ -108,7 +117,46 @@ describe("inventory HTTP API", () => {
     );
     expect(conflict).toMatchObject({ status: 409, body: { error: "quota_conflict" } });
     // Nothing half-written: HTTP-3 was rolled back with the conflict.
-    expect((await fetch(`${service.url}/stock/HTTP-3`)).status).toBe(404);
+    expect((await fetch(`${service.url}/stock/HTTP-3`, { headers: INTERNAL })).status).toBe(404);
+  });
+
+  it("answers internal routes only to a caller with the service token (401 before anything is done)", async () => {
+    const calls: [string, string, unknown?][] = [
+      ["POST", "/reservations", { orderId: "intruder", sku: "HTTP-1", qty: 1 }],
+      ["POST", "/reservations/h1/commit"],
+      ["POST", "/reservations/h1/release"],
+      ["GET", "/reservations/h1"],
+      ["GET", "/stock/HTTP-1"],
+    ];
+    for (const [method, path, body] of calls) {
+      const wrong: Record<string, string>[] = [
+        {},
+        { authorization: `Bearer ${TOKEN}` },
+        { authorization: "Bearer wrong" },
+      ];
+      for (const headers of wrong) {
+        const response = await fetch(`${service.url}${path}`, {
+          method,
+          headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        expect({ method, path, status: response.status }).toEqual({ method, path, status: 401 });
+        expect(await response.json()).toMatchObject({ error: "unauthorized" });
+      }
+    }
+    // Nothing was reserved, committed or released by those calls.
+    const rows =
+      await database.sql`SELECT order_id, state FROM reservation WHERE order_id IN ('h1', 'intruder')`;
+    expect(rows.map((row) => [row.order_id, row.state])).toEqual([["h1", "HELD"]]);
+  });
+
+  it("refuses to start without a service token, naming it", () => {
+    expect(() => readEnv(inventoryEnv, { CHAOSCART_DATABASE_URL: database.url })).toThrow(
+      /CHAOSCART_SERVICE_TOKEN: required: the credential internal calls carry/,
+    );
+    expect(() =>
+      readEnv(inventoryEnv, { CHAOSCART_DATABASE_URL: database.url, CHAOSCART_SERVICE_TOKEN: "short" }),
+    ).toThrow(/CHAOSCART_SERVICE_TOKEN: must be at least 16 characters/);
   });
 
   it("serves health, readiness and Prometheus metrics", async () => {
@@ -132,7 +180,10 @@ describe("configuration", () => {
   });
 
   it("takes a built-in bug by name only, and none by default (the real shop)", () => {
-    const base = { CHAOSCART_DATABASE_URL: "postgres://x@127.0.0.1/db" };
+    const base = {
+      CHAOSCART_DATABASE_URL: "postgres://x@127.0.0.1/db",
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
+    };
     expect(readEnv(inventoryEnv, base).CHAOSCART_BUILT_IN_BUG).toBeUndefined();
     expect(
       readEnv(inventoryEnv, { ...base, CHAOSCART_BUILT_IN_BUG: "ack-before-commit" }).CHAOSCART_BUILT_IN_BUG,

@@ -12,6 +12,8 @@ import { ServiceProcess } from "../../src/lab/topology/service-process.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const TOKEN = "order-crash-token";
+const CHAOSCART_SERVICE_TOKEN = "crash-test-service-token";
+const INTERNAL = { authorization: `Bearer ${CHAOSCART_SERVICE_TOKEN}` };
 let database: TestDatabase;
 let dir: string;
 const services: ServiceProcess[] = [];
@@ -31,7 +33,7 @@ async function start(role: string, env: Record<string, string>) {
   const service = await ServiceProcess.start({
     role,
     logFile: path.join(dir, `${role}.log`),
-    env: { CHAOSCART_ADMIN_TOKEN: TOKEN, CHAOSCART_LOG_LEVEL: "warn", ...env },
+    env: { CHAOSCART_ADMIN_TOKEN: TOKEN, CHAOSCART_SERVICE_TOKEN, CHAOSCART_LOG_LEVEL: "warn", ...env },
   });
   services.push(service);
   return service;
@@ -68,7 +70,7 @@ it("brings every order to a terminal state after kill -9 of the order service mi
         const response = await pool.request({
           method: "POST",
           path: "/orders",
-          headers: { "content-type": "application/json", "idempotency-key": key },
+          headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": key },
           body: JSON.stringify({ userId: key, items: [{ sku: "CRASH-ORDER-1", qty: 1 }] }),
           headersTimeout: 5_000,
         });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { startTestShop, type TestShop } from "../support/shop.ts";
+import { INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
 
 /**
  * A live driver keeps its orders however long a step takes (its recovery loop renews the leases),
@@ -31,7 +31,7 @@ it("renews the lease of an order whose step outlasts the lease, keeping it with 
   try {
     const placing = fetch(`${shop.order.url}/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": "lease-order-1" },
+      headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": "lease-order-1" },
       body: JSON.stringify({ userId: "lease-user", items: [{ sku: "LEASE-1", qty: 1 }] }),
     });
     await new Promise((r) => setTimeout(r, 2 * LEASE_MS)); // the authorize is still on its way

@@ -5,7 +5,7 @@ import { checkMoney } from "../../src/lab/checkers/money.ts";
 import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
 import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { ADMIN_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
+import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;
@@ -34,7 +34,11 @@ async function placeOrder(
 ) {
   const response = await fetch(`${via}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+    headers: {
+      ...INTERNAL,
+      "content-type": "application/json",
+      ...(key ? { "idempotency-key": key } : {}),
+    },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -224,13 +228,30 @@ describe("order API input", () => {
     });
   });
 
-  it("reads an order back, and answers 404 for an unknown one", async () => {
+  it("reads an order back to its owner only: 404 for another user's order as for an unknown one", async () => {
     await shop.seed([{ id: "READ-1", stock: 5 }]);
     const placed = await placeOrder({ userId: "r", items: [{ sku: "READ-1", qty: 1 }] });
-    const read = await fetch(`${shop.order.url}/orders/${placed.body.id}`);
+    const readAs = async (id: unknown, user?: string) => {
+      const response = await fetch(`${shop.gateway.url}/orders/${id}`, {
+        headers: user ? { "x-user-id": user } : {},
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const read = await readAs(placed.body.id, "r");
     // The state read back is the one the placement answered (the payment breaker may still be open from above).
-    expect(await read.json()).toMatchObject({ id: placed.body.id, state: placed.body.state });
+    expect(read).toMatchObject({ status: 200, body: { id: placed.body.id, state: placed.body.state } });
     expect(["CONFIRMED", "CANCELLED"]).toContain(placed.body.state);
-    expect((await fetch(`${shop.order.url}/orders/123`)).status).toBe(404);
+
+    const stranger = await readAs(placed.body.id, "mallory");
+    const unknown = await readAs("123", "mallory");
+    expect(stranger.status).toBe(404);
+    expect(JSON.stringify(stranger.body)).not.toMatch(/"r"|READ-1|total/);
+    expect(stranger.body.error).toBe(unknown.body.error);
+    expect(unknown.status).toBe(404);
+
+    expect(await readAs(placed.body.id)).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request", field: "headers.x-user-id" },
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { ADMIN_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
+import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
 
 /**
  * No cancelled order keeps an authorization open at the provider (issue: stock and money defects,
@@ -39,7 +39,7 @@ async function providerState(orderId: string): Promise<string | undefined> {
 async function placeOrder(sku: string, user: string) {
   const response = await fetch(`${shop.order.url}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": `void-${sku}-${user}` },
+    headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": `void-${sku}-${user}` },
     body: JSON.stringify({ userId: user, items: [{ sku, qty: 1 }] }),
   });
   return (await response.json()) as { id: string; state: string; cancelReason?: string };

@@ -4,7 +4,7 @@ import { orderEnv, readEnv } from "../../src/shop/config.ts";
 import type { RunningService } from "../../src/shop/inventory/service.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { startTestShop, type TestShop } from "../support/shop.ts";
+import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;
@@ -35,18 +35,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function order(userId: string, key = `k-${userId}-${Date.now()}`) {
   const response = await fetch(`${shop.order.url}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": key },
+    headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": key },
     body: JSON.stringify({ userId, items: [{ sku: "REPL-1", qty: 1 }] }),
   });
-  return {
-    status: response.status,
-    body: (await response.json()) as { id: string; state: string; error?: string },
-  };
+  const body = (await response.json()) as { id: string; state: string; error?: string };
+  if (body.id) owners.set(body.id, userId);
+  return { status: response.status, body };
 }
+
+/** Order id → the user who placed it (an order is read back by its owner only). */
+const owners = new Map<string, string>();
 
 async function read(id: string, consistency?: "strong") {
   const response = await fetch(`${shop.order.url}/orders/${id}`, {
-    headers: consistency ? { "x-consistency": consistency } : {},
+    headers: {
+      ...INTERNAL,
+      "x-user-id": owners.get(id) ?? "",
+      ...(consistency ? { "x-consistency": consistency } : {}),
+    },
   });
   return {
     servedBy: response.headers.get("x-served-by"),
@@ -100,6 +106,7 @@ describe("read-only write endpoint", () => {
           CHAOSCART_LOG_LEVEL: "silent",
           CHAOSCART_INVENTORY_URL: shop.inventory.url,
           CHAOSCART_PAYMENT_URL: shop.payment.url,
+          CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         }),
       );
       const ready = await fetch(`${service.url}/readyz`);
@@ -110,7 +117,7 @@ describe("read-only write endpoint", () => {
       const started = performance.now();
       const write = await fetch(`${service.url}/orders`, {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": "readonly-key-1" },
+        headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": "readonly-key-1" },
         body: JSON.stringify({ userId: "ro", items: [{ sku: "REPL-1", qty: 1 }] }),
       });
       expect(write.status).toBe(503);
@@ -132,7 +139,7 @@ describe("read-only write endpoint", () => {
       const post = () =>
         fetch(`${shop.order.url}/orders`, {
           method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": key },
+          headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": key },
           body,
         });
       const first = await post();
@@ -151,7 +158,7 @@ describe("read-only write endpoint", () => {
     expect((await fetch(`${shop.order.url}/readyz`)).status).toBe(200);
     const retry = await fetch(`${shop.order.url}/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": key },
+      headers: { ...INTERNAL, "content-type": "application/json", "idempotency-key": key },
       body: JSON.stringify({ userId: "rt", items: [{ sku: "RO-1", qty: 1 }] }),
     });
     expect(retry.status).toBe(201);

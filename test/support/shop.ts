@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { inventoryEnv, orderEnv, readEnv } from "../../src/shop/config.ts";
 import { gatewayEnv } from "../../src/shop/gateway/config.ts";
 import { startGatewayService } from "../../src/shop/gateway/service.ts";
@@ -7,6 +8,10 @@ import { paymentSimEnv } from "../../src/shop/payments/config.ts";
 import { startPaymentSimService } from "../../src/shop/payments/service.ts";
 
 export const ADMIN_TOKEN = "shop-test-token";
+/** CHAOSCART_SERVICE_TOKEN of the test shop, generated per process: what internal calls carry. */
+export const SERVICE_TOKEN = randomBytes(16).toString("hex");
+/** Headers for a test calling an internal route (inventory, payment provider, order service) itself. */
+export const INTERNAL = { authorization: `Bearer ${SERVICE_TOKEN}` } as const;
 
 export interface TestShop {
   inventory: RunningService;
@@ -26,6 +31,7 @@ export async function startTestShop(
   const common = {
     CHAOSCART_PORT: "0",
     CHAOSCART_ADMIN_TOKEN: ADMIN_TOKEN,
+    CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
     CHAOSCART_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
   };
   const inventory = await startInventoryService(

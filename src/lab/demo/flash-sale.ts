@@ -50,6 +50,8 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
   const workDir = mkdtempSync(path.join(tmpdir(), "chaoscart-sale-"));
   chmodSync(workDir, 0o755); // PostgreSQL runs as an unprivileged user and must reach its data dir inside
   const token = randomBytes(12).toString("hex");
+  // The demo plays the order service: it calls the inventory's internal routes with the service token.
+  const internal = { authorization: `Bearer ${randomBytes(16).toString("hex")}` };
   log(`starting PostgreSQL primary + streaming replica (${options.replication} replication) in ${workDir}`);
   let cluster: Awaited<ReturnType<typeof startPgCluster>>;
   try {
@@ -74,6 +76,7 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
       env: {
         CHAOSCART_DATABASE_URL: cluster.primary.url,
         CHAOSCART_ADMIN_TOKEN: token,
+        CHAOSCART_SERVICE_TOKEN: internal.authorization.slice("Bearer ".length),
         CHAOSCART_REGION: REGION,
         CHAOSCART_LOG_LEVEL: "warn",
       },
@@ -91,7 +94,7 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
       `seeded ${skus.length} SKU(s) with ${options.stockPerSku} units each; ${options.buyers} buyers arrive`,
     );
 
-    const outcomes = await buy(service.url, skus, options);
+    const outcomes = await buy(service.url, internal, skus, options);
     const granted = [...outcomes].filter(([, o]) => o === "granted").map(([id]) => id);
     log(
       `sale over in ${outcomes.elapsedMs.toFixed(0)} ms; committing ${granted.length} granted reservations`,
@@ -99,7 +102,11 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
     const pool = new Pool(service.url, { connections: 16 });
     await Promise.all(
       granted.map(async (orderId) => {
-        const response = await pool.request({ method: "POST", path: `/reservations/${orderId}/commit` });
+        const response = await pool.request({
+          method: "POST",
+          path: `/reservations/${orderId}/commit`,
+          headers: internal,
+        });
         await response.body.dump();
         if (response.statusCode !== 200)
           throw new Error(`commit of ${orderId} failed: ${response.statusCode}`);
@@ -129,7 +136,12 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
 type Outcome = "granted" | "rejected" | "unknown";
 type Outcomes = Map<string, Outcome> & { elapsedMs: number };
 
-async function buy(url: string, skus: string[], options: FlashSaleOptions): Promise<Outcomes> {
+async function buy(
+  url: string,
+  internal: Record<string, string>,
+  skus: string[],
+  options: FlashSaleOptions,
+): Promise<Outcomes> {
   const outcomes = Object.assign(new Map<string, Outcome>(), { elapsedMs: 0 });
   const pool = new Pool(url, { connections: options.concurrency });
   const started = performance.now();
@@ -145,7 +157,7 @@ async function buy(url: string, skus: string[], options: FlashSaleOptions): Prom
           const response = await pool.request({
             method: "POST",
             path: "/reservations",
-            headers: { "content-type": "application/json" },
+            headers: { ...internal, "content-type": "application/json" },
             body: JSON.stringify({ orderId, sku, qty: 1 }),
             headersTimeout: 10_000,
           });

@@ -10,6 +10,7 @@ import { FaultController } from "../nemeses/controller.ts";
 import { createNemesis } from "../nemeses/factory.ts";
 import type { NemesisEvent } from "../nemeses/nemesis.ts";
 import type { Topology } from "../topology/launcher.ts";
+import { pgUrl } from "../topology/postgres/index.ts";
 
 export interface Endpoint {
   url: string;
@@ -60,7 +61,7 @@ export function launchedSystem(topology: Topology): SystemUnderTest {
     databaseUrl: () => {
       const link = topology.links.get(`${region.name}/order->primary`);
       if (!link) throw new Error(`no link ${region.name}/order->primary`);
-      return `postgres://chaoscart@127.0.0.1:${link.port}/chaoscart`;
+      return pgUrl(link.port, "chaoscart", region.cluster.password);
     },
     orderMetricsUrl: () => {
       const order = topology.services().get(`${region.name}/order`);

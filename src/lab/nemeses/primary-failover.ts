@@ -97,7 +97,13 @@ export class PrimaryFailoverNemesis extends BaseNemesis {
     return {
       region: this.target.region,
       oldPrimary: { port: primary.port, pid: primary.pid },
-      newPrimary: { host: replica.host, port: replica.port, url: replica.url, pid: replica.pid },
+      // The URL without its password: this detail goes into the history and the report.
+      newPrimary: {
+        host: replica.host,
+        port: replica.port,
+        url: withoutPassword(replica.url),
+        pid: replica.pid,
+      },
       ...lagAtCrash,
       crashedMs: Math.round(crashedMs),
       promotedMs: Math.round(promotedMs),
@@ -169,4 +175,10 @@ async function firstWrite(node: PgNode, link: FaultLink, deadline: number): Prom
     await sql.end({ timeout: 1 });
   }
   throw new Error(`no write succeeded through ${link.name} before the deadline (last error: ${last})`);
+}
+
+function withoutPassword(url: string): string {
+  const shown = new URL(url);
+  shown.password = "";
+  return shown.toString();
 }

@@ -21,6 +21,7 @@ import { stringify } from "yaml";
 import { z } from "zod";
 import { BUILT_IN_BUG_NAMES } from "../../shop/built-in-bugs.ts";
 import type { Topology } from "../topology/launcher.ts";
+import { pgUrl } from "../topology/postgres/index.ts";
 import { builtInBugWarning } from "../topology/service-env.ts";
 import { describeIssue, parseYamlSource } from "../yaml-source.ts";
 
@@ -131,7 +132,11 @@ export function labTopologyFile(topology: Topology, controlUrl: string): Topolog
     regions: topology.regions.map((region) => ({
       name: region.name,
       // Through the write link, which a primary-failover repoints: always the current primary.
-      database: `postgres://chaoscart@127.0.0.1:${topology.links.get(`${region.name}/order->primary`)?.port}/chaoscart`,
+      database: pgUrl(
+        topology.links.get(`${region.name}/order->primary`)?.port ?? 0,
+        "chaoscart",
+        region.cluster.password,
+      ),
       inventory: { url: region.services.inventory.url, token: topology.token },
       payments: { url: region.services["payment-sim"].url, token: topology.token },
       order: { url: region.services.order.url },

@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { BuiltInBug } from "../../shop/built-in-bugs.ts";
 import { type FaultLink, LinkRegistry } from "../faults/index.ts";
-import { type PgCluster, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
+import { type PgCluster, pgUrl, type ReplicationMode, startPgCluster } from "./postgres/index.ts";
 import { ServiceProcess } from "./service-process.ts";
 
 /**
@@ -55,6 +55,8 @@ export interface ComponentRow {
 export interface Topology {
   workDir: string;
   token: string;
+  /** CHAOSCART_SERVICE_TOKEN of every service, for a test that calls an internal route itself. */
+  serviceToken: string;
   /** The deliberate bug the shop was launched with; undefined for the real shop. */
   builtInBug?: BuiltInBug;
   regions: RegionTopology[];
@@ -67,13 +69,15 @@ export interface Topology {
 }
 
 const localhost = (port: number) => ({ host: "127.0.0.1", port });
-const pgUrl = (port: number, database = "chaoscart") => `postgres://chaoscart@127.0.0.1:${port}/${database}`;
 
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
   const log = options.log ?? (() => {});
   if (options.regions.length === 0) throw new Error("a topology needs at least one region");
   mkdirSync(options.workDir, { recursive: true, mode: 0o755 });
   const token = randomBytes(16).toString("hex");
+  // What the services show each other (CHAOSCART_SERVICE_TOKEN): distinct from the admin and lab
+  // token, which the lab's tools hold.
+  const serviceToken = randomBytes(32).toString("hex");
   const links = new LinkRegistry();
   const regions: RegionTopology[] = [];
   const clusters: PgCluster[] = [];
@@ -112,6 +116,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const replicaPort = cluster.replica?.port;
       if (!replicaPort) throw new Error(`${region}: the cluster has no replica`);
 
+      // Through a link, with the cluster's password (scram-sha-256).
+      const url = (port: number) => pgUrl(port, "chaoscart", cluster.password);
       const link = (name: string, port: number) =>
         links.start({ name: `${region}/${name}`, upstream: localhost(port) });
       const inventoryPrimary = await link("inventory->primary", cluster.primary.port);
@@ -128,6 +134,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
             CHAOSCART_REGION: region,
             CHAOSCART_ADMIN_TOKEN: token,
             CHAOSCART_LAB_TOKEN: token,
+            CHAOSCART_SERVICE_TOKEN: serviceToken,
             CHAOSCART_LOG_LEVEL: "info",
             ...options.serviceEnv,
             ...bugEnv,
@@ -143,8 +150,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
           ? await link("inventory->replica", replicaPort)
           : undefined;
       const inventory = await service("inventory", {
-        CHAOSCART_DATABASE_URL: pgUrl(inventoryPrimary.port),
-        ...(inventoryReplica ? { CHAOSCART_REPLICA_URL: pgUrl(inventoryReplica.port) } : {}),
+        CHAOSCART_DATABASE_URL: url(inventoryPrimary.port),
+        ...(inventoryReplica ? { CHAOSCART_REPLICA_URL: url(inventoryReplica.port) } : {}),
       });
       const paymentSim = await service("payment-sim", {
         CHAOSCART_PAYMENT_JOURNAL: path.join(options.workDir, `${region}-payments.jsonl`),
@@ -152,8 +159,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const orderInventory = await link("order->inventory", inventory.port);
       const orderPayment = await link("order->payment", paymentSim.port);
       const order = await service("order", {
-        CHAOSCART_DATABASE_URL: pgUrl(orderPrimary.port),
-        CHAOSCART_REPLICA_URL: pgUrl(orderReplica.port),
+        CHAOSCART_DATABASE_URL: url(orderPrimary.port),
+        CHAOSCART_REPLICA_URL: url(orderReplica.port),
         CHAOSCART_REGION_CODE: String(code),
         CHAOSCART_INVENTORY_URL: `http://127.0.0.1:${orderInventory.port}`,
         CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
@@ -178,6 +185,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       env: {
         CHAOSCART_REGIONS: regionList,
         CHAOSCART_ADMIN_TOKEN: token,
+        CHAOSCART_SERVICE_TOKEN: serviceToken,
         CHAOSCART_LOG_LEVEL: "info",
         ...options.serviceEnv,
         ...bugEnv,
@@ -201,6 +209,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   return {
     workDir: options.workDir,
     token,
+    serviceToken,
     ...(options.builtInBug ? { builtInBug: options.builtInBug } : {}),
     regions,
     gateway: gatewayProcess,

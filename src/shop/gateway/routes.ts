@@ -3,6 +3,7 @@ import replyFrom from "@fastify/reply-from";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { ServiceApp } from "../http/app.ts";
+import { serviceAuthorization } from "../http/service-token.ts";
 import { requireToken, skuSchema } from "../inventory/routes.ts";
 import type { GatewayMetrics, UpstreamOutcome } from "./metrics.ts";
 import { type KeyedRateLimiter, retryAfterSeconds, type TokenBucket } from "./rate-limit.ts";
@@ -19,6 +20,8 @@ export interface GatewayRoutesOptions {
   /** Bounds connecting to an upstream (the per-route timeouts start once the request is sent). */
   connectTimeoutMs: number;
   adminToken: string | undefined;
+  /** Sent to the order services (CHAOSCART_SERVICE_TOKEN). */
+  serviceToken: string;
   metrics: GatewayMetrics;
 }
 
@@ -186,7 +189,12 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
       // Backstop for the deadline above; also bounds a response body that stalls mid-stream.
       timeout: target.timeoutMs,
       ...(target.body === undefined ? {} : { body: target.body, contentType: "application/json" }),
-      rewriteRequestHeaders: (_request, headers) => ({ ...headers, "x-request-id": request.id }),
+      // The client's own Authorization (if any) never reaches the order service: ours replaces it.
+      rewriteRequestHeaders: (_request, headers) => ({
+        ...headers,
+        "x-request-id": request.id,
+        ...serviceAuthorization(options.serviceToken),
+      }),
       onResponse: (_request, reply, response) => {
         if (!settle("response")) {
           response.stream.destroy(); // answered 504 already; drop the late response

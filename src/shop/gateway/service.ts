@@ -41,6 +41,7 @@ export async function startGatewayService(config: GatewayConfig): Promise<Runnin
     timeouts: { orderMs: config.CHAOSCART_ORDER_TIMEOUT_MS, readMs: config.CHAOSCART_READ_TIMEOUT_MS },
     connectTimeoutMs: Math.min(config.CHAOSCART_ORDER_TIMEOUT_MS, config.CHAOSCART_READ_TIMEOUT_MS),
     adminToken: config.CHAOSCART_ADMIN_TOKEN,
+    serviceToken: config.CHAOSCART_SERVICE_TOKEN,
     metrics: gatewayMetrics(app.metrics, () => router.table.version),
   });
   await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });

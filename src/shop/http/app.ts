@@ -26,12 +26,18 @@ export interface AppOptions {
    * answer with a more precise error to report instead.
    */
   onServerError?: (error: Error) => Error | undefined;
+  /** Where the JSON log lines go; default stdout. */
+  logStream?: { write(line: string): void };
 }
 
 /** The shared HTTP stack of every shop service: JSON logs, zod validation, error shape, health and metrics. */
 export function createApp(options: AppOptions) {
   const app = Fastify({
-    logger: { level: options.logLevel, base: { service: options.service } },
+    logger: {
+      level: options.logLevel,
+      base: { service: options.service },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
     requestIdHeader: "x-request-id",
@@ -69,7 +75,15 @@ export function createApp(options: AppOptions) {
     }
     request.log.error({ err: error }, "request failed");
     // The outcome is unknown to the client: a retry with the same idempotency key is the way to learn it.
-    return reply.code(503).header("retry-after", "1").send({ error: "unavailable", message: error.message });
+    // The detail (SQL, addresses, stack) stays in the log, found by the request id; the body is stable.
+    return reply
+      .code(503)
+      .header("retry-after", "1")
+      .send({
+        error: "unavailable",
+        message: `internal error, outcome unknown: retry with the same idempotency key (request id ${request.id})`,
+        requestId: request.id,
+      });
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));

@@ -15,19 +15,27 @@ export interface JsonRequest {
 }
 
 /**
- * A keep-alive JSON client for one dependency. Answers the dependency gives on purpose (2xx, 4xx)
+ * A keep-alive JSON client for one dependency, sending `headers` (e.g. the service credential) on
+ * every request. Answers the dependency gives on purpose (2xx, 4xx)
  * come back as values; everything that says "the dependency is unwell" — connection errors, 5xx,
  * 429 — is thrown as DependencyError for the resilience policy to retry and count.
  */
 export class JsonClient {
   private readonly pool: Pool;
 
+  private readonly headers: Record<string, string>;
+
   constructor(
     readonly dependency: string,
     readonly baseUrl: string,
-    connections = 64,
+    options: { connections?: number; headers?: Record<string, string> } = {},
   ) {
-    this.pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
+    this.pool = new Pool(baseUrl, {
+      connections: options.connections ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 10_000,
+    });
+    this.headers = options.headers ?? {};
   }
 
   async request<T = Record<string, unknown>>(request: JsonRequest): Promise<JsonResponse<T>> {
@@ -37,6 +45,7 @@ export class JsonClient {
         method: request.method,
         path: request.path,
         headers: {
+          ...this.headers,
           ...(request.body === undefined ? {} : { "content-type": "application/json" }),
           ...request.headers,
         },

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { ServiceApp } from "../http/app.ts";
 import { hasBearerToken } from "../http/bearer-token.ts";
+import { registerInternalRoutes } from "../http/service-token.ts";
 import type { InventoryEngine } from "./engine.ts";
 import { type InventoryStore, SeedConflictError, type SettleOutcome, UnknownSkuError } from "./store.ts";
 
@@ -37,42 +38,54 @@ export interface InventoryRoutesOptions {
   engine: InventoryEngine;
   store: InventoryStore;
   adminToken: string | undefined;
+  serviceToken: string;
 }
 
 export function registerInventoryRoutes(
   app: ServiceApp,
-  { engine, store, adminToken }: InventoryRoutesOptions,
+  { engine, store, adminToken, serviceToken }: InventoryRoutesOptions,
 ) {
-  app.post("/reservations", { schema: { body: reserveBody } }, async (request, reply) => {
-    const { orderId, sku, qty } = request.body;
-    try {
-      const outcome = await engine.reserve(orderId, sku, qty);
-      if (outcome.kind === "granted") return reply.code(outcome.replay ? 200 : 201).send(outcome);
-      return reply.code(409).send({ error: outcome.reason, ...outcome });
-    } catch (error) {
-      if (error instanceof UnknownSkuError) return reply.code(404).send({ error: "unknown_sku", sku });
-      throw error;
-    }
-  });
+  // The order service's calls (the stock read too: it is not the public catalog).
+  registerInternalRoutes(app, serviceToken, (internal) => {
+    internal.post("/reservations", { schema: { body: reserveBody } }, async (request, reply) => {
+      const { orderId, sku, qty } = request.body;
+      try {
+        const outcome = await engine.reserve(orderId, sku, qty);
+        if (outcome.kind === "granted") return reply.code(outcome.replay ? 200 : 201).send(outcome);
+        return reply.code(409).send({ error: outcome.reason, ...outcome });
+      } catch (error) {
+        if (error instanceof UnknownSkuError) return reply.code(404).send({ error: "unknown_sku", sku });
+        throw error;
+      }
+    });
 
-  const orderParams = z.object({ orderId: orderIdSchema });
-  app.post("/reservations/:orderId/commit", { schema: { params: orderParams } }, async (request, reply) =>
-    sendSettled(reply, await engine.commit(request.params.orderId)),
-  );
-  app.post("/reservations/:orderId/release", { schema: { params: orderParams } }, async (request, reply) =>
-    sendSettled(reply, await engine.release(request.params.orderId), true),
-  );
-  app.get("/reservations/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
-    const items = await store.reservationsOf(request.params.orderId);
-    if (items.length === 0)
-      return reply.code(404).send({ error: "not_found", orderId: request.params.orderId });
-    return { orderId: request.params.orderId, items };
-  });
+    const orderParams = z.object({ orderId: orderIdSchema });
+    internal.post(
+      "/reservations/:orderId/commit",
+      { schema: { params: orderParams } },
+      async (request, reply) => sendSettled(reply, await engine.commit(request.params.orderId)),
+    );
+    internal.post(
+      "/reservations/:orderId/release",
+      { schema: { params: orderParams } },
+      async (request, reply) => sendSettled(reply, await engine.release(request.params.orderId), true),
+    );
+    internal.get("/reservations/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
+      const items = await store.reservationsOf(request.params.orderId);
+      if (items.length === 0)
+        return reply.code(404).send({ error: "not_found", orderId: request.params.orderId });
+      return { orderId: request.params.orderId, items };
+    });
 
-  app.get("/stock/:sku", { schema: { params: z.object({ sku: skuSchema }) } }, async (request, reply) => {
-    const stock = await store.stock(request.params.sku);
-    if (!stock) return reply.code(404).send({ error: "unknown_sku", sku: request.params.sku });
-    return stock;
+    internal.get(
+      "/stock/:sku",
+      { schema: { params: z.object({ sku: skuSchema }) } },
+      async (request, reply) => {
+        const stock = await store.stock(request.params.sku);
+        if (!stock) return reply.code(404).send({ error: "unknown_sku", sku: request.params.sku });
+        return stock;
+      },
+    );
   });
 
   app.post(

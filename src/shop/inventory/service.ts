@@ -3,6 +3,7 @@ import { ConfigError, type InventoryConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { createDatabaseApp } from "../db/service-database.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
+import { registerInternalRoutes } from "../http/service-token.ts";
 import { InventoryEngine } from "./engine.ts";
 import { inventoryMetrics } from "./metrics.ts";
 import { orderIdSchema, registerInventoryRoutes, skuSchema } from "./routes.ts";
@@ -53,12 +54,19 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
       error: (context, error) => app.log.error({ err: error, context }, "background work failed"),
     },
   );
-  registerInventoryRoutes(app, { engine, store, adminToken: config.CHAOSCART_ADMIN_TOKEN });
+  registerInventoryRoutes(app, {
+    engine,
+    store,
+    adminToken: config.CHAOSCART_ADMIN_TOKEN,
+    serviceToken: config.CHAOSCART_SERVICE_TOKEN,
+  });
   if (config.CHAOSCART_BENCH_ENDPOINTS === "1") {
     const body = z.object({ orderId: orderIdSchema, sku: skuSchema, qty: z.number().int().min(1).max(1000) });
-    app.post("/noop", { schema: { body } }, async (request, reply) =>
-      reply.code(201).send({ kind: "granted", ...request.body, state: "HELD", replay: false }),
-    );
+    registerInternalRoutes(app, config.CHAOSCART_SERVICE_TOKEN, (internal) => {
+      internal.post("/noop", { schema: { body } }, async (request, reply) =>
+        reply.code(201).send({ kind: "granted", ...request.body, state: "HELD", replay: false }),
+      );
+    });
   }
   app.addHook("onClose", async () => {
     await engine.close();

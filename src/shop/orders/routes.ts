@@ -10,8 +10,12 @@ import { skuSchema } from "../inventory/routes.ts";
 import type { OrderSaga } from "./saga.ts";
 import type { OrderStore, StoredOrder } from "./store.ts";
 
+const userIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 characters of [A-Za-z0-9_.:-]");
+
 const orderBody = z.object({
-  userId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 characters of [A-Za-z0-9_.:-]"),
+  userId: userIdSchema,
   items: z
     .array(z.object({ sku: skuSchema, qty: z.number().int().min(1).max(100) }))
     .min(1)
@@ -121,7 +125,11 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
     {
       schema: {
         params: z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a numeric order id") }),
-        headers: z.object({ "x-consistency": z.enum(["strong", "eventual"]).optional() }),
+        headers: z.object({
+          "x-consistency": z.enum(["strong", "eventual"]).optional(),
+          // The user asking, as the authenticating proxy in front of the gateway vouches for it.
+          "x-user-id": z.string({ error: "required: the user asking for the order" }).pipe(userIdSchema),
+        }),
       },
     },
     async (request, reply) => {
@@ -136,7 +144,9 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       reply
         .header("x-served-by", route.servedBy)
         .header("x-staleness-ms", String(Math.ceil(route.stalenessMs)));
-      if (!order)
+      // Another user's order is answered exactly as a missing one: ids are time-ordered, so guessable,
+      // and a 403 would confirm that the order exists.
+      if (!order || order.userId !== request.headers["x-user-id"])
         return reply.code(404).send({ error: "not_found", message: `no order ${request.params.id}` });
       return present(order);
     },

@@ -9,6 +9,7 @@ import { HybridLogicalClock } from "../domain/hlc.ts";
 import { SnowflakeGenerator } from "../domain/ids.ts";
 import { JsonClient } from "../http/json-client.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
+import { registerInternalRoutes, serviceAuthorization } from "../http/service-token.ts";
 import { InventoryClient } from "../inventory/client.ts";
 import type { RunningService } from "../inventory/service.ts";
 import { PaymentClient } from "../payments/client.ts";
@@ -57,8 +58,9 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     bulkheadQueue: config.CHAOSCART_BULKHEAD_QUEUE,
     ...(bug ? { builtInBug: bug } : {}),
   };
-  const inventoryHttp = new JsonClient("inventory", config.CHAOSCART_INVENTORY_URL);
-  const paymentHttp = new JsonClient("payment", config.CHAOSCART_PAYMENT_URL);
+  const credential = { headers: serviceAuthorization(config.CHAOSCART_SERVICE_TOKEN) };
+  const inventoryHttp = new JsonClient("inventory", config.CHAOSCART_INVENTORY_URL, credential);
+  const paymentHttp = new JsonClient("payment", config.CHAOSCART_PAYMENT_URL, credential);
   const inventory = new InventoryClient(
     inventoryHttp,
     createDependencyPolicy(
@@ -129,22 +131,24 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     catalog.refresh().catch((error) => app.log.warn({ err: error }, "catalog refresh failed"));
   }, 5_000);
   catalogRefresh.unref();
-  registerCatalogRoutes(app, catalog);
-
-  registerOrderRoutes(app, {
-    store,
-    saga,
-    ids: new SnowflakeGenerator(
-      config.CHAOSCART_REGION_CODE,
-      config.CHAOSCART_WORKER_ID ?? randomInt(0, 128),
-    ),
-    clock,
-    region: config.CHAOSCART_REGION,
-    deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
-    maxInFlight: config.CHAOSCART_ORDER_MAX_IN_FLIGHT,
-    reads,
-    prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
-    ...(bug ? { builtInBug: bug } : {}),
+  // Behind the gateway: it alone holds the service token.
+  registerInternalRoutes(app, config.CHAOSCART_SERVICE_TOKEN, (internal) => {
+    registerCatalogRoutes(internal, catalog);
+    registerOrderRoutes(internal, {
+      store,
+      saga,
+      ids: new SnowflakeGenerator(
+        config.CHAOSCART_REGION_CODE,
+        config.CHAOSCART_WORKER_ID ?? randomInt(0, 128),
+      ),
+      clock,
+      region: config.CHAOSCART_REGION,
+      deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
+      maxInFlight: config.CHAOSCART_ORDER_MAX_IN_FLIGHT,
+      reads,
+      prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
+      ...(bug ? { builtInBug: bug } : {}),
+    });
   });
   app.addHook("onClose", async () => {
     await recovery.stop();

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EnvConfig } from "../config.ts";
+import { type EnvConfig, serviceTokenSchema } from "../config.ts";
 
 /** `chaoscart serve payment-sim`: read with `readEnv(paymentSimEnv)` from ../config.ts. */
 
@@ -11,6 +11,8 @@ export const paymentSimEnv = {
   CHAOSCART_PORT: int(0, 65535).default(7104),
   /** Guards /admin/* (payments listing, fault knobs); without it those answer 403. */
   CHAOSCART_ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").optional(),
+  /** Guards /payments/* (the order service's calls). */
+  CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** JSON-lines journal, fsync'ed per change and replayed on start. Unset: memory only (forgets on restart). */
   CHAOSCART_PAYMENT_JOURNAL: z.string().min(1).optional(),

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { ServiceApp } from "../http/app.ts";
+import { registerInternalRoutes } from "../http/service-token.ts";
 import { orderIdSchema, requireToken } from "../inventory/routes.ts";
 import { type FaultInjector, type FaultPlan, faultKnobsPatchSchema } from "./faults.ts";
 import type { PaymentLedger } from "./ledger.ts";
@@ -19,6 +20,7 @@ export interface PaymentRoutesOptions {
   faults: FaultInjector;
   metrics: PaymentMetrics;
   adminToken: string | undefined;
+  serviceToken: string;
   newProviderRef: () => string;
   now?: () => Date;
 }
@@ -28,7 +30,7 @@ export interface PaymentRoutesOptions {
  * then possibly an injected `provider_error`, before or after the operation is applied.
  */
 export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOptions) {
-  const { ledger, faults, metrics, adminToken, newProviderRef } = options;
+  const { ledger, faults, metrics, adminToken, serviceToken, newProviderRef } = options;
   const now = () => (options.now?.() ?? new Date()).toISOString();
 
   async function operate(
@@ -65,39 +67,46 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
     return reply.code(error.status).send({ error: "provider_error", message: "simulated provider failure" });
   }
 
-  app.post(
-    "/payments/:orderId/authorize",
-    { schema: { params: orderParams, body: authorizeBody } },
-    async (request, reply) => {
-      const { orderId } = request.params;
-      const { amount, currency } = request.body;
-      return operate(request.log, reply, "authorize", orderId, (current) => ({
-        op: "authorize",
-        orderId,
-        amount,
-        currency,
-        providerRef: current ? current.providerRef : newProviderRef(),
-        declined: current === undefined && faults.decline(),
-        at: now(),
-      }));
-    },
-  );
+  // The order service's calls.
+  registerInternalRoutes(app, serviceToken, (internal) => {
+    internal.post(
+      "/payments/:orderId/authorize",
+      { schema: { params: orderParams, body: authorizeBody } },
+      async (request, reply) => {
+        const { orderId } = request.params;
+        const { amount, currency } = request.body;
+        return operate(request.log, reply, "authorize", orderId, (current) => ({
+          op: "authorize",
+          orderId,
+          amount,
+          currency,
+          providerRef: current ? current.providerRef : newProviderRef(),
+          declined: current === undefined && faults.decline(),
+          at: now(),
+        }));
+      },
+    );
 
-  for (const op of ["capture", "void", "refund"] as const) {
-    app.post(`/payments/:orderId/${op}`, { schema: { params: orderParams } }, async (request, reply) => {
+    for (const op of ["capture", "void", "refund"] as const) {
+      internal.post(
+        `/payments/:orderId/${op}`,
+        { schema: { params: orderParams } },
+        async (request, reply) => {
+          const { orderId } = request.params;
+          return operate(request.log, reply, op, orderId, () => ({ op, orderId, at: now() }));
+        },
+      );
+    }
+
+    internal.get("/payments/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
       const { orderId } = request.params;
-      return operate(request.log, reply, op, orderId, () => ({ op, orderId, at: now() }));
+      const plan = faults.draw();
+      if (plan.delayMs > 0) await sleep(plan.delayMs);
+      if (plan.error) return injectError(request.log, reply, "get", orderId, plan);
+      const payment = ledger.get(orderId);
+      if (!payment) return notFound(reply, orderId);
+      return payment;
     });
-  }
-
-  app.get("/payments/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
-    const { orderId } = request.params;
-    const plan = faults.draw();
-    if (plan.delayMs > 0) await sleep(plan.delayMs);
-    if (plan.error) return injectError(request.log, reply, "get", orderId, plan);
-    const payment = ledger.get(orderId);
-    if (!payment) return notFound(reply, orderId);
-    return payment;
   });
 
   const admin = { preHandler: requireToken(adminToken) };

@@ -52,6 +52,7 @@ export async function startPaymentSimService(
     faults,
     metrics,
     adminToken: config.CHAOSCART_ADMIN_TOKEN,
+    serviceToken: config.CHAOSCART_SERVICE_TOKEN,
     newProviderRef: () => `psim_${randomBytes(12).toString("hex")}`,
   });
   app.addHook("onClose", async () => {

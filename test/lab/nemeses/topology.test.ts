@@ -68,10 +68,18 @@ function service(name: string) {
  * Status of a GET on a fresh connection, or the error's code (ECONNREFUSED, timeout) when it does not
  * answer within `timeoutMs`. (A pooled keep-alive connection would report the reset of an earlier fault.)
  */
-async function probe(url: string, timeoutMs = 1_000): Promise<number | string> {
+async function probe(
+  url: string,
+  timeoutMs = 1_000,
+  headers: Record<string, string> = {},
+): Promise<number | string> {
   const agent = new Agent({ connections: 1 });
   try {
-    const response = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await request(url, {
+      dispatcher: agent,
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     await response.body.dump();
     return response.statusCode;
   } catch (error) {
@@ -209,7 +217,10 @@ describe("link and payment nemeses", () => {
 
   it("payment: the simulator's latency knob slows its answers; stop sets it back to zero", async () => {
     const payment = service("east/payment-sim");
-    const read = () => probe(`${payment.url}/payments/nemesis-probe`, 3_000);
+    const read = () =>
+      probe(`${payment.url}/payments/nemesis-probe`, 3_000, {
+        authorization: `Bearer ${topology.serviceToken}`,
+      });
     expect(await timedMs(read)).toBeLessThan(200);
     const slow = faults.add(createNemesis(topology, { action: "payment", target: "east", latencyMs: 400 }));
     expect((await slow.start()).detail).toMatchObject({ knobs: { latencyMs: 400, errorRate: 0 } });

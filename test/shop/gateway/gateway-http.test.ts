@@ -71,6 +71,7 @@ async function closedPort(): Promise<number> {
 }
 
 const TOKEN = "gateway-test-token";
+const SERVICE_TOKEN = "gateway-test-service-token";
 const REGIONS = ["east", "west", "dead"];
 let east: FakeOrderService;
 let west: FakeOrderService;
@@ -86,6 +87,7 @@ beforeAll(async () => {
     readEnv(gatewayEnv, {
       CHAOSCART_PORT: "0",
       CHAOSCART_LOG_LEVEL: "silent",
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
       CHAOSCART_ADMIN_TOKEN: TOKEN,
       CHAOSCART_REGIONS: `east=${east.url},west=${west.url},dead=${deadUrl}`,
       CHAOSCART_USER_RATE_LIMIT_RPS: "0.5",
@@ -210,6 +212,24 @@ describe("request ids", () => {
     expect(west.seen.find((s) => s.url === `/orders/${id}`)?.headers["x-request-id"]).toBe(requestId);
   });
 
+  it("sends the service token upstream in place of any Authorization the client sent, and the user id as given", async () => {
+    const id = new SnowflakeGenerator(0, 2).next();
+    await call("GET", `/orders/${id}`, {
+      headers: { authorization: "Bearer client-guess", "x-user-id": "u-7" },
+    });
+    const seen = east.seen.find((s) => s.url === `/orders/${id}`);
+    expect(seen?.headers.authorization).toBe(`Bearer ${SERVICE_TOKEN}`);
+    expect(seen?.headers["x-user-id"]).toBe("u-7");
+    const userId = userIn("west");
+    await call("POST", "/orders", {
+      body: { userId, items: [] },
+      headers: { "idempotency-key": "auth-k-1" },
+    });
+    expect(west.seen.filter((s) => s.url === "/orders").at(-1)?.headers.authorization).toBe(
+      `Bearer ${SERVICE_TOKEN}`,
+    );
+  });
+
   it("propagates the client's id, and answers with it even when nothing is proxied", async () => {
     const id = new SnowflakeGenerator(0, 1).next();
     const response = await call("GET", `/orders/${id}`, { headers: { "x-request-id": "client-req-42" } });
@@ -279,6 +299,7 @@ describe("rate limiting", () => {
       readEnv(gatewayEnv, {
         CHAOSCART_PORT: "0",
         CHAOSCART_LOG_LEVEL: "silent",
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_REGIONS: `east=${east.url}`,
         CHAOSCART_RATE_LIMIT_RPS: "1",
         CHAOSCART_RATE_LIMIT_BURST: "3",
@@ -441,6 +462,7 @@ describe("configuration", () => {
   it("parses the region list in order, with defaults", () => {
     const config = readEnv(gatewayEnv, {
       CHAOSCART_REGIONS: "east=http://127.0.0.1:7101/, west=http://10.0.0.2:7201",
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
     });
     expect(config.CHAOSCART_REGIONS).toEqual([
       { name: "east", url: "http://127.0.0.1:7101" },
@@ -463,6 +485,7 @@ describe("configuration", () => {
         readEnv(gatewayEnv, {
           CHAOSCART_PORT: "0",
           CHAOSCART_LOG_LEVEL: "silent",
+          CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
           CHAOSCART_REGION: "north",
         }),
       ),

@@ -10,6 +10,8 @@ import { startPaymentSimService } from "../../../src/shop/payments/service.ts";
 
 const TOKEN = "payment-test-token";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
+const SERVICE_TOKEN = "payment-test-service-token";
+const INTERNAL = { authorization: `Bearer ${SERVICE_TOKEN}` };
 let dir: string;
 let service: RunningService;
 
@@ -19,6 +21,7 @@ beforeAll(async () => {
     readEnv(paymentSimEnv, {
       CHAOSCART_PORT: "0",
       CHAOSCART_ADMIN_TOKEN: TOKEN,
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
       CHAOSCART_LOG_LEVEL: "silent",
       CHAOSCART_PAYMENT_JOURNAL: join(dir, "payments.jsonl"),
       CHAOSCART_PAYMENT_SEED: "1",
@@ -37,7 +40,12 @@ afterEach(async () => {
 
 type Body = Record<string, unknown>;
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = INTERNAL,
+) {
   const response = await fetch(`${service.url}${path}`, {
     method,
     headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
@@ -267,7 +275,11 @@ describe("payment simulator HTTP API", () => {
 describe("payment simulator without an admin token", () => {
   it("answers 403 on the admin endpoints", async () => {
     const open = await startPaymentSimService(
-      readEnv(paymentSimEnv, { CHAOSCART_PORT: "0", CHAOSCART_LOG_LEVEL: "silent" }),
+      readEnv(paymentSimEnv, {
+        CHAOSCART_PORT: "0",
+        CHAOSCART_LOG_LEVEL: "silent",
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
+      }),
     );
     try {
       for (const path of ["/admin/payments", "/admin/faults"]) {
@@ -283,7 +295,7 @@ describe("payment simulator without an admin token", () => {
 
 describe("payment simulator configuration", () => {
   it("defaults to port 7104 with no faults, and names every bad variable", () => {
-    expect(readEnv(paymentSimEnv, {})).toMatchObject({
+    expect(readEnv(paymentSimEnv, { CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN })).toMatchObject({
       CHAOSCART_HOST: "127.0.0.1",
       CHAOSCART_PORT: 7104,
       CHAOSCART_PAYMENT_LATENCY_MS: 0,
@@ -296,6 +308,27 @@ describe("payment simulator configuration", () => {
         CHAOSCART_PAYMENT_ERROR_RATE: "1.5",
         CHAOSCART_PAYMENT_LATENCY_MS: "-1",
       }),
-    ).toThrow(/CHAOSCART_ADMIN_TOKEN[\s\S]*CHAOSCART_PAYMENT_LATENCY_MS[\s\S]*CHAOSCART_PAYMENT_ERROR_RATE/);
+    ).toThrow(
+      /CHAOSCART_ADMIN_TOKEN[\s\S]*CHAOSCART_SERVICE_TOKEN: required[\s\S]*CHAOSCART_PAYMENT_LATENCY_MS[\s\S]*CHAOSCART_PAYMENT_ERROR_RATE/,
+    );
+  });
+});
+
+describe("payment simulator access", () => {
+  it("answers the payment operations only to a caller with the service token", async () => {
+    for (const [method, path, body] of [
+      ["POST", "/payments/intruder/authorize", { amount: 100 }],
+      ["POST", "/payments/intruder/capture"],
+      ["POST", "/payments/intruder/void"],
+      ["POST", "/payments/intruder/refund"],
+      ["GET", "/payments/intruder"],
+    ] as const) {
+      for (const headers of [{}, AUTH, { authorization: "Bearer wrong" }]) {
+        const response = await call(method, path, body, headers);
+        expect({ path, method, status: response.status }).toEqual({ path, method, status: 401 });
+        expect(response.body.error).toBe("unauthorized");
+      }
+    }
+    expect((await payment("intruder")).status).toBe(404); // nothing was authorised
   });
 });

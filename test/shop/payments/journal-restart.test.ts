@@ -12,6 +12,7 @@ import { paymentSimEnv } from "../../../src/shop/payments/config.ts";
 import { startPaymentSimService } from "../../../src/shop/payments/service.ts";
 
 const TOKEN = "journal-test-token";
+const SERVICE_TOKEN = "journal-test-service-token";
 let dir: string;
 let journal: string;
 const running: RunningService[] = [];
@@ -32,6 +33,7 @@ afterEach(async () => {
 const env = (extra: Record<string, string> = {}) => ({
   CHAOSCART_PORT: "0",
   CHAOSCART_ADMIN_TOKEN: TOKEN,
+  CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
   CHAOSCART_LOG_LEVEL: "silent",
   CHAOSCART_PAYMENT_JOURNAL: journal,
   ...extra,
@@ -51,7 +53,10 @@ async function stop(service: RunningService) {
 async function post(url: string, path: string, body?: unknown) {
   const response = await fetch(`${url}${path}`, {
     method: "POST",
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: {
+      authorization: `Bearer ${SERVICE_TOKEN}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };

@@ -25,6 +25,9 @@ export interface CloneSpec {
   replicaDataDir: string;
   runAs: RunAs | undefined;
   home: string;
+  password: string;
+  /** libpq password file for pg_basebackup (see credentials.ts). */
+  pgpassFile: string;
   signal?: AbortSignal;
 }
 
@@ -40,7 +43,7 @@ export async function cloneFromPrimary(spec: CloneSpec): Promise<CloneMethod> {
         ...["-X", "stream", "-S", REPLICA_SLOT, "-R", "--checkpoint=fast", "--no-sync"],
         ...["--label", LABEL, "--no-manifest"],
       ],
-      { runAs: spec.runAs, cwd: spec.home, signal: spec.signal },
+      { runAs: spec.runAs, cwd: spec.home, signal: spec.signal, env: { PGPASSFILE: spec.pgpassFile } },
     );
     return "pg_basebackup";
   }
@@ -53,7 +56,7 @@ async function backupWithLowLevelApi(spec: CloneSpec): Promise<void> {
   // A one-connection pool is the session that holds the backup open: every query below runs on it, and if
   // it were lost pg_backup_stop fails with "backup is not in progress" rather than producing a bad copy.
   // (Not sql.reserve(): it never resolves on a cold pool with fetch_types off, porsager/postgres#751.)
-  const session = adminSql(spec.primaryPort, "postgres", { keepIdle: true });
+  const session = adminSql(spec.primaryPort, "postgres", spec.password, { keepIdle: true });
   try {
     // The stop record must not wait for a synchronous standby that does not exist yet.
     await session`set synchronous_commit to local`;

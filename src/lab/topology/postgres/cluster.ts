@@ -5,6 +5,7 @@ import path from "node:path";
 import { type CloneMethod, cloneFromPrimary } from "./base-backup.ts";
 import { findPgBinaries, majorVersion } from "./binaries.ts";
 import { writeNodeConf, writeStandbyConf } from "./conf.ts";
+import { createCredentials } from "./credentials.ts";
 import { initPrimary } from "./initdb.ts";
 import { chownTree, type RunAs, resolveRunAs } from "./os-user.ts";
 import { freePort } from "./ports.ts";
@@ -46,6 +47,8 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
   );
 
   const resources = new ClusterResources(workDir, opts.keep ?? false, log);
+  const credentials = createCredentials(workDir, runAs);
+  const { password } = credentials;
   const startNode = (role: PgNode["role"], probeQuery: (port: number) => Promise<void>, timeoutMs: number) =>
     startPostmaster({
       role,
@@ -66,11 +69,12 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
       major,
       runAs,
       home: workDir,
+      passwordFile: credentials.passwordFile,
       signal: resources.signal,
     });
     chownTree(primaryDir, runAs);
-    const primary = await startNode("primary", (port) => probe(port, "postgres"), PRIMARY_READY_MS);
-    const primarySql = resources.addPool(adminSql(primary.port, "postgres", { max: 2 }));
+    const primary = await startNode("primary", (port) => probe(port, "postgres", password), PRIMARY_READY_MS);
+    const primarySql = resources.addPool(adminSql(primary.port, "postgres", password, { max: 2 }));
     if (database !== "postgres") await primarySql`create database ${primarySql(database)}`;
 
     let replica: { pm: Postmaster; port: number } | undefined;
@@ -89,13 +93,15 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
         replicaDataDir: replicaDir,
         runAs,
         home: workDir,
+        password,
+        pgpassFile: credentials.pgpassFile,
         signal: resources.signal,
       });
       log(`replica base backup via ${method}; replicating from ${upstream.host}:${upstream.port}`);
-      writeStandbyConf(replicaDir, upstream);
+      writeStandbyConf(replicaDir, upstream, credentials.pgpassFile);
       chownTree(replicaDir, runAs);
-      replica = await startNode("replica", (port) => probeStandby(port), REPLICA_READY_MS);
-      replicaSql = resources.addPool(adminSql(replica.port, "postgres"));
+      replica = await startNode("replica", (port) => probeStandby(port, password), REPLICA_READY_MS);
+      replicaSql = resources.addPool(adminSql(replica.port, "postgres", password));
       await waitForStreaming(primarySql, { sync: false, timeoutMs: STREAMING_MS });
       if (replication === "sync") {
         await enableSyncReplication(primarySql);
@@ -108,7 +114,7 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
       role,
       host: HOST,
       port: started.port,
-      url: pgUrl(started.port, database),
+      url: pgUrl(started.port, database, password),
       dataDir: started.pm.spec.dataDir,
       pid: started.pm.pid,
       logFile: started.pm.spec.logFile,
@@ -119,6 +125,8 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
       binDir: bins.binDir,
       workDir,
       version: bins.version,
+      password,
+      passwordFile: credentials.passwordFile,
       replicaLag: () => readReplicaLag(primarySql),
       waitForReplicaCatchUp: async (timeoutMs = 30_000) => {
         if (!replicaSql) throw new Error("this cluster has no replica");
@@ -178,8 +186,8 @@ function assertReachable(dir: string, runAs: RunAs | undefined): void {
 }
 
 /** A hot standby is ready once it accepts read-only connections and says it is in recovery. */
-async function probeStandby(port: number): Promise<void> {
-  const sql = adminSql(port, "postgres");
+async function probeStandby(port: number, password: string): Promise<void> {
+  const sql = adminSql(port, "postgres", password);
   try {
     const [row] = await sql<{ recovery: boolean }[]>`select pg_is_in_recovery() as recovery`;
     if (!row?.recovery) throw new Error("replica is not in recovery");

@@ -9,6 +9,8 @@ export interface CommandOptions {
   timeoutMs?: number;
   /** Kills the program when aborted (the cluster is being stopped). */
   signal?: AbortSignal;
+  /** Added to the environment (after the PG* variables are removed), e.g. PGPASSFILE. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -34,7 +36,7 @@ export function runCommand(
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       cwd: opts.cwd,
-      env: childEnv(opts.cwd),
+      env: { ...childEnv(opts.cwd), ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
       ...identity(opts.runAs),
       ...(opts.signal ? { signal: opts.signal, killSignal: "SIGKILL" as const } : {}),

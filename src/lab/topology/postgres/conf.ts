@@ -17,6 +17,7 @@ export const NODE_CONF = "chaoscart.node.conf";
 export function clusterSettings(major: number): Record<string, string> {
   return {
     listen_addresses: "127.0.0.1",
+    password_encryption: "scram-sha-256",
     // No Unix socket: the Debian default /var/run/postgresql is not writable by the unprivileged user.
     unix_socket_directories: "",
     max_connections: "200",
@@ -39,13 +40,16 @@ export function clusterSettings(major: number): Record<string, string> {
   };
 }
 
-/** Client authentication: trust on loopback TCP (no Unix socket is opened), replication included. */
-const HBA = `# chaoscart lab: loopback only, trust (see src/lab/topology/postgres/conf.ts)
+/**
+ * Client authentication: loopback TCP only (no Unix socket is opened), scram-sha-256 for everyone,
+ * replication included — any user of the machine can reach a loopback port (see credentials.ts).
+ */
+const HBA = `# chaoscart lab: loopback only, scram-sha-256 (see src/lab/topology/postgres/conf.ts)
 # TYPE  DATABASE     USER  ADDRESS        METHOD
-local   all          all                  trust
-local   replication  all                  trust
-host    all          all   127.0.0.1/32   trust
-host    replication  all   127.0.0.1/32   trust
+local   all          all                  scram-sha-256
+local   replication  all                  scram-sha-256
+host    all          all   127.0.0.1/32   scram-sha-256
+host    replication  all   127.0.0.1/32   scram-sha-256
 `;
 
 export function writeClusterConf(dataDir: string, major: number): void {
@@ -65,9 +69,16 @@ export function writeNodeConf(dataDir: string, node: { port: number; name: strin
   );
 }
 
-/** Makes a copied data dir a streaming standby of `upstream` (what pg_basebackup -R does, with our conninfo). */
-export function writeStandbyConf(dataDir: string, upstream: { host: string; port: number }): void {
-  const conninfo = `host=${upstream.host} port=${upstream.port} user=${SUPERUSER} application_name=${REPLICA_NAME}`;
+/**
+ * Makes a copied data dir a streaming standby of `upstream` (what pg_basebackup -R does, with our
+ * conninfo). The password stays in the work dir's libpq password file, not in the configuration.
+ */
+export function writeStandbyConf(
+  dataDir: string,
+  upstream: { host: string; port: number },
+  pgpassFile: string,
+): void {
+  const conninfo = `host=${upstream.host} port=${upstream.port} user=${SUPERUSER} passfile=${pgpassFile} application_name=${REPLICA_NAME}`;
   const autoConf = path.join(dataDir, "postgresql.auto.conf");
   const kept = existsSync(autoConf)
     ? readFileSync(autoConf, "utf8")

@@ -10,11 +10,16 @@ export async function initPrimary(opts: {
   major: number;
   runAs: RunAs | undefined;
   home: string;
+  /** The superuser's password, one line (see credentials.ts). */
+  passwordFile: string;
   signal?: AbortSignal;
 }): Promise<void> {
   // --no-sync skips only initdb's final flush of the fresh files (seconds on a busy disk). The cluster is
   // throwaway and the lab's crashes are process kills, which keep the page cache; fsync stays on at run time.
-  const args = ["-D", opts.dataDir, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"];
+  const args = [
+    ...["-D", opts.dataDir, "-U", SUPERUSER, "--auth=scram-sha-256", `--pwfile=${opts.passwordFile}`],
+    ...["-E", "UTF8", "--locale=C", "--no-sync"],
+  ];
   if (opts.major >= 14) args.push("--no-instructions");
   await runCommand("initdb", path.join(opts.binDir, "initdb"), args, {
     runAs: opts.runAs,

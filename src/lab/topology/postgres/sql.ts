@@ -9,12 +9,14 @@ export type AdminSql = postgres.Sql;
 export function adminSql(
   port: number,
   database: string,
+  password: string,
   opts: { max?: number; keepIdle?: boolean } = {},
 ): AdminSql {
   return postgres({
     host: HOST,
     port,
     user: SUPERUSER,
+    password,
     database,
     max: opts.max ?? 1,
     connect_timeout: 5,
@@ -27,15 +29,16 @@ export function adminSql(
 }
 
 /** One connection attempt and one query, for readiness probes. */
-export async function probe(port: number, database: string, query = "select 1"): Promise<void> {
-  const sql = adminSql(port, database);
+export async function probe(port: number, database: string, password: string): Promise<void> {
+  const sql = adminSql(port, database, password);
   try {
-    await sql.unsafe(query);
+    await sql`select 1`;
   } finally {
     await sql.end({ timeout: 0 });
   }
 }
 
-export function pgUrl(port: number, database: string): string {
-  return `postgres://${SUPERUSER}@${HOST}:${port}/${encodeURIComponent(database)}`;
+/** The superuser's connection URL, password included. */
+export function pgUrl(port: number, database: string, password: string): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/${encodeURIComponent(database)}`;
 }

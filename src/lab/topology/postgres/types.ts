@@ -35,7 +35,7 @@ export interface PgNode {
   role: "primary" | "replica";
   host: string;
   port: number;
-  /** postgres://user@127.0.0.1:port/db */
+  /** postgres://user:password@127.0.0.1:port/db */
   url: string;
   dataDir: string;
   /** The postmaster's pid. */
@@ -60,6 +60,10 @@ export interface PgCluster {
   binDir: string;
   workDir: string;
   version: string;
+  /** The superuser's (generated) password; connections authenticate with scram-sha-256. */
+  password: string;
+  /** Where the work dir keeps it (mode 0600). */
+  passwordFile: string;
   /** Throws when no replica is connected to the primary. */
   replicaLag(): Promise<ReplicaLag>;
   /** Resolves once the replica has replayed everything the primary had written when called. */
