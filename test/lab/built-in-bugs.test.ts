@@ -53,6 +53,15 @@ const EXPOSURES: Exposure[] = [
   { bug: "ignore-idempotency", fixture: "slow-answers", fails: ["no-duplicate"] },
   // The reservation TTL of the lab (30 s) outlasts the experiment: the stranded units are still held.
   { bug: "no-compensation", fixture: "declines", fails: ["terminal-sagas"] },
+  // One item of an order expires and is swept while the saga pays; the commit sells the rest, the
+  // saga's cancellation then finds stock sold and confirms: CONFIRMED without every item (measured:
+  // 6-7 such orders a run, and more units confirmed than sold).
+  {
+    bug: "partial-commit",
+    fixture: "reservation-expiry",
+    fails: ["order-coverage"],
+    mayAlsoFail: ["no-oversell"],
+  },
 ];
 
 const dirs: string[] = [];
