@@ -11,6 +11,7 @@ import type { RunningService } from "../../src/shop/inventory/service.ts";
 import { paymentSimEnv } from "../../src/shop/payments/config.ts";
 import { startPaymentSimService } from "../../src/shop/payments/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { SERVICE_TOKEN } from "../support/shop.ts";
 
 const TOKEN = "final-state-test-token";
 let database: TestDatabase;
@@ -23,6 +24,7 @@ beforeAll(async () => {
     readEnv(paymentSimEnv, {
       CHAOSCART_PORT: "0",
       CHAOSCART_ADMIN_TOKEN: TOKEN,
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
       CHAOSCART_LOG_LEVEL: "silent",
     }),
   );
@@ -121,7 +123,7 @@ describe("readFinalState", () => {
     for (const orderId of [before, lost]) {
       const response = await fetch(`${provider.url}/payments/${orderId}/authorize`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", authorization: `Bearer ${SERVICE_TOKEN}` },
         body: JSON.stringify({ amount: 700 }),
       });
       expect(response.status).toBeLessThan(300);

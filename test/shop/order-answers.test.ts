@@ -5,7 +5,7 @@ import { orderEnv, readEnv } from "../../src/shop/config.ts";
 import type { RunningService } from "../../src/shop/inventory/service.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { startTestShop, type TestShop } from "../support/shop.ts";
+import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;
@@ -29,7 +29,11 @@ async function post(url: string, items: { sku: string; qty: number }[]) {
   const started = performance.now();
   const response = await fetch(`${url}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": `answers-${Date.now()}-${++keys}` },
+    headers: {
+      ...INTERNAL,
+      "content-type": "application/json",
+      "idempotency-key": `answers-${Date.now()}-${++keys}`,
+    },
     body: JSON.stringify({ userId: "u-answers", items }),
   });
   return {
@@ -71,6 +75,7 @@ describe("POST /orders: 202", () => {
       readEnv(orderEnv, {
         CHAOSCART_PORT: "0",
         CHAOSCART_LOG_LEVEL: "silent",
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_DATABASE_URL: database.url,
         CHAOSCART_INVENTORY_URL: "http://127.0.0.1:9",
         CHAOSCART_PAYMENT_URL: shop.payment.url,
