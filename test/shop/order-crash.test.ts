@@ -91,14 +91,21 @@ it("brings every order to a terminal state after kill -9 of the order service mi
   await pool.close();
   expect(inFlight?.n).toBeGreaterThan(0);
 
+  const [orphaned] = await database.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED')`;
+  const restartedAt = performance.now();
   await order.restart();
   const deadline = Date.now() + 30_000;
   for (;;) {
     const [row] = await database.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED')`;
     if (row?.n === 0 || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
+  // A measurement for the record (lease 1.5 s here), not an assertion: timing belongs in benches.
+  console.log(
+    `order-crash: ${orphaned?.n} orphaned order(s) all terminal ${Math.round(performance.now() - restartedAt)} ms after the restart began`,
+  );
 
   const orders = await database.sql<
     { id: string; state: string; total: number; items: { sku: string; qty: number }[] }[]
