@@ -1,7 +1,7 @@
 import postgres, { type Sql } from "postgres";
 
 /**
- * The settle window (DESIGN §2 "terminal sagas"): after the workload, the runner waits for every
+ * The settle window (docs/architecture.md §Invariants "terminal sagas"): after the workload, the runner waits for every
  * saga of the experiment to end before it reads the final state. It waits at least the experiment's
  * settle time; past that, as long as sagas are still ending; and it gives up once none has ended
  * for a while (they are stuck: the terminal-sagas check reports them) or at a hard limit.

@@ -7,7 +7,7 @@ import { type PgCluster, pgUrl, type ReplicationMode, startPgCluster } from "./p
 import { ServiceProcess } from "./service-process.ts";
 
 /**
- * The lab's topology launcher (DESIGN §7): per region a PostgreSQL primary and streaming replica and
+ * The lab's topology launcher (docs/architecture.md §Lab): per region a PostgreSQL primary and streaming replica and
  * every shop service as a child process, with a fault link on every connection between them.
  *
  *   gateway ─► {r}/gateway->order ─► order ─► {r}/order->inventory ─► inventory
