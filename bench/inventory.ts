@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: reservations/s and p50/p99 on one hot SKU through the inventory HTTP API, side by side
- * in one run (DESIGN §9): (a) direct — one conditional UPDATE per request, (b) coalesce — the coalescing
+ * in one run (docs/architecture.md §Benchmarks): (a) direct — one conditional UPDATE per request, (b) coalesce — the coalescing
  * engine, (c) noop — the same HTTP stack without the database (the ceiling). Real PostgreSQL, fsync and
  * synchronous_commit on, by default a synchronous streaming replica. Prints a table, the ratios b/a and b/c,
  * the settings, and writes the same figures as JSON.
@@ -70,7 +70,9 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const program = new Command("bench")
-    .description("hot-SKU reservation benchmark: direct vs coalesce vs HTTP no-op (DESIGN §9)")
+    .description(
+      "hot-SKU reservation benchmark: direct vs coalesce vs HTTP no-op (docs/architecture.md §Benchmarks)",
+    )
     .addOption(
       new Option(
         "--replication <mode>",

@@ -1,6 +1,6 @@
 /**
  * `node --import tsx bench/links.ts`: the cost of a fault link with no toxic, against a direct loopback
- * connection, in one run on one machine (DESIGN §9):
+ * connection, in one run on one machine (docs/architecture.md §Benchmarks):
  *
  * (a) request/response like HTTP calls: N connections (default 64), each a closed loop of `size`-byte
  *     request → echo; requests/s, p50/p99 µs, and what the link adds to p50/p99. At saturation a closed

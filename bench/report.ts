@@ -78,7 +78,7 @@ export function ratios(cells: CellResult[], concurrencies: number[]): Ratio[] {
   });
 }
 
-/** DESIGN §3 targets, judged at 256 clients (or the highest concurrency run, if 256 was not). */
+/** The inventory targets (docs/architecture.md §Benchmarks), judged at 256 clients (or the highest concurrency run, if 256 was not). */
 export function targets(cells: CellResult[], all: Ratio[]): Targets | undefined {
   const at = all.some((r) => r.concurrency === 256) ? 256 : Math.max(...all.map((r) => r.concurrency));
   const ratio = all.find((r) => r.concurrency === at);

@@ -1,17 +1,17 @@
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { Pool } from "undici";
 import { checkInventoryLedger } from "../checkers/inventory-ledger.ts";
 import { readInventoryState } from "../checkers/inventory-state.ts";
-import { type ReplicationMode, startPgCluster } from "../topology/postgres/index.ts";
-import { ServiceProcess } from "../topology/service-process.ts";
+import { startTopology } from "../topology/launcher.ts";
+import type { ReplicationMode } from "../topology/postgres/index.ts";
 
 /**
- * The interim main job (until `chaoscart verify` lands): a short hot-SKU flash sale against the
- * inventory service on a local PostgreSQL primary + streaming replica, then the invariants.
+ * The short demo of the inventory path: the lab's topology (PostgreSQL primary + streaming replica and
+ * the shop's services, launched as `verify` launches them), a hot-SKU flash sale against the inventory
+ * service alone, then the invariants.
  */
 
 export interface FlashSaleOptions {
@@ -49,38 +49,28 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
   const { log } = options;
   const workDir = mkdtempSync(path.join(tmpdir(), "chaoscart-sale-"));
   chmodSync(workDir, 0o755); // PostgreSQL runs as an unprivileged user and must reach its data dir inside
-  const token = randomBytes(12).toString("hex");
-  // The demo plays the order service: it calls the inventory's internal routes with the service token.
-  const internal = { authorization: `Bearer ${randomBytes(16).toString("hex")}` };
   log(`starting PostgreSQL primary + streaming replica (${options.replication} replication) in ${workDir}`);
-  let cluster: Awaited<ReturnType<typeof startPgCluster>>;
+  // The lab's launcher, without fault links (the demo injects nothing). The demo then plays the order
+  // service: it calls the inventory's internal routes with the services' token.
+  const topology = await startTopology({
+    regions: [REGION],
+    replication: options.replication,
+    links: false,
+    workDir,
+    keep: options.keep,
+    serviceEnv: { CHAOSCART_LOG_LEVEL: "warn" },
+    log: (line) => log(`  ${line}`),
+  });
   try {
-    cluster = await startPgCluster({
-      workDir: path.join(workDir, "pg"),
-      replication: options.replication,
-      keep: options.keep,
-      log: (line) => log(`  ${line}`),
-    });
-  } catch (error) {
-    if (!options.keep) rmSync(workDir, { recursive: true, force: true });
-    throw error;
-  }
-  let service: ServiceProcess | undefined;
-  try {
+    const region = topology.regions[0];
+    if (!region) throw new Error("the topology has no region");
+    const { cluster } = region;
+    const service = region.services.inventory;
+    const token = topology.token;
+    const internal = { authorization: `Bearer ${topology.serviceToken}` };
     log(
       `PostgreSQL ${cluster.version} from ${cluster.binDir}: primary :${cluster.primary.port}, replica :${cluster.replica?.port}`,
     );
-    service = await ServiceProcess.start({
-      role: "inventory",
-      logFile: path.join(workDir, "inventory.log"),
-      env: {
-        CHAOSCART_DATABASE_URL: cluster.primary.url,
-        CHAOSCART_ADMIN_TOKEN: token,
-        CHAOSCART_SERVICE_TOKEN: internal.authorization.slice("Bearer ".length),
-        CHAOSCART_REGION: REGION,
-        CHAOSCART_LOG_LEVEL: "warn",
-      },
-    });
     log(`inventory service ready at ${service.url} (pid ${service.pid})`);
 
     const skus = Array.from({ length: options.skus }, (_, i) => `FLASH-SALE-${i + 1}`);
@@ -127,9 +117,7 @@ export async function runFlashSale(options: FlashSaleOptions): Promise<FlashSale
       workDir,
     };
   } finally {
-    await service?.stop();
-    await cluster.stop();
-    if (!options.keep) rmSync(workDir, { recursive: true, force: true });
+    await topology.stop();
   }
 }
 

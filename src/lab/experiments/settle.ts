@@ -1,7 +1,7 @@
-import postgres from "postgres";
+import postgres, { type Sql } from "postgres";
 
 /**
- * The settle window (DESIGN §2 "terminal sagas"): after the workload, the runner waits for every
+ * The settle window (docs/architecture.md §Invariants "terminal sagas"): after the workload, the runner waits for every
  * saga of the experiment to end before it reads the final state. It waits at least the experiment's
  * settle time; past that, as long as sagas are still ending; and it gives up once none has ended
  * for a while (they are stuck: the terminal-sagas check reports them) or at a hard limit.
@@ -95,23 +95,24 @@ export async function settle(
 ): Promise<SettleOutcome> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
-    return await waitForSagas({
-      ...limits,
-      settleMs,
-      inFlight: async () => {
-        // A cancelled order whose authorization may still be open at the provider (its void is
-        // watched) has not ended either: the money check needs the provider's final word.
-        const [row] = await sql<{ n: number }[]>`
-          SELECT (SELECT count(*) FROM orders
-                  WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since})
-               + (SELECT count(*) FROM payment_void_watch w JOIN orders o ON o.id = w.order_id
-                  WHERE w.closed_at IS NULL AND o.created_at >= ${since}) AS n`;
-        return Number(row?.n ?? 0);
-      },
-    });
+    return await waitForSagas({ ...limits, settleMs, inFlight: () => sagasInFlight(sql, since) });
   } finally {
     await sql.end({ timeout: 2 });
   }
+}
+
+/**
+ * Orders created since `since` that have not ended: not terminal, or cancelled with a void still
+ * watched (its authorization may still be open at the provider; the money check needs the
+ * provider's final word).
+ */
+export async function sagasInFlight(sql: Sql, since: Date): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT (SELECT count(*) FROM orders
+            WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since})
+         + (SELECT count(*) FROM payment_void_watch w JOIN orders o ON o.id = w.order_id
+            WHERE w.closed_at IS NULL AND o.created_at >= ${since}) AS n`;
+  return Number(row?.n ?? 0);
 }
 
 /** One line for the run log. */

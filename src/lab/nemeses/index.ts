@@ -1,4 +1,4 @@
-/** Nemeses: the lab's fault catalogue (DESIGN §7), each with start/stop and every action logged as data. */
+/** Nemeses: the lab's fault catalogue (docs/architecture.md §Lab), each with start/stop and every action logged as data. */
 export { ClockOffsetNemesis } from "./clock-offset.ts";
 export { FaultController, type StopAllOptions } from "./controller.ts";
 export { CpuBurnNemesis, type CpuBurnOptions } from "./cpu-burn.ts";

@@ -7,7 +7,7 @@ import { type PgCluster, pgUrl, type ReplicationMode, startPgCluster } from "./p
 import { ServiceProcess } from "./service-process.ts";
 
 /**
- * The lab's topology launcher (DESIGN §7): per region a PostgreSQL primary and streaming replica and
+ * The lab's topology launcher (docs/architecture.md §Lab): per region a PostgreSQL primary and streaming replica and
  * every shop service as a child process, with a fault link on every connection between them.
  *
  *   gateway ─► {r}/gateway->order ─► order ─► {r}/order->inventory ─► inventory
@@ -20,12 +20,20 @@ import { ServiceProcess } from "./service-process.ts";
 
 export interface TopologyOptions {
   regions: string[];
-  replication: ReplicationMode;
+  /** "none": a primary alone (no replica; the order service reads the primary). */
+  replication: ReplicationMode | "none";
+  /**
+   * Default true: a fault link on every connection. False: services and PostgreSQL talk directly
+   * (the bench measures the shop, not the links; nothing can be injected then).
+   */
+  links?: boolean;
   workDir: string;
   keep?: boolean;
   log?: (line: string) => void;
   /** Extra environment for every service (e.g. shorter leases in tests). */
   serviceEnv?: Record<string, string>;
+  /** Extra environment for one role, over `serviceEnv` (e.g. a CPU profile file per service). */
+  roleEnv?: Partial<Record<ServiceRole, Record<string, string>>>;
   /**
    * Launch the shop with this deliberate bug switched on (src/shop/built-in-bugs.ts): the lab's
    * regression guard. `stock-from-replica` also gives the inventory a link to the replica.
@@ -95,34 +103,47 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     if (!options.keep) rmSync(options.workDir, { recursive: true, force: true });
   };
 
+  const withLinks = options.links ?? true;
+  const withReplica = options.replication !== "none";
+  /** Where a service reaches `port`: through a new fault link `{region}/{name}`, or directly. */
+  const via = async (region: string, name: string, port: number): Promise<{ port: number }> =>
+    withLinks ? links.start({ name: `${region}/${name}`, upstream: localhost(port) }) : { port };
+  const gatewayToOrder = new Map<string, number>();
+
   try {
     for (const [code, region] of options.regions.entries()) {
-      log(`${region}: starting PostgreSQL primary + replica (${options.replication})`);
+      log(
+        `${region}: starting PostgreSQL primary${withReplica ? ` + replica (${options.replication})` : " alone"}`,
+      );
       let replication: FaultLink | undefined;
       const cluster = await startPgCluster({
         workDir: path.join(options.workDir, `pg-${region}`),
-        replication: options.replication,
+        replication: options.replication === "sync" ? "sync" : "async",
+        replica: withReplica,
         keep: options.keep,
-        replicationUpstream: async (primaryPort) => {
-          replication = await links.start({
-            name: `${region}/replication`,
-            upstream: localhost(primaryPort),
-          });
-          return localhost(replication.port);
-        },
+        ...(withLinks
+          ? {
+              replicationUpstream: async (primaryPort: number) => {
+                replication = await links.start({
+                  name: `${region}/replication`,
+                  upstream: localhost(primaryPort),
+                });
+                return localhost(replication.port);
+              },
+            }
+          : {}),
         log: (line) => log(`${region}:   ${line}`),
       });
       clusters.push(cluster);
       const replicaPort = cluster.replica?.port;
-      if (!replicaPort) throw new Error(`${region}: the cluster has no replica`);
+      if (withReplica && !replicaPort) throw new Error(`${region}: the cluster has no replica`);
 
       // Through a link, with the cluster's password (scram-sha-256).
       const url = (port: number) => pgUrl(port, "chaoscart", cluster.password);
-      const link = (name: string, port: number) =>
-        links.start({ name: `${region}/${name}`, upstream: localhost(port) });
+      const link = (name: string, port: number) => via(region, name, port);
       const inventoryPrimary = await link("inventory->primary", cluster.primary.port);
       const orderPrimary = await link("order->primary", cluster.primary.port);
-      const orderReplica = await link("order->replica", replicaPort);
+      const orderReplica = replicaPort ? await link("order->replica", replicaPort) : undefined;
 
       const service = async (role: Exclude<ServiceRole, "gateway">, env: Record<string, string>) => {
         log(`${region}: starting ${role}`);
@@ -137,6 +158,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
             CHAOSCART_SERVICE_TOKEN: serviceToken,
             CHAOSCART_LOG_LEVEL: "info",
             ...options.serviceEnv,
+            ...options.roleEnv?.[role],
             ...bugEnv,
             ...env,
           },
@@ -146,7 +168,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       };
       // Only a shop built with the bug that reads it gets a path from the inventory to the replica.
       const inventoryReplica =
-        options.builtInBug === "stock-from-replica"
+        options.builtInBug === "stock-from-replica" && replicaPort
           ? await link("inventory->replica", replicaPort)
           : undefined;
       const inventory = await service("inventory", {
@@ -160,12 +182,12 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       const orderPayment = await link("order->payment", paymentSim.port);
       const order = await service("order", {
         CHAOSCART_DATABASE_URL: url(orderPrimary.port),
-        CHAOSCART_REPLICA_URL: url(orderReplica.port),
+        ...(orderReplica ? { CHAOSCART_REPLICA_URL: url(orderReplica.port) } : {}),
         CHAOSCART_REGION_CODE: String(code),
         CHAOSCART_INVENTORY_URL: `http://127.0.0.1:${orderInventory.port}`,
         CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
       });
-      await link("gateway->order", order.port);
+      gatewayToOrder.set(region, (await link("gateway->order", order.port)).port);
       regions.push({
         name: region,
         code,
@@ -175,7 +197,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     }
 
     const regionList = regions
-      .map((r) => `${r.name}=http://127.0.0.1:${links.get(`${r.name}/gateway->order`)?.port}`)
+      .map((r) => `${r.name}=http://127.0.0.1:${gatewayToOrder.get(r.name)}`)
       .join(",");
     log("starting gateway");
     gateway = await ServiceProcess.start({
@@ -188,6 +210,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         CHAOSCART_SERVICE_TOKEN: serviceToken,
         CHAOSCART_LOG_LEVEL: "info",
         ...options.serviceEnv,
+        ...options.roleEnv?.gateway,
         ...bugEnv,
       },
     });

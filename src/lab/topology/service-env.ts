@@ -32,6 +32,28 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   CHAOSCART_ORDER_MAX_IN_FLIGHT: "32",
 };
 
+/**
+ * The bench's shop settings (bench/orders.ts), as overrides on the one base every harness shares: the
+ * shop's own defaults (src/shop/config.ts). Not on top of LAB_SERVICE_ENV, on purpose: its settings
+ * exist to make faults visible within an experiment on 2 cores (3 s leases renewed every 0.5 s, a
+ * 0.1 s sweeper, an admission limit of 32, rate limits below an overload burst), and each of them
+ * would change what the bench measures, the shop as deployed. So the bench changes only what would
+ * refuse or slow its offered load, and says so in its report.
+ */
+export const BENCH_SERVICE_ENV: Readonly<Record<string, string>> = {
+  // Warnings and errors only: the bench reports any it finds in the logs.
+  CHAOSCART_LOG_LEVEL: "warn",
+  // Each bench user is distinct: the limits are raised so they never refuse the offered load.
+  CHAOSCART_RATE_LIMIT_RPS: "1000000",
+  CHAOSCART_RATE_LIMIT_BURST: "1000000",
+  CHAOSCART_USER_RATE_LIMIT_RPS: "1000000",
+  CHAOSCART_USER_RATE_LIMIT_BURST: "1000000",
+  // An instant, flawless provider: the bench measures the shop, not the provider's latency.
+  CHAOSCART_PAYMENT_LATENCY_MS: "0",
+  CHAOSCART_PAYMENT_ERROR_RATE: "0",
+  CHAOSCART_PAYMENT_DECLINE_RATE: "0",
+};
+
 /** The variable that switches a built-in bug on in a service (src/shop/built-in-bugs.ts). */
 export const BUILT_IN_BUG_VAR = "CHAOSCART_BUILT_IN_BUG";
 

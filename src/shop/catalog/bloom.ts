@@ -1,5 +1,5 @@
 /**
- * Bloom filter of known SKU ids (DESIGN §5), pure. Hand-written on purpose: it is a few dozen lines, we
+ * Bloom filter of known SKU ids (docs/architecture.md §Reads), pure. Hand-written on purpose: it is a few dozen lines, we
  * rebuild it from the database whenever we like (a fresh filter per refresh, no removal needed),
  * and owning the hashing keeps it dependency-free and its false-positive rate testable.
  *

@@ -2,7 +2,7 @@ import { LRUCache } from "lru-cache";
 import { BloomFilter } from "./bloom.ts";
 
 /**
- * Catalog reads (DESIGN §5): a Bloom filter of known SKU ids in front of an in-process LRU cache in
+ * Catalog reads (docs/architecture.md §Reads): a Bloom filter of known SKU ids in front of an in-process LRU cache in
  * front of the database. An id the filter has never seen is answered "unknown" without any I/O, so
  * a flood of made-up ids never reaches the database; the filter's rare false positives are cached
  * as misses for a short time so that they cannot hammer it either. I/O is injected.

@@ -16,7 +16,7 @@ export interface ReplicaRouterOptions {
 }
 
 /**
- * Routes read-only queries to the replica while it is fresh enough (DESIGN §5). Freshness comes
+ * Routes read-only queries to the replica while it is fresh enough (docs/architecture.md §Reads). Freshness comes
  * from a heartbeat row the primary rewrites every `heartbeatMs`: its age as seen on the replica
  * bounds the replica's staleness (from above, by at most one heartbeat). Reads that need
  * read-your-writes, or arrive while the replica is stale or unreachable, go to the primary.

@@ -10,7 +10,7 @@ export class ReadOnlyEndpointError extends Error {
 const READ_ONLY_SQL_TRANSACTION = "25006";
 
 /**
- * Guards a service's write endpoint (DESIGN §5; BACKGROUND incident 1: writes sent to a read-only
+ * Guards a service's write endpoint (docs/architecture.md §Reads; BACKGROUND incident 1: writes sent to a read-only
  * backup cascaded for 47 minutes). At start-up a read-only endpoint keeps the service unready with
  * an error naming the setting. At run time the first `read_only_sql_transaction` error flips the
  * guard, swaps the pool (re-resolving the primary) and re-checks until writes are possible again;

@@ -1,5 +1,5 @@
 /**
- * Pure allocation for one coalesced batch of reservations on one SKU (DESIGN §3).
+ * Pure allocation for one coalesced batch of reservations on one SKU (docs/architecture.md §Inventory).
  *
  * Requests are considered in arrival order; each is granted if it fits in what is still
  * available ("first fit"), so no request is ever rejected while an earlier-arriving request

@@ -1,5 +1,5 @@
 /**
- * 64-bit snowflake ids carrying their region (DESIGN §6), so regions never mint the same id and a
+ * 64-bit snowflake ids carrying their region (docs/architecture.md §Regions), so regions never mint the same id and a
  * gateway can route an order id to its home region without a lookup.
  *
  *   41 bits milliseconds since EPOCH_MS · 5 bits region · 7 bits worker · 11 bits sequence

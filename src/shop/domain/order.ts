@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * The order saga's states and rules (DESIGN §4), free of I/O.
+ * The order saga's states and rules (docs/architecture.md §Saga), free of I/O.
  *
  *   PENDING → RESERVED → PAID → CONFIRMED, or CANCELLED (with a reason) from any non-terminal state.
  *

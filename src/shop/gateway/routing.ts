@@ -1,7 +1,7 @@
 import { decode, MAX_REGION } from "../domain/ids.ts";
 
 /**
- * Unit routing (DESIGN §6), pure: users hash into a fixed number of slots and a versioned
+ * Unit routing (docs/architecture.md §Regions), pure: users hash into a fixed number of slots and a versioned
  * slot → home region table says where each slot's writes go. Failover moves a dead region's slots
  * with a new table version; a gateway accepts a table only when its version is newer than the one
  * it holds, so a delayed or replayed update can never undo a later one.

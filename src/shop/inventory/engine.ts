@@ -77,7 +77,7 @@ const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 const MAX_BATCH_ATTEMPTS = 3;
 
 /**
- * The coalescing reservation engine (DESIGN §3). Concurrent reserves for one SKU queue for at most
+ * The coalescing reservation engine (docs/architecture.md §Inventory). Concurrent reserves for one SKU queue for at most
  * `batchWindowMs` (or until `batchMax`), then one transaction decides them all; at most one batch
  * per SKU is in flight, and arrivals during it form the next batch. Outcomes are returned only
  * after the batch has committed.

@@ -47,7 +47,7 @@ type Step = StoredOrder | undefined;
 const MAX_STEPS = 16;
 
 /**
- * Drives orders through the saga of DESIGN §4. Every step acts on a dependency (each call
+ * Drives orders through the saga of docs/architecture.md §Saga. Every step acts on a dependency (each call
  * idempotent by order id), then persists the result with a conditional transition, so several
  * drivers (the request, the recovery loop, a restarted process) can race safely: a driver that
  * loses a transition re-reads the order and continues from whatever state won.

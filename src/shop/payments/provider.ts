@@ -1,5 +1,5 @@
 /**
- * The payment provider simulator's state machine (DESIGN §2 `payment`, §4 steps 3–5). Pure: no I/O,
+ * The payment provider simulator's state machine (docs/architecture.md §Data model (`payment`) and §Saga). Pure: no I/O,
  * no clock, no randomness — everything nondeterministic (the provider reference, whether the card is
  * declined, the time) arrives inside the command, so the same commands always give the same states.
  *
