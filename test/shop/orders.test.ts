@@ -62,8 +62,11 @@ async function finalOrders() {
 async function waitUntilSettled(timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    // Settled: every saga terminal, and every watched void of a cancelled order's authorization
+    // closed (the money check reads the provider's final word).
     const [row] = await database.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED')`;
+      SELECT (SELECT count(*) FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED'))::int
+           + (SELECT count(*) FROM payment_void_watch WHERE closed_at IS NULL)::int AS n`;
     if (row?.n === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -45,6 +45,8 @@ export async function startTestShop(
       CHAOSCART_INVENTORY_URL: inventory.url,
       CHAOSCART_PAYMENT_URL: payment.url,
       CHAOSCART_RECOVERY_INTERVAL_MS: "200",
+      // The test provider applies a request at most a few seconds late.
+      CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: "3000",
       ...orderOverrides,
     }),
   );
