@@ -4,7 +4,8 @@ import type { ServiceApp } from "../http/app.ts";
 import { hasBearerToken } from "../http/bearer-token.ts";
 import { registerInternalRoutes } from "../http/service-token.ts";
 import type { InventoryEngine } from "./engine.ts";
-import { type InventoryStore, SeedConflictError, type SettleOutcome, UnknownSkuError } from "./store.ts";
+import { SeedConflictError, type SettleOutcome, UnknownSkuError } from "./records.ts";
+import type { InventoryStore } from "./store.ts";
 
 export const orderIdSchema = z
   .string()
