@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { ServiceApp } from "../http/app.ts";
 import { registerInternalRoutes } from "../http/service-token.ts";
 import { orderIdSchema, requireToken } from "../inventory/routes.ts";
-import { type FaultInjector, type FaultPlan, faultKnobsPatchSchema } from "./faults.ts";
+import { type FaultPlanner, type FaultPlan, faultKnobsPatchSchema } from "./faults.ts";
 import type { PaymentLedger } from "./ledger.ts";
 import type { OperationResult, PaymentMetrics } from "./metrics.ts";
 import type { Command, Operation, Outcome, Payment } from "./provider.ts";
@@ -17,7 +17,7 @@ const authorizeBody = z.object({
 
 export interface PaymentRoutesOptions {
   ledger: PaymentLedger;
-  faults: FaultInjector;
+  faults: FaultPlanner;
   metrics: PaymentMetrics;
   adminToken: string | undefined;
   serviceToken: string;

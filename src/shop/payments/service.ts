@@ -3,7 +3,7 @@ import { createApp } from "../http/app.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import type { RunningService } from "../inventory/service.ts";
 import type { PaymentSimConfig } from "./config.ts";
-import { FaultInjector, type Random, seededRandom } from "./faults.ts";
+import { FaultPlanner, type Random, seededRandom } from "./faults.ts";
 import { PaymentLedger } from "./ledger.ts";
 import { paymentMetrics } from "./metrics.ts";
 import { registerPaymentRoutes } from "./routes.ts";
@@ -38,7 +38,7 @@ export async function startPaymentSimService(
   const random =
     options.random ??
     (config.CHAOSCART_PAYMENT_SEED === undefined ? Math.random : seededRandom(config.CHAOSCART_PAYMENT_SEED));
-  const faults = new FaultInjector(
+  const faults = new FaultPlanner(
     {
       latencyMs: config.CHAOSCART_PAYMENT_LATENCY_MS,
       errorRate: config.CHAOSCART_PAYMENT_ERROR_RATE,
