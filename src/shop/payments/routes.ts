@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { ServiceApp } from "../http/app.ts";
 import { registerInternalRoutes } from "../http/service-token.ts";
 import { orderIdSchema, requireToken } from "../inventory/routes.ts";
-import { type FaultPlanner, type FaultPlan, faultKnobsPatchSchema } from "./faults.ts";
+import { type FaultPlan, type FaultPlanner, faultKnobsPatchSchema } from "./faults.ts";
 import type { PaymentLedger } from "./ledger.ts";
 import type { OperationResult, PaymentMetrics } from "./metrics.ts";
 import type { Command, Operation, Outcome, Payment } from "./provider.ts";
