@@ -2,7 +2,7 @@
 // when a 202 comes. Real PostgreSQL; the order service runs in this process.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orderEnv, readEnv } from "../../src/shop/config.ts";
-import type { RunningService } from "../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../src/shop/http/listen.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 import { startTestShop, type TestShop } from "../support/shop.ts";

@@ -7,7 +7,7 @@ import { SnowflakeGenerator } from "../../../src/shop/domain/ids.ts";
 import { gatewayEnv } from "../../../src/shop/gateway/config.ts";
 import { SlotRouter } from "../../../src/shop/gateway/routing.ts";
 import { startGatewayService } from "../../../src/shop/gateway/service.ts";
-import type { RunningService } from "../../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../../src/shop/http/listen.ts";
 
 /**
  * The gateway against real upstream HTTP servers on real ports: tiny fake order services that
