@@ -5,7 +5,7 @@ import { orderEnv, readEnv } from "../../src/shop/config.ts";
 import type { RunningService } from "../../src/shop/http/listen.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { startTestShop, type TestShop } from "../support/shop.ts";
+import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;
@@ -29,7 +29,11 @@ async function post(url: string, items: { sku: string; qty: number }[]) {
   const started = performance.now();
   const response = await fetch(`${url}/orders`, {
     method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": `answers-${Date.now()}-${++keys}` },
+    headers: {
+      ...INTERNAL,
+      "content-type": "application/json",
+      "idempotency-key": `answers-${Date.now()}-${++keys}`,
+    },
     body: JSON.stringify({ userId: "u-answers", items }),
   });
   return {
@@ -72,6 +76,7 @@ describe("POST /orders: 202", () => {
         CHAOSCART_PORT: "0",
         CHAOSCART_LOG_LEVEL: "silent",
         CHAOSCART_DATABASE_URL: database.url,
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_INVENTORY_URL: "http://127.0.0.1:9",
         CHAOSCART_PAYMENT_URL: shop.payment.url,
         CHAOSCART_ORDER_DEADLINE_MS: "20000",
