@@ -22,6 +22,15 @@ export const serviceTokenSchema = z
   })
   .min(16, "must be at least 16 characters");
 
+/** Guards /admin/* (seeding, routing, the payment simulator's knobs); without it those answer 403. */
+export const adminTokenSchema = z.string().min(8, "must be at least 8 characters").optional();
+
+/**
+ * Guards /lab/* (runtime faults: event-loop block, CPU burn, clock offset, reservation TTL); without
+ * it the service has no lab routes at all. The lab sets it on the services it launches.
+ */
+export const labTokenSchema = z.string().min(8, "must be at least 8 characters").optional();
+
 export const inventoryEnv = {
   CHAOSCART_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// connection URL"),
   CHAOSCART_HOST: z.string().default("127.0.0.1"),
@@ -30,7 +39,8 @@ export const inventoryEnv = {
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/)
     .default("east"),
-  CHAOSCART_ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").optional(),
+  CHAOSCART_ADMIN_TOKEN: adminTokenSchema,
+  CHAOSCART_LAB_TOKEN: labTokenSchema,
   CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CHAOSCART_DB_POOL_MAX: int(1, 200).default(10),
@@ -68,7 +78,8 @@ export const orderEnv = {
   CHAOSCART_REGION_CODE: int(0, 31).default(0),
   /** Distinguishes order-id generators within a region; default: random. */
   CHAOSCART_WORKER_ID: int(0, 127).optional(),
-  CHAOSCART_ADMIN_TOKEN: inventoryEnv.CHAOSCART_ADMIN_TOKEN,
+  CHAOSCART_ADMIN_TOKEN: adminTokenSchema,
+  CHAOSCART_LAB_TOKEN: labTokenSchema,
   CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
   CHAOSCART_DB_POOL_MAX: inventoryEnv.CHAOSCART_DB_POOL_MAX,

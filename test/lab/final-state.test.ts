@@ -7,7 +7,7 @@ import { checkMoney } from "../../src/lab/checkers/money.ts";
 import { isUnreadable, readFinalState } from "../../src/lab/experiments/final-state.ts";
 import { readEnv } from "../../src/shop/config.ts";
 import { SnowflakeGenerator } from "../../src/shop/domain/ids.ts";
-import type { RunningService } from "../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../src/shop/http/listen.ts";
 import { paymentSimEnv } from "../../src/shop/payments/config.ts";
 import { startPaymentSimService } from "../../src/shop/payments/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";

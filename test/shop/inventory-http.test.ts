@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventoryEnv, readEnv } from "../../src/shop/config.ts";
-import { type RunningService, startInventoryService } from "../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../src/shop/http/listen.ts";
+import { startInventoryService } from "../../src/shop/inventory/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const TOKEN = "http-test-token";
@@ -96,6 +97,11 @@ describe("inventory HTTP API", () => {
   it("protects admin seeding with the token and refuses a conflicting quota", async () => {
     expect(await post("/admin/skus", { skus: [{ id: "HTTP-2", stock: 1 }] }, {})).toMatchObject({
       status: 401,
+    });
+    // The token is checked before the body: a caller without it learns nothing about the schema.
+    expect(await post("/admin/skus", { skus: "not-a-list" }, {})).toMatchObject({
+      status: 401,
+      body: { error: "unauthorized", message: "missing or wrong bearer token" },
     });
     // The service token is not the admin token.
     expect(await post("/admin/skus", { skus: [{ id: "HTTP-2", stock: 1 }] }, INTERNAL)).toMatchObject({

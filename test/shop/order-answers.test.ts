@@ -2,7 +2,7 @@
 // when a 202 comes. Real PostgreSQL; the order service runs in this process.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orderEnv, readEnv } from "../../src/shop/config.ts";
-import type { RunningService } from "../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../src/shop/http/listen.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
@@ -77,6 +77,7 @@ describe("POST /orders: 202", () => {
         CHAOSCART_LOG_LEVEL: "silent",
         CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_DATABASE_URL: database.url,
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_INVENTORY_URL: "http://127.0.0.1:9",
         CHAOSCART_PAYMENT_URL: shop.payment.url,
         CHAOSCART_ORDER_DEADLINE_MS: "20000",

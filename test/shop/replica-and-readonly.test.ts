@@ -1,7 +1,7 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orderEnv, readEnv } from "../../src/shop/config.ts";
-import type { RunningService } from "../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../src/shop/http/listen.ts";
 import { startOrderService } from "../../src/shop/orders/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
@@ -30,6 +30,7 @@ afterAll(async () => {
   await database?.stop();
 });
 
+const LAB_TOKEN = "readonly-test-lab-token";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function order(userId: string, key = `k-${userId}-${Date.now()}`) {
@@ -107,6 +108,7 @@ describe("read-only write endpoint", () => {
           CHAOSCART_INVENTORY_URL: shop.inventory.url,
           CHAOSCART_PAYMENT_URL: shop.payment.url,
           CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
+          CHAOSCART_LAB_TOKEN: LAB_TOKEN,
         }),
       );
       const ready = await fetch(`${service.url}/readyz`);
@@ -123,6 +125,14 @@ describe("read-only write endpoint", () => {
       expect(write.status).toBe(503);
       expect(await write.json()).toMatchObject({ error: "read_only_endpoint" });
       expect(performance.now() - started).toBeLessThan(3_000); // refused at once, not after the 5 s connect timeout
+      // The lab routes are outside the write guard's context: the lab reaches a read-only service.
+      const lab = await fetch(`${service.url}/lab/clock`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${LAB_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ offsetMs: 5 }),
+      });
+      expect(lab.status).toBe(200);
+      expect(await lab.json()).toMatchObject({ offsetMs: 5 });
     } finally {
       await service?.close();
     }

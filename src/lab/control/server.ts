@@ -1,5 +1,6 @@
 import Fastify from "fastify";
 import { hasBearerToken } from "../../shop/http/bearer-token.ts";
+import { listen } from "../../shop/http/listen.ts";
 import { faultApi } from "../faults/index.ts";
 import { FaultController } from "../nemeses/controller.ts";
 import { createNemesis } from "../nemeses/factory.ts";
@@ -115,11 +116,9 @@ export async function startControlServer(topology: Topology, port = 0) {
       },
     );
   });
-  await app.listen({ host: "127.0.0.1", port });
-  const address = app.server.address();
-  const bound = typeof address === "object" && address ? address.port : port;
+  const { url } = await listen(app, "127.0.0.1", port);
   return {
-    url: `http://127.0.0.1:${bound}`,
+    url,
     /** Heals every active nemesis, then stops serving. */
     close: async () => {
       await controller.stopAll({ links: topology.links }).catch(() => {});

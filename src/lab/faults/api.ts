@@ -22,6 +22,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import { hasBearerToken } from "../../shop/http/bearer-token.ts";
+import { listen } from "../../shop/http/listen.ts";
 import type { FaultLink } from "./link.ts";
 import type { LinkRegistry } from "./registry.ts";
 import { FaultSpecError, parsePartitionSpec, parseToxicSpec } from "./spec.ts";
@@ -140,8 +141,5 @@ export async function startFaultApi(options: FaultApiServerOptions): Promise<Fau
   const app = Fastify({ loggerInstance, bodyLimit: 64 * 1024 });
   await app.register(faultApi, { registry: options.registry, token: options.token });
   const host = options.host ?? "127.0.0.1";
-  await app.listen({ host, port: options.port ?? 0 });
-  const address = app.server.address();
-  const port = address && typeof address === "object" ? address.port : (options.port ?? 0);
-  return { url: `http://${host}:${port}`, port, app, close: () => app.close() };
+  return { ...(await listen(app, host, options.port ?? 0)), app };
 }

@@ -1,7 +1,7 @@
 import { Counter } from "prom-client";
 import { z } from "zod";
+import { skuSchema } from "../domain/identifiers.ts";
 import type { ServiceApp } from "../http/app.ts";
-import { skuSchema } from "../inventory/routes.ts";
 import type { CatalogReader, LookupSource } from "./catalog.ts";
 
 const SOURCES: readonly LookupSource[] = ["bloom", "cache", "db"];

@@ -51,7 +51,7 @@ export async function openServiceDatabase(options: {
 
 /**
  * The shared start of every database-backed service: the HTTP app whose readiness follows the
- * write endpoint, the guarded database, and writes refused while it is read-only.
+ * write endpoint, and the guarded database. The service's routes go in `registerDataRoutes`.
  */
 export async function createDatabaseApp(options: {
   service: string;
@@ -76,6 +76,21 @@ export async function createDatabaseApp(options: {
     setting: "CHAOSCART_DATABASE_URL",
     log: app.log,
   });
-  refuseWritesWhileReadOnly(app, database);
   return { app, database };
+}
+
+/**
+ * Registers the service's own routes (every realm but the lab's) in one encapsulated context whose
+ * write requests are refused at once while the database is read-only.
+ */
+export function registerDataRoutes(
+  app: ServiceApp,
+  database: ServiceDatabase,
+  routes: (scope: ServiceApp) => void | Promise<void>,
+): void {
+  app.register(async (scope) => {
+    const data = scope as ServiceApp; // a child context: it inherits `metrics` (see http/bearer-token.ts)
+    refuseWritesWhileReadOnly(data, database);
+    await routes(data);
+  });
 }

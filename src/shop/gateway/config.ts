@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError, type EnvConfig, serviceTokenSchema } from "../config.ts";
+import { adminTokenSchema, ConfigError, type EnvConfig, serviceTokenSchema } from "../config.ts";
 import { MAX_REGION } from "../domain/ids.ts";
 
 /** `chaoscart serve gateway`: read with `readEnv(gatewayEnv)` from ../config.ts. */
@@ -58,7 +58,7 @@ export const gatewayEnv = {
   CHAOSCART_HOST: z.string().default("127.0.0.1"),
   CHAOSCART_PORT: int(0, 65535).default(7100),
   /** Guards /admin/routing; without it those answer 403. */
-  CHAOSCART_ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").optional(),
+  CHAOSCART_ADMIN_TOKEN: adminTokenSchema,
   /** Sent to the order services, which answer nobody else. */
   CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

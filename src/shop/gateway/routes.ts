@@ -2,9 +2,10 @@ import { randomUUID } from "node:crypto";
 import replyFrom from "@fastify/reply-from";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { skuSchema } from "../domain/identifiers.ts";
 import type { ServiceApp } from "../http/app.ts";
+import { registerRealm } from "../http/bearer-token.ts";
 import { serviceAuthorization } from "../http/service-token.ts";
-import { requireToken, skuSchema } from "../inventory/routes.ts";
 import type { GatewayMetrics, UpstreamOutcome } from "./metrics.ts";
 import { type KeyedRateLimiter, retryAfterSeconds, type TokenBucket } from "./rate-limit.ts";
 import type { SlotRouter } from "./routing.ts";
@@ -296,12 +297,9 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
       }),
   );
 
-  const admin = requireToken(options.adminToken);
-  app.get("/admin/routing", { preHandler: admin }, async () => router.summary());
-  app.put(
-    "/admin/routing",
-    { schema: { body: routingUpdate }, preHandler: admin },
-    async (request, reply) => {
+  registerRealm(app, { realm: "admin", token: options.adminToken }, (admin) => {
+    admin.get("/admin/routing", async () => router.summary());
+    admin.put("/admin/routing", { schema: { body: routingUpdate } }, async (request, reply) => {
       const { version, move } = request.body;
       for (const [field, region] of [
         ["from", move.from],
@@ -332,6 +330,6 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
       }
       request.log.info({ version, move }, "routing table updated");
       return router.summary();
-    },
-  );
+    });
+  });
 }

@@ -1,5 +1,5 @@
 import { createApp } from "../http/app.ts";
-import type { RunningService } from "../inventory/service.ts";
+import { listen, type RunningService } from "../http/listen.ts";
 import { type GatewayConfig, localRegion } from "./config.ts";
 import { gatewayMetrics } from "./metrics.ts";
 import { KeyedRateLimiter, TokenBucket } from "./rate-limit.ts";
@@ -44,9 +44,7 @@ export async function startGatewayService(config: GatewayConfig): Promise<Runnin
     serviceToken: config.CHAOSCART_SERVICE_TOKEN,
     metrics: gatewayMetrics(app.metrics, () => router.table.version),
   });
-  await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
-  app.log.info({ port, regions: router.regions, local }, "gateway listening");
-  return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
+  const running = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
+  app.log.info({ port: running.port, regions: router.regions, local }, "gateway listening");
+  return running;
 }

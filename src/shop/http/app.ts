@@ -104,11 +104,13 @@ export function createApp(options: AppOptions) {
 
 export type ServiceApp = ReturnType<typeof createApp>;
 
-/** Write requests fail fast while the service's database refuses writes, instead of piling up. */
+/**
+ * Write requests fail fast while the service's database refuses writes, instead of piling up. Added
+ * to the context of the service's own routes (db/service-database.ts `registerDataRoutes`), not the
+ * root: the lab routes, a sibling context, must reach a service whose database is read-only.
+ */
 export function refuseWritesWhileReadOnly(app: ServiceApp, database: { guard: { assertWritable(): void } }) {
   app.addHook("preHandler", async (request) => {
-    const config = request.routeOptions.config as { labEndpoint?: boolean };
-    if (config.labEndpoint) return; // the lab must reach a service whose database is read-only
     if (request.method !== "GET" && request.method !== "HEAD") database.guard.assertWritable();
   });
 }

@@ -20,16 +20,9 @@
  */
 
 import { Worker } from "node:worker_threads";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import { hasBearerToken } from "./bearer-token.ts";
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** Set on the lab routes (see registerLabEndpoints). */
-    labEndpoint?: boolean;
-  }
-}
+import { registerRealm } from "./bearer-token.ts";
 
 export interface LabEndpointsOptions {
   /** The lab token (CHAOSCART_LAB_TOKEN); undefined: every lab route answers 403. */
@@ -91,11 +84,15 @@ while (Date.now() < until) {
 // biome-ignore lint/suspicious/noExplicitAny: any Fastify instance, whatever its type provider and logger.
 type AnyFastify = FastifyInstance<any, any, any, any, any>;
 
+/**
+ * Registers the lab routes in the `lab` realm: their own context, so the hooks of the service's
+ * routes (the write guard refusing writes while the database is read-only) do not reach them.
+ */
 export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptions): void {
-  const { clock, reservationTtl } = options;
-  // `config.labEndpoint` marks the routes for service-wide hooks that must let them through (a write
-  // guard refusing non-GET requests while the database is read-only would otherwise refuse them too).
-  const guarded = { onRequest: authorize(options.token), config: { labEndpoint: true } };
+  registerRealm(app, { realm: "lab", token: options.token }, (lab) => labRoutes(lab, options));
+}
+
+function labRoutes(app: AnyFastify, { clock, reservationTtl }: LabEndpointsOptions): void {
   let block: Block | undefined;
   let burn: Burn | undefined;
 
@@ -106,14 +103,14 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     if (burn === state) burn = undefined;
   };
 
-  app.get("/lab", guarded, async () => ({
+  app.get("/lab", async () => ({
     block: block ? describeBlock(block) : null,
     cpuBurn: burn ? describeBurn(burn) : null,
     clock: clock ? { offsetMs: clock.offsetMs } : null,
     reservationTtl: reservationTtl ? { ttlMs: reservationTtl.reservationTtlMs } : null,
   }));
 
-  app.post("/lab/block", guarded, async (request, reply) => {
+  app.post("/lab/block", async (request, reply) => {
     const body = parse(blockBody, request.body, reply);
     if (!body) return reply;
     if (block) {
@@ -156,14 +153,14 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     return reply.code(202).send(describeBlock(state));
   });
 
-  app.delete("/lab/block", guarded, async () => {
+  app.delete("/lab/block", async () => {
     const running = block;
     if (running) running.cancelled = true;
     block = undefined;
     return { cancelled: running !== undefined };
   });
 
-  app.post("/lab/cpu-burn", guarded, async (request, reply) => {
+  app.post("/lab/cpu-burn", async (request, reply) => {
     const body = parse(burnBody, request.body, reply);
     if (!body) return reply;
     if (body.mode === "loop" && body.threads !== 1) {
@@ -212,18 +209,18 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     return reply.code(202).send(describeBurn(state));
   });
 
-  app.delete("/lab/cpu-burn", guarded, async () => {
+  app.delete("/lab/cpu-burn", async () => {
     const running = burn;
     if (running) stopBurn(running);
     return { cancelled: running !== undefined };
   });
 
-  app.get("/lab/clock", guarded, async (_request, reply) => {
+  app.get("/lab/clock", async (_request, reply) => {
     if (!clock) return noClock(reply);
     return { offsetMs: clock.offsetMs };
   });
 
-  app.put("/lab/clock", guarded, async (request, reply) => {
+  app.put("/lab/clock", async (request, reply) => {
     if (!clock) return noClock(reply);
     const body = parse(clockBody, request.body, reply);
     if (!body) return reply;
@@ -236,12 +233,12 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     return { offsetMs: clock.offsetMs, previousMs };
   });
 
-  app.get("/lab/reservation-ttl", guarded, async (_request, reply) => {
+  app.get("/lab/reservation-ttl", async (_request, reply) => {
     if (!reservationTtl) return noReservations(reply);
     return { ttlMs: reservationTtl.reservationTtlMs };
   });
 
-  app.put("/lab/reservation-ttl", guarded, async (request, reply) => {
+  app.put("/lab/reservation-ttl", async (request, reply) => {
     if (!reservationTtl) return noReservations(reply);
     const body = parse(ttlBody, request.body, reply);
     if (!body) return reply;
@@ -259,19 +256,6 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
     block = undefined;
     if (burn) stopBurn(burn);
   });
-}
-
-function authorize(expected: string | undefined) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!expected) {
-      return reply
-        .code(403)
-        .send({ error: "lab_disabled", message: "set CHAOSCART_LAB_TOKEN to enable the lab endpoints" });
-    }
-    if (!hasBearerToken(request.headers.authorization, expected)) {
-      return reply.code(401).send({ error: "unauthorized", message: "missing or wrong lab token" });
-    }
-  };
 }
 
 /** The parsed body, or undefined after answering 400 naming the field. */

@@ -5,7 +5,7 @@ import {
   type ReservationState,
   type ReserveRequest,
 } from "../domain/allocation.ts";
-import { type ReservationRow, UnknownSkuError } from "./store.ts";
+import { type ReservationRow, UnknownSkuError } from "./records.ts";
 
 /**
  * The inventory's built-in bugs (src/shop/built-in-bugs.ts): code a real team could ship, kept

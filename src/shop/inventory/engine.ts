@@ -1,6 +1,7 @@
 import type { BuiltInBug } from "../built-in-bugs.ts";
 import type { Allocation, RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
-import { BatchRaceError, type InventoryStore, type ReservationRow, type SettleOutcome } from "./store.ts";
+import { BatchRaceError, type ReservationRow, type SettleOutcome } from "./records.ts";
+import type { InventoryStore } from "./store.ts";
 
 export type Strategy = "coalesce" | "direct";
 

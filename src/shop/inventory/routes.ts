@@ -1,17 +1,11 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply } from "fastify";
 import { z } from "zod";
+import { orderIdSchema, skuSchema } from "../domain/identifiers.ts";
 import type { ServiceApp } from "../http/app.ts";
-import { hasBearerToken } from "../http/bearer-token.ts";
-import { registerInternalRoutes } from "../http/service-token.ts";
+import { registerRealm } from "../http/bearer-token.ts";
 import type { InventoryEngine } from "./engine.ts";
-import { type InventoryStore, SeedConflictError, type SettleOutcome, UnknownSkuError } from "./store.ts";
-
-export const orderIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 characters of [A-Za-z0-9_.:-]");
-export const skuSchema = z
-  .string()
-  .regex(/^[A-Z0-9][A-Z0-9_-]{0,63}$/, "expected 1-64 characters of [A-Z0-9_-]");
+import { SeedConflictError, type SettleOutcome, UnknownSkuError } from "./records.ts";
+import type { InventoryStore } from "./store.ts";
 
 const reserveBody = z.object({
   orderId: orderIdSchema,
@@ -46,7 +40,7 @@ export function registerInventoryRoutes(
   { engine, store, adminToken, serviceToken }: InventoryRoutesOptions,
 ) {
   // The order service's calls (the stock read too: it is not the public catalog).
-  registerInternalRoutes(app, serviceToken, (internal) => {
+  registerRealm(app, { realm: "internal", token: serviceToken }, (internal) => {
     internal.post("/reservations", { schema: { body: reserveBody } }, async (request, reply) => {
       const { orderId, sku, qty } = request.body;
       try {
@@ -88,10 +82,8 @@ export function registerInventoryRoutes(
     );
   });
 
-  app.post(
-    "/admin/skus",
-    { schema: { body: seedBody }, preHandler: requireToken(adminToken) },
-    async (request, reply) => {
+  registerRealm(app, { realm: "admin", token: adminToken }, (admin) => {
+    admin.post("/admin/skus", { schema: { body: seedBody } }, async (request, reply) => {
       try {
         const results = await store.seed(request.body.skus);
         return reply.code(results.some((r) => "created" in r && r.created) ? 201 : 200).send({ results });
@@ -103,8 +95,8 @@ export function registerInventoryRoutes(
         }
         throw error;
       }
-    },
-  );
+    });
+  });
 }
 
 /** Release of an order nobody reserved for is a success: compensation must be safe to run blind. */
@@ -120,17 +112,4 @@ function sendSettled(reply: FastifyReply, outcome: SettleOutcome, releasing = fa
   }
   if (releasing) return reply.code(200).send({ state: "RELEASED", items: [] });
   return reply.code(404).send({ error: "not_found", message: "no reservation for this order" });
-}
-
-export function requireToken(expected: string | undefined) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!expected) {
-      return reply
-        .code(403)
-        .send({ error: "admin_disabled", message: "set CHAOSCART_ADMIN_TOKEN to enable" });
-    }
-    if (!hasBearerToken(request.headers.authorization, expected)) {
-      return reply.code(401).send({ error: "unauthorized", message: "missing or wrong bearer token" });
-    }
-  };
 }

@@ -1,18 +1,15 @@
 import { z } from "zod";
 import { ConfigError, type InventoryConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
-import { createDatabaseApp } from "../db/service-database.ts";
+import { createDatabaseApp, registerDataRoutes } from "../db/service-database.ts";
+import { orderIdSchema, skuSchema } from "../domain/identifiers.ts";
+import { registerRealm } from "../http/bearer-token.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
-import { registerInternalRoutes } from "../http/service-token.ts";
+import { listen, type RunningService } from "../http/listen.ts";
 import { InventoryEngine } from "./engine.ts";
 import { inventoryMetrics } from "./metrics.ts";
-import { orderIdSchema, registerInventoryRoutes, skuSchema } from "./routes.ts";
+import { registerInventoryRoutes } from "./routes.ts";
 import { InventoryStore } from "./store.ts";
-
-export interface RunningService {
-  url: string;
-  close(): Promise<void>;
-}
 
 /** Composes the inventory service: pool, migrations, engine, HTTP routes. */
 export async function startInventoryService(config: InventoryConfig): Promise<RunningService> {
@@ -54,33 +51,40 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
       error: (context, error) => app.log.error({ err: error, context }, "background work failed"),
     },
   );
-  registerInventoryRoutes(app, {
-    engine,
-    store,
-    adminToken: config.CHAOSCART_ADMIN_TOKEN,
-    serviceToken: config.CHAOSCART_SERVICE_TOKEN,
-  });
-  if (config.CHAOSCART_BENCH_ENDPOINTS === "1") {
-    const body = z.object({ orderId: orderIdSchema, sku: skuSchema, qty: z.number().int().min(1).max(1000) });
-    registerInternalRoutes(app, config.CHAOSCART_SERVICE_TOKEN, (internal) => {
-      internal.post("/noop", { schema: { body } }, async (request, reply) =>
-        reply.code(201).send({ kind: "granted", ...request.body, state: "HELD", replay: false }),
-      );
+  registerDataRoutes(app, database, (scope) => {
+    registerInventoryRoutes(scope, {
+      engine,
+      store,
+      adminToken: config.CHAOSCART_ADMIN_TOKEN,
+      serviceToken: config.CHAOSCART_SERVICE_TOKEN,
     });
-  }
+    if (config.CHAOSCART_BENCH_ENDPOINTS === "1") {
+      const body = z.object({
+        orderId: orderIdSchema,
+        sku: skuSchema,
+        qty: z.number().int().min(1).max(1000),
+      });
+      registerRealm(scope, { realm: "internal", token: config.CHAOSCART_SERVICE_TOKEN }, (internal) => {
+        internal.post("/noop", { schema: { body } }, async (request, reply) =>
+          reply.code(201).send({ kind: "granted", ...request.body, state: "HELD", replay: false }),
+        );
+      });
+    }
+  });
   app.addHook("onClose", async () => {
     await engine.close();
     await staleStockSource?.end({ timeout: 2 });
     await database.close();
   });
   engine.startSweeper();
-  const labToken = process.env.CHAOSCART_LAB_TOKEN;
+  const labToken = config.CHAOSCART_LAB_TOKEN;
   if (labToken) registerLabEndpoints(app, { token: labToken, reservationTtl: engine.options });
-  await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  const running = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
   if (bug)
     app.log.warn({ builtInBug: bug }, `BUILT-IN BUG "${bug}" IS SWITCHED ON: this is not the real shop`);
-  app.log.info({ port, strategy: config.CHAOSCART_INVENTORY_STRATEGY }, "inventory service listening");
-  return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
+  app.log.info(
+    { port: running.port, strategy: config.CHAOSCART_INVENTORY_STRATEGY },
+    "inventory service listening",
+  );
+  return running;
 }

@@ -8,56 +8,18 @@ import {
   type ReserveRequest,
 } from "../domain/allocation.ts";
 import { reserveBatchFromReplica, sweepExpiredRowByRow } from "./built-in-bugs.ts";
+import {
+  BatchRaceError,
+  type ReservationRow,
+  SeedConflictError,
+  type SeedResult,
+  type SettleOutcome,
+  type SkuSeed,
+  type StockRow,
+  UnknownSkuError,
+} from "./records.ts";
 
 /** SQL for the inventory tables. Every stock change writes its ledger movement in the same transaction. */
-
-export interface StockRow {
-  sku: string;
-  region: string;
-  available: number;
-  reserved: number;
-  sold: number;
-  quota: number;
-}
-
-export interface ReservationRow {
-  orderId: string;
-  sku: string;
-  qty: number;
-  state: ReservationState;
-  expiresAt: string;
-}
-
-export type SettleOutcome =
-  | {
-      kind: "done";
-      state: "COMMITTED" | "RELEASED";
-      items: ReservationRow[];
-      /** Whether this settlement changed anything, and what (the rest was settled before it). */
-      changed: boolean;
-      moved: ReservationRow[];
-    }
-  | { kind: "conflict"; state: ReservationState; items: ReservationRow[] }
-  | { kind: "not_found" };
-
-export class UnknownSkuError extends Error {
-  constructor(readonly sku: string) {
-    super(`unknown SKU ${sku}`);
-  }
-}
-
-/** The batch's own write count disagreed with its plan: another writer raced it. The batch is rolled back and retried. */
-export class BatchRaceError extends Error {}
-
-export interface SkuSeed {
-  id: string;
-  name?: string;
-  /** Integer minor units (cents). */
-  price?: number;
-  stock: number;
-}
-
-export type SeedResult = { sku: string; created: boolean } | { sku: string; conflict: StockRow };
 
 /**
  * Commit or release an order's reservations ($1), all or nothing, in one statement: the release
@@ -380,13 +342,6 @@ export class InventoryStore {
       if (results.some((r) => "conflict" in r)) throw new SeedConflictError(results);
       return results;
     });
-  }
-}
-
-export class SeedConflictError extends Error {
-  constructor(readonly results: SeedResult[]) {
-    const names = results.filter((r) => "conflict" in r).map((r) => r.sku);
-    super(`SKUs already seeded with a different quota: ${names.join(", ")}`);
   }
 }
 

@@ -3,10 +3,10 @@ import type { BuiltInBug } from "../built-in-bugs.ts";
 import type { ReplicaRouter } from "../db/replica-router.ts";
 import type { HybridLogicalClock } from "../domain/hlc.ts";
 import { formatHlc } from "../domain/hlc.ts";
+import { skuSchema } from "../domain/identifiers.ts";
 import type { SnowflakeGenerator } from "../domain/ids.ts";
 import { isTerminal, normaliseItems, requestFingerprint, total } from "../domain/order.ts";
 import type { ServiceApp } from "../http/app.ts";
-import { skuSchema } from "../inventory/routes.ts";
 import type { OrderSaga } from "./saga.ts";
 import type { OrderStore, StoredOrder } from "./store.ts";
 

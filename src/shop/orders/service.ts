@@ -4,14 +4,15 @@ import { registerCatalogRoutes } from "../catalog/routes.ts";
 import type { OrderConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { ReplicaRouter } from "../db/replica-router.ts";
-import { createDatabaseApp } from "../db/service-database.ts";
+import { createDatabaseApp, registerDataRoutes } from "../db/service-database.ts";
 import { HybridLogicalClock } from "../domain/hlc.ts";
 import { SnowflakeGenerator } from "../domain/ids.ts";
+import { registerRealm } from "../http/bearer-token.ts";
 import { JsonClient } from "../http/json-client.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
-import { registerInternalRoutes, serviceAuthorization } from "../http/service-token.ts";
+import { listen, type RunningService } from "../http/listen.ts";
+import { serviceAuthorization } from "../http/service-token.ts";
 import { InventoryClient } from "../inventory/client.ts";
-import type { RunningService } from "../inventory/service.ts";
 import { PaymentClient } from "../payments/client.ts";
 import { createDependencyPolicy, type DependencyPolicyOptions } from "../resilience/policies.ts";
 import { orderMetrics } from "./metrics.ts";
@@ -132,24 +133,26 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   }, 5_000);
   catalogRefresh.unref();
   // Behind the gateway: it alone holds the service token.
-  registerInternalRoutes(app, config.CHAOSCART_SERVICE_TOKEN, (internal) => {
-    registerCatalogRoutes(internal, catalog);
-    registerOrderRoutes(internal, {
-      store,
-      saga,
-      ids: new SnowflakeGenerator(
-        config.CHAOSCART_REGION_CODE,
-        config.CHAOSCART_WORKER_ID ?? randomInt(0, 128),
-      ),
-      clock,
-      region: config.CHAOSCART_REGION,
-      deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
-      maxInFlight: config.CHAOSCART_ORDER_MAX_IN_FLIGHT,
-      reads,
-      prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
-      ...(bug ? { builtInBug: bug } : {}),
-    });
-  });
+  registerDataRoutes(app, database, (scope) =>
+    registerRealm(scope, { realm: "internal", token: config.CHAOSCART_SERVICE_TOKEN }, (internal) => {
+      registerCatalogRoutes(internal, catalog);
+      registerOrderRoutes(internal, {
+        store,
+        saga,
+        ids: new SnowflakeGenerator(
+          config.CHAOSCART_REGION_CODE,
+          config.CHAOSCART_WORKER_ID ?? randomInt(0, 128),
+        ),
+        clock,
+        region: config.CHAOSCART_REGION,
+        deadlineMs: config.CHAOSCART_ORDER_DEADLINE_MS,
+        maxInFlight: config.CHAOSCART_ORDER_MAX_IN_FLIGHT,
+        reads,
+        prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
+        ...(bug ? { builtInBug: bug } : {}),
+      });
+    }),
+  );
   app.addHook("onClose", async () => {
     await recovery.stop();
     await saga?.drain();
@@ -160,13 +163,11 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   });
   recovery.start();
   reads.start();
-  const labToken = process.env.CHAOSCART_LAB_TOKEN;
+  const labToken = config.CHAOSCART_LAB_TOKEN;
   if (labToken) registerLabEndpoints(app, { token: labToken, clock });
-  await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  const running = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
   if (bug)
     app.log.warn({ builtInBug: bug }, `BUILT-IN BUG "${bug}" IS SWITCHED ON: this is not the real shop`);
-  app.log.info({ port, owner }, "order service listening");
-  return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
+  app.log.info({ port: running.port, owner }, "order service listening");
+  return running;
 }

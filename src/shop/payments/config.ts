@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type EnvConfig, serviceTokenSchema } from "../config.ts";
+import { adminTokenSchema, type EnvConfig, labTokenSchema, serviceTokenSchema } from "../config.ts";
 
 /** `chaoscart serve payment-sim`: read with `readEnv(paymentSimEnv)` from ../config.ts. */
 
@@ -10,7 +10,8 @@ export const paymentSimEnv = {
   CHAOSCART_HOST: z.string().default("127.0.0.1"),
   CHAOSCART_PORT: int(0, 65535).default(7104),
   /** Guards /admin/* (payments listing, fault knobs); without it those answer 403. */
-  CHAOSCART_ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").optional(),
+  CHAOSCART_ADMIN_TOKEN: adminTokenSchema,
+  CHAOSCART_LAB_TOKEN: labTokenSchema,
   /** Guards /payments/* (the order service's calls). */
   CHAOSCART_SERVICE_TOKEN: serviceTokenSchema,
   CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

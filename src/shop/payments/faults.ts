@@ -63,7 +63,11 @@ export function seededRandom(seed: number): Random {
   };
 }
 
-export class FaultInjector {
+/**
+ * The simulated provider's fault knobs and the per-request plan drawn from them (latency, injected
+ * error, decline). Not the lab's fault injection: the lab turns these knobs through `PUT /admin/faults`.
+ */
+export class FaultPlanner {
   private current: FaultKnobs;
 
   constructor(

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
 import { z } from "zod";
+import { orderIdSchema } from "../domain/identifiers.ts";
 import type { ServiceApp } from "../http/app.ts";
-import { registerInternalRoutes } from "../http/service-token.ts";
-import { orderIdSchema, requireToken } from "../inventory/routes.ts";
-import { type FaultInjector, type FaultPlan, faultKnobsPatchSchema } from "./faults.ts";
+import { registerRealm } from "../http/bearer-token.ts";
+import { type FaultPlan, type FaultPlanner, faultKnobsPatchSchema } from "./faults.ts";
 import type { PaymentLedger } from "./ledger.ts";
 import type { OperationResult, PaymentMetrics } from "./metrics.ts";
 import type { Command, Operation, Outcome, Payment } from "./provider.ts";
@@ -17,7 +17,7 @@ const authorizeBody = z.object({
 
 export interface PaymentRoutesOptions {
   ledger: PaymentLedger;
-  faults: FaultInjector;
+  faults: FaultPlanner;
   metrics: PaymentMetrics;
   adminToken: string | undefined;
   serviceToken: string;
@@ -68,7 +68,7 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
   }
 
   // The order service's calls.
-  registerInternalRoutes(app, serviceToken, (internal) => {
+  registerRealm(app, { realm: "internal", token: serviceToken }, (internal) => {
     internal.post(
       "/payments/:orderId/authorize",
       { schema: { params: orderParams, body: authorizeBody } },
@@ -109,16 +109,17 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
     });
   });
 
-  const admin = { preHandler: requireToken(adminToken) };
-  app.get("/admin/payments", admin, async () => {
-    const payments = ledger.all();
-    return { count: payments.length, payments };
-  });
-  app.get("/admin/faults", admin, async () => faults.knobs);
-  app.put("/admin/faults", { ...admin, schema: { body: faultKnobsPatchSchema } }, async (request) => {
-    const knobs = faults.update(request.body);
-    request.log.info({ resilience_stage: "fault_injection", knobs }, "fault knobs changed");
-    return knobs;
+  registerRealm(app, { realm: "admin", token: adminToken }, (admin) => {
+    admin.get("/admin/payments", async () => {
+      const payments = ledger.all();
+      return { count: payments.length, payments };
+    });
+    admin.get("/admin/faults", async () => faults.knobs);
+    admin.put("/admin/faults", { schema: { body: faultKnobsPatchSchema } }, async (request) => {
+      const knobs = faults.update(request.body);
+      request.log.info({ resilience_stage: "fault_injection", knobs }, "fault knobs changed");
+      return knobs;
+    });
   });
 }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { createApp } from "../http/app.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
-import type { RunningService } from "../inventory/service.ts";
+import { listen, type RunningService } from "../http/listen.ts";
 import type { PaymentSimConfig } from "./config.ts";
-import { FaultInjector, type Random, seededRandom } from "./faults.ts";
+import { FaultPlanner, type Random, seededRandom } from "./faults.ts";
 import { PaymentLedger } from "./ledger.ts";
 import { paymentMetrics } from "./metrics.ts";
 import { registerPaymentRoutes } from "./routes.ts";
@@ -38,7 +38,7 @@ export async function startPaymentSimService(
   const random =
     options.random ??
     (config.CHAOSCART_PAYMENT_SEED === undefined ? Math.random : seededRandom(config.CHAOSCART_PAYMENT_SEED));
-  const faults = new FaultInjector(
+  const faults = new FaultPlanner(
     {
       latencyMs: config.CHAOSCART_PAYMENT_LATENCY_MS,
       errorRate: config.CHAOSCART_PAYMENT_ERROR_RATE,
@@ -58,21 +58,14 @@ export async function startPaymentSimService(
   app.addHook("onClose", async () => {
     await opened.close();
   });
-  try {
-    const labToken = process.env.CHAOSCART_LAB_TOKEN;
-    if (labToken) registerLabEndpoints(app, { token: labToken });
-    await app.listen({ host: config.CHAOSCART_HOST, port: config.CHAOSCART_PORT });
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.CHAOSCART_PORT;
+  const labToken = config.CHAOSCART_LAB_TOKEN;
+  if (labToken) registerLabEndpoints(app, { token: labToken });
+  const running = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
   app.log.info(
-    { port, journal: journalPath ?? null, payments: opened.size, faults: faults.knobs },
+    { port: running.port, journal: journalPath ?? null, payments: opened.size, faults: faults.knobs },
     journalPath
       ? "payment simulator listening"
       : "payment simulator listening (in memory: forgets on restart)",
   );
-  return { url: `http://${config.CHAOSCART_HOST}:${port}`, close: () => app.close() };
+  return running;
 }

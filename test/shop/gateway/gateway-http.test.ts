@@ -7,7 +7,7 @@ import { SnowflakeGenerator } from "../../../src/shop/domain/ids.ts";
 import { gatewayEnv } from "../../../src/shop/gateway/config.ts";
 import { SlotRouter } from "../../../src/shop/gateway/routing.ts";
 import { startGatewayService } from "../../../src/shop/gateway/service.ts";
-import type { RunningService } from "../../../src/shop/inventory/service.ts";
+import { listen, type RunningService } from "../../../src/shop/http/listen.ts";
 
 /**
  * The gateway against real upstream HTTP servers on real ports: tiny fake order services that
@@ -55,10 +55,8 @@ async function fakeOrderService(region: string): Promise<FakeOrderService> {
       return reply.code(503).header("retry-after", "1").send({ error: "sick" });
     return { region, id: request.params.id, name: "shirt", price: 1999 };
   });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return { region, url: `http://127.0.0.1:${port}`, seen, app };
+  const { url } = await listen(app, "127.0.0.1", 0);
+  return { region, url, seen, app };
 }
 
 async function closedPort(): Promise<number> {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readEnv } from "../../../src/shop/config.ts";
-import type { RunningService } from "../../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../../src/shop/http/listen.ts";
 import { paymentSimEnv } from "../../../src/shop/payments/config.ts";
 import { NO_FAULTS } from "../../../src/shop/payments/faults.ts";
 import { startPaymentSimService } from "../../../src/shop/payments/service.ts";

@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readEnv } from "../../../src/shop/config.ts";
-import type { RunningService } from "../../../src/shop/inventory/service.ts";
+import type { RunningService } from "../../../src/shop/http/listen.ts";
 import { paymentSimEnv } from "../../../src/shop/payments/config.ts";
 import { startPaymentSimService } from "../../../src/shop/payments/service.ts";
 

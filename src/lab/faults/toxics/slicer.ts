@@ -3,7 +3,7 @@
  * (0: back to back, as separate writes). The bytes are unchanged; only their packaging is.
  */
 import { z } from "zod";
-import { ChunkQueue, now, type Toxic, type ToxicRun, type ToxicStub } from "./toxic.ts";
+import { PacedRun, type Toxic, type ToxicStub } from "./toxic.ts";
 
 const attributes = z
   .object({
@@ -27,83 +27,39 @@ const attributes = z
   });
 type Attributes = z.output<typeof attributes>;
 
-class SlicerRun implements ToxicRun {
-  private readonly queue = new ChunkQueue();
+class SlicerRun extends PacedRun {
   private readonly delayMs: number;
-  /** When the next slice may go (virtual clock, restarted from now when idle). */
-  private nextAt = 0;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly attrs: Attributes,
-    private readonly stub: ToxicStub,
+    stub: ToxicStub,
   ) {
+    super(stub);
     this.delayMs = attrs.delayUs / 1000;
   }
 
-  get pending(): number {
-    return this.queue.bytes;
-  }
-
-  write(chunk: Buffer): void {
-    if (this.delayMs === 0) {
-      for (let rest = chunk; rest.length > 0; ) {
-        const size = this.sliceSize(rest.length);
-        this.stub.push(rest.subarray(0, size));
-        rest = rest.subarray(size);
-      }
+  override write(chunk: Buffer): void {
+    if (this.delayMs > 0) {
+      super.write(chunk);
       return;
     }
-    if (this.queue.size === 0 && !this.queue.ended) this.nextAt = Math.max(this.nextAt, now());
-    this.queue.push(chunk);
-    if (this.timer === undefined) this.pump();
+    // No delay: slices go back to back, nothing is held.
+    for (let rest = chunk; rest.length > 0; ) {
+      const size = this.pieceSize(rest);
+      this.stub.push(rest.subarray(0, size));
+      rest = rest.subarray(size);
+    }
   }
 
-  end(): void {
-    this.queue.ended = true;
-    if (this.timer === undefined) this.pump();
-  }
-
-  flush(): void {
-    this.stop();
-    this.queue.drainTo(this.stub);
-  }
-
-  destroy(): void {
-    this.stop();
-    this.queue.clear();
-  }
-
-  private sliceSize(available: number): number {
+  protected pieceSize(chunk: Buffer): number {
     const { averageSize, sizeVariation } = this.attrs;
     const variation =
       sizeVariation > 0 ? Math.floor(Math.random() * (2 * sizeVariation + 1)) - sizeVariation : 0;
-    return Math.min(available, Math.max(1, averageSize + variation));
+    return Math.min(chunk.length, Math.max(1, averageSize + variation));
   }
 
-  private readonly pump = (): void => {
-    this.timer = undefined;
-    const t = now();
-    for (let chunk = this.queue.peek(); chunk !== undefined; chunk = this.queue.peek()) {
-      if (this.nextAt > t) {
-        this.timer = setTimeout(this.pump, Math.ceil(this.nextAt - t));
-        return;
-      }
-      const size = this.sliceSize(chunk.length);
-      if (size < chunk.length) this.queue.replaceHead(chunk.subarray(size));
-      else this.queue.shift();
-      this.nextAt += this.delayMs;
-      this.stub.push(chunk.subarray(0, size));
-    }
-    if (this.queue.ended) {
-      this.queue.ended = false;
-      this.stub.end();
-    }
-  };
-
-  private stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+  protected spacingMs(): number {
+    return this.delayMs;
   }
 }
 

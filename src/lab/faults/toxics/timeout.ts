@@ -5,56 +5,29 @@
  * removing a toxic never drops data. On the close, what is held is discarded.
  */
 import { z } from "zod";
-import { ChunkQueue, type Toxic, type ToxicRun, type ToxicStub } from "./toxic.ts";
+import { HoldingRun, type Toxic, type ToxicStub } from "./toxic.ts";
 
 const attributes = z.object({ timeoutMs: z.number().int().min(0).max(3_600_000).default(0) }).strict();
 type Attributes = z.output<typeof attributes>;
 
-class TimeoutRun implements ToxicRun {
-  private readonly queue = new ChunkQueue();
-  private timer: NodeJS.Timeout | undefined;
+class TimeoutRun extends HoldingRun {
   private closed = false;
 
-  constructor(
-    attrs: Attributes,
-    private readonly stub: ToxicStub,
-  ) {
-    if (attrs.timeoutMs > 0) this.timer = setTimeout(this.expire, attrs.timeoutMs);
+  constructor(attrs: Attributes, stub: ToxicStub) {
+    super(stub);
+    if (attrs.timeoutMs > 0) this.wakeAfter(attrs.timeoutMs, this.expire);
   }
 
-  get pending(): number {
-    return this.queue.bytes;
-  }
-
-  write(chunk: Buffer): void {
-    if (!this.closed) this.queue.push(chunk);
-  }
-
-  end(): void {
-    if (!this.closed) this.queue.ended = true;
-  }
-
-  flush(): void {
-    this.stop();
-    if (!this.closed) this.queue.drainTo(this.stub);
-  }
-
-  destroy(): void {
-    this.stop();
-    this.queue.clear();
+  /** Nothing goes while the toxic is in place; once closed, what arrives is discarded. */
+  protected release(): void {
+    if (this.closed) this.queue.clear();
   }
 
   private readonly expire = (): void => {
-    this.timer = undefined;
     this.closed = true;
     this.queue.clear();
     this.stub.close();
   };
-
-  private stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 }
 
 export const timeout: Toxic<typeof attributes> = {

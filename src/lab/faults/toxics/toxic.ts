@@ -60,6 +60,99 @@ export class PassThroughRun implements ToxicRun {
   destroy(): void {}
 }
 
+/**
+ * A toxic that holds what it is given and lets it out by its own rule (Toxiproxy's `Pipe` loop, as
+ * callbacks): the held chunks and end, one timer, and the flush/destroy every such toxic needs. A
+ * subclass only says what `release` lets out now, and when to wake up for the rest (`wakeAfter`).
+ */
+export abstract class HoldingRun implements ToxicRun {
+  protected readonly queue = new ChunkQueue();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(protected readonly stub: ToxicStub) {}
+
+  get pending(): number {
+    return this.queue.bytes;
+  }
+
+  write(chunk: Buffer): void {
+    this.queue.push(chunk);
+    if (this.timer === undefined) this.release();
+  }
+
+  end(): void {
+    this.queue.ended = true;
+    if (this.timer === undefined) this.release();
+  }
+
+  flush(): void {
+    this.stopTimer();
+    this.queue.drainTo(this.stub);
+  }
+
+  destroy(): void {
+    this.stopTimer();
+    this.queue.clear();
+  }
+
+  /** Hands the stub what the rule lets out now; not called while a wake-up is due. */
+  protected abstract release(): void;
+
+  /** Runs `then` (default: `release`) after `ms`: the one wake-up, until it fires or the run ends. */
+  protected wakeAfter(ms: number, then: () => void = () => this.release()): void {
+    this.stopTimer();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      then();
+    }, ms);
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * A toxic that lets chunks out in pieces, each after the previous one's spacing, on a virtual clock
+ * (`nextAt`) so that late timers lose no throughput; the clock restarts from now when the run is idle.
+ * The end goes once everything before it has.
+ */
+export abstract class PacedRun extends HoldingRun {
+  /** When the next piece may go. */
+  private nextAt = 0;
+
+  /** How many bytes of `chunk` (its length at most) go out as the next piece. */
+  protected abstract pieceSize(chunk: Buffer): number;
+  /** How long after `piece` the next one may go, in ms. */
+  protected abstract spacingMs(piece: Buffer): number;
+
+  override write(chunk: Buffer): void {
+    if (this.queue.size === 0 && !this.queue.ended) this.nextAt = Math.max(this.nextAt, now());
+    super.write(chunk);
+  }
+
+  protected release(): void {
+    const t = now();
+    for (let chunk = this.queue.peek(); chunk !== undefined; chunk = this.queue.peek()) {
+      if (this.nextAt > t) {
+        this.wakeAfter(Math.ceil(this.nextAt - t));
+        return;
+      }
+      const size = this.pieceSize(chunk);
+      if (size < chunk.length) this.queue.replaceHead(chunk.subarray(size));
+      else this.queue.shift();
+      const piece = size < chunk.length ? chunk.subarray(0, size) : chunk;
+      this.nextAt += this.spacingMs(piece);
+      this.stub.push(piece);
+    }
+    if (this.queue.ended) {
+      this.queue.ended = false;
+      this.stub.end();
+    }
+  }
+}
+
 /** A FIFO of held chunks and at most one held end, counting the bytes it holds. */
 export class ChunkQueue {
   private items: Buffer[] = [];
