@@ -77,7 +77,6 @@ describe("POST /orders: 202", () => {
         CHAOSCART_LOG_LEVEL: "silent",
         CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_DATABASE_URL: database.url,
-        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
         CHAOSCART_INVENTORY_URL: "http://127.0.0.1:9",
         CHAOSCART_PAYMENT_URL: shop.payment.url,
         CHAOSCART_ORDER_DEADLINE_MS: "20000",
