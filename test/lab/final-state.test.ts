@@ -13,6 +13,7 @@ import { startPaymentSimService } from "../../src/shop/payments/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const TOKEN = "final-state-test-token";
+const SERVICE_TOKEN = "final-state-test-service-token";
 let database: TestDatabase;
 let provider: RunningService;
 const ids = new SnowflakeGenerator(0, 1);
@@ -23,6 +24,7 @@ beforeAll(async () => {
     readEnv(paymentSimEnv, {
       CHAOSCART_PORT: "0",
       CHAOSCART_ADMIN_TOKEN: TOKEN,
+      CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
       CHAOSCART_LOG_LEVEL: "silent",
     }),
   );
@@ -121,7 +123,7 @@ describe("readFinalState", () => {
     for (const orderId of [before, lost]) {
       const response = await fetch(`${provider.url}/payments/${orderId}/authorize`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", authorization: `Bearer ${SERVICE_TOKEN}` },
         body: JSON.stringify({ amount: 700 }),
       });
       expect(response.status).toBeLessThan(300);

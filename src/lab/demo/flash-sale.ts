@@ -5,7 +5,7 @@ import path from "node:path";
 import postgres from "postgres";
 import { Pool } from "undici";
 import { checkInventoryLedger } from "../checkers/inventory-ledger.ts";
-import { readInventoryState } from "../checkers/inventory-state.ts";
+import { readInventoryState } from "../experiments/final-state.ts";
 import { type ReplicationMode, startPgCluster } from "../topology/postgres/index.ts";
 import { ServiceProcess } from "../topology/service-process.ts";
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CHECK_NAMES } from "../checkers/registry.ts";
 import { NemesisSpecError, parseNemesisSpec } from "../nemeses/spec.ts";
 
 /**
@@ -22,17 +23,7 @@ export const duration = z.union([z.number().nonnegative(), z.string()]).transfor
   return Math.round(amount * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"]);
 });
 
-export const CHECK_NAMES = [
-  "no-oversell",
-  "conservation",
-  "no-lost-ack",
-  "no-phantom",
-  "no-duplicate",
-  "terminal-sagas",
-  "money",
-  "no-lost-reservation",
-  "order-coverage",
-] as const;
+export { CHECK_NAMES } from "../checkers/registry.ts";
 
 export const METRICS = [
   "availability",
