@@ -1,16 +1,18 @@
 import { mkdirSync } from "node:fs";
 import { type Check, notChecked } from "../checkers/check.ts";
+import { runChecks } from "../checkers/registry.ts";
 import type { ClientOp, HistoryOp, NemesisOp, Phase } from "../history/op.ts";
 import { HistoryWriter } from "../history/writer.ts";
 import type { NemesisEvent } from "../nemeses/nemesis.ts";
+import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
+import { saveFinalState, saveRunRecord } from "../run/saved.ts";
 import { errorRate, recoveryTimeMs, sloByPhase, timeline } from "../slo/index.ts";
 import type { Topology } from "../topology/launcher.ts";
 import { runWorkload, type WorkloadOptions } from "../workload/index.ts";
-import { runChecks } from "./checks.ts";
+import { randomSeed } from "../workload/rng.ts";
 import { type FinalState, isUnreadable, readFinalState, type Unreadable } from "./final-state.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
-import { type PhaseWindow, type RunResult, verdictOf } from "./result.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 import { describeSettle, type SettleOptions, settle } from "./settle.ts";
 import { type Endpoint, type FaultInjector, launchedSystem, type SystemUnderTest } from "./system.ts";
@@ -56,6 +58,16 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const faults: FaultInjector = system.faults?.() ?? NO_FAULTS;
   mkdirSync(options.runDir, { recursive: true });
   const skus = skuNames(experiment);
+  const workloadSeed = randomSeed();
+  const keyPrefix = `${experiment.name}-${Date.now().toString(36)}`;
+  await saveRunRecord(options.runDir, {
+    schemaVersion: 1,
+    experiment: about(loaded),
+    checks: [...experiment.checks],
+    seed: { workload: workloadSeed, keyPrefix, skus: { hot: skus.hot, cold: skus.cold } },
+    settings: settingsOf(experiment, system),
+    startedAt: started.toISOString(),
+  });
   await seed(system.inventory, experiment, skus);
   // The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s);
   // before that, reads of the fresh SKUs would be answered "unknown".
@@ -110,7 +122,8 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     history,
     phaseAt,
     clock: () => performance.now() - t0,
-    keyPrefix: `${experiment.name}-${wall0.toString(36)}`,
+    keyPrefix,
+    seed: workloadSeed,
     ...(options.signal ? { signal: options.signal } : {}),
   };
 
@@ -174,6 +187,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     final = { error: (error as Error).message };
   }
   await history.close();
+  await saveFinalState(options.runDir, final);
 
   const ops = history.ops();
   const slos = sloByPhase(ops, phases);
@@ -208,18 +222,22 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     timeline: timeline(ops),
     faults: nemesisOps,
     measurements,
-    settings: {
-      replication: experiment.topology.replication,
-      rate: experiment.workload.rate,
-      arrival: experiment.workload.arrival,
-      durationMs: experiment.workload.duration,
-      users: experiment.workload.users,
-      hotSkus: experiment.workload.hotSkus,
-      stockPerSku: experiment.workload.stockPerSku,
-      fsync: "on",
-      synchronous_commit: "on",
-      ...system.settings,
-    },
+    settings: settingsOf(experiment, system),
+  };
+}
+
+function settingsOf(experiment: Experiment, system: SystemUnderTest): RunResult["settings"] {
+  return {
+    replication: experiment.topology.replication,
+    rate: experiment.workload.rate,
+    arrival: experiment.workload.arrival,
+    durationMs: experiment.workload.duration,
+    users: experiment.workload.users,
+    hotSkus: experiment.workload.hotSkus,
+    stockPerSku: experiment.workload.stockPerSku,
+    fsync: "on",
+    synchronous_commit: "on",
+    ...system.settings,
   };
 }
 
@@ -437,6 +455,7 @@ async function overload(
       rate: experiment.workload.rate * (factor - 1),
       durationMs,
       keyPrefix: `${workload.keyPrefix}-burst`,
+      ...(workload.seed === undefined ? {} : { seed: (workload.seed + 1) >>> 0 }),
     });
   } finally {
     record({ nemesis: name, action: "stop", at: Date.now(), detail: {} });

@@ -4,8 +4,8 @@
  */
 import type { Check } from "../checkers/check.ts";
 import { checkerNamed } from "../checkers/registry.ts";
-import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../experiments/result.ts";
 import type { NemesisOp } from "../history/op.ts";
+import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../run/result.ts";
 import { renderChart } from "./chart.ts";
 import { faultWindows } from "./fault-windows.ts";
 import {

@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startControlServer } from "../../../src/lab/control/server.ts";
 import { loadExperiment } from "../../../src/lab/experiments/loader.ts";
-import type { RunResult } from "../../../src/lab/experiments/result.ts";
 import { runExperiment } from "../../../src/lab/experiments/runner.ts";
+import type { RunResult } from "../../../src/lab/run/result.ts";
 import { checkTarget } from "../../../src/lab/target/system.ts";
 import {
   labTopologyFile,
