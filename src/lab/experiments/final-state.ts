@@ -7,6 +7,7 @@ import {
   type LedgerState,
   type ProviderPayment,
 } from "../checkers/observed.ts";
+import type { HistoryOp } from "../history/op.ts";
 
 /**
  * The one place the lab reads the final state (the checkers only ever see the data it returns, or the
@@ -133,4 +134,16 @@ function mintedSince(orderId: string, since: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** What a history names: the idempotency keys of its orders, and the order ids clients were given or read. */
+export function namedInHistory(ops: readonly HistoryOp[]): { keys: string[]; orderIds: string[] } {
+  const keys = new Set<string>();
+  const ids = new Set<string>();
+  for (const op of ops) {
+    if (op.process !== "client") continue;
+    if (op.kind === "order" && op.value.idempotencyKey) keys.add(op.value.idempotencyKey);
+    if ((op.kind === "order" || op.kind === "order-read") && op.value.orderId) ids.add(op.value.orderId);
+  }
+  return { keys: [...keys], orderIds: [...ids] };
 }
