@@ -1,3 +1,4 @@
+import { parseDuration } from "../duration.ts";
 import type { PhaseWindow } from "../run/result.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 
@@ -57,10 +58,5 @@ export function phaseWindows(experiment: Experiment): PhaseWindow[] {
 /** A numeric parameter of a fault, written as a number or a duration (`500ms`, `2s`, `1m`). */
 export function numberField(fault: FaultStep, name: string): number | undefined {
   const value = (fault as Record<string, unknown>)[name];
-  if (typeof value === "number") return value;
-  if (typeof value === "string") {
-    const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value.trim());
-    if (match) return Number(match[1]) * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"];
-  }
-  return undefined;
+  return typeof value === "number" ? value : parseDuration(value);
 }
