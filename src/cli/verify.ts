@@ -1,6 +1,8 @@
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { type Command, Option } from "commander";
+import { checkTarget, targetSystem } from "../lab/deployment/system.ts";
+import { loadTopologyFile, TopologyFileError } from "../lab/deployment/topology-file.ts";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
@@ -9,8 +11,6 @@ import { compareToBaseline, loadBaseline } from "../lab/report/compare.ts";
 import { renderSummary } from "../lab/report/terminal.ts";
 import { writeReport } from "../lab/report/write.ts";
 import type { RunResult } from "../lab/run/result.ts";
-import { checkTarget, targetSystem } from "../lab/target/system.ts";
-import { loadTopologyFile, TopologyFileError } from "../lab/target/topology-file.ts";
 import { startTopology, type Topology } from "../lab/topology/launcher.ts";
 import { builtInBugFromEnv, builtInBugWarning, LAB_SERVICE_ENV } from "../lab/topology/service-env.ts";
 import { BUILT_IN_BUG_NAMES, type BuiltInBug } from "../shop/built-in-bugs.ts";
