@@ -128,7 +128,7 @@ export function registerVerify(program: Command) {
         if (regressions.length > 0) process.exitCode = 1;
       }
       console.log(`report: ${paths.html}\nresult: ${paths.json}\njunit:  ${paths.junit}`);
-      console.log(`histories: ${path.join(out, "<experiment>", "history.jsonl")}`);
+      console.log(`runs:   ${path.join(out, "<experiment>")} (re-check with chaoscart check <run-dir>)`);
       console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
       // Anything but pass is non-zero: an incomplete run did not check what it was asked to.
       if (results.some((r) => r.verdict !== "pass") || interrupted) process.exitCode = 1;
