@@ -9,7 +9,7 @@ import {
   readLabState,
   writeLabState,
 } from "../lab/control/state-file.ts";
-import { labTopologyFile, TOPOLOGY_FILE, writeTopologyFile } from "../lab/target/topology-file.ts";
+import { labTopologyFile, TOPOLOGY_FILE, writeTopologyFile } from "../lab/deployment/topology-file.ts";
 import type { ComponentRow } from "../lab/topology/launcher.ts";
 import { startTopology } from "../lab/topology/launcher.ts";
 import type { ReplicationMode } from "../lab/topology/postgres/index.ts";

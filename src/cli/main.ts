@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerCheck } from "./check.ts";
 import { registerFault } from "./fault.ts";
 import { registerFlashSale } from "./flash-sale.ts";
 import { registerLab } from "./lab.ts";
@@ -15,6 +16,7 @@ registerLab(program);
 registerFault(program);
 registerNemesis(program);
 registerVerify(program);
+registerCheck(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,16 +1,16 @@
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { type Command, Option } from "commander";
+import { checkTarget, targetSystem } from "../lab/deployment/system.ts";
+import { loadTopologyFile, TopologyFileError } from "../lab/deployment/topology-file.ts";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
-import type { RunResult } from "../lab/experiments/result.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
 import { launchedSystem, type SystemUnderTest } from "../lab/experiments/system.ts";
 import { compareToBaseline, loadBaseline } from "../lab/report/compare.ts";
 import { renderSummary } from "../lab/report/terminal.ts";
 import { writeReport } from "../lab/report/write.ts";
-import { checkTarget, targetSystem } from "../lab/target/system.ts";
-import { loadTopologyFile, TopologyFileError } from "../lab/target/topology-file.ts";
+import type { RunResult } from "../lab/run/result.ts";
 import { startTopology, type Topology } from "../lab/topology/launcher.ts";
 import { builtInBugFromEnv, builtInBugWarning, LAB_SERVICE_ENV } from "../lab/topology/service-env.ts";
 import { BUILT_IN_BUG_NAMES, type BuiltInBug } from "../shop/built-in-bugs.ts";
@@ -128,7 +128,7 @@ export function registerVerify(program: Command) {
         if (regressions.length > 0) process.exitCode = 1;
       }
       console.log(`report: ${paths.html}\nresult: ${paths.json}\njunit:  ${paths.junit}`);
-      console.log(`histories: ${path.join(out, "<experiment>", "history.jsonl")}`);
+      console.log(`runs:   ${path.join(out, "<experiment>")} (re-check with chaoscart check <run-dir>)`);
       console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
       // Anything but pass is non-zero: an incomplete run did not check what it was asked to.
       if (results.some((r) => r.verdict !== "pass") || interrupted) process.exitCode = 1;

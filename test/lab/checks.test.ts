@@ -1,11 +1,12 @@
 // runChecks over hand-built final states: which checks run when a source is unreadable or nothing was
 // observed, and the run's verdict when something asked for was not checked (issue 9 §4, §8).
 import { describe, expect, it } from "vitest";
-import { runChecks } from "../../src/lab/experiments/checks.ts";
+import { defineChecker, runChecker } from "../../src/lab/checkers/checker.ts";
+import { CHECKERS, runChecks } from "../../src/lab/checkers/registry.ts";
 import type { FinalState } from "../../src/lab/experiments/final-state.ts";
-import { verdictOf } from "../../src/lab/experiments/result.ts";
 import { CHECK_NAMES } from "../../src/lab/experiments/schema.ts";
 import type { ClientOp } from "../../src/lab/history/op.ts";
+import { verdictOf } from "../../src/lab/run/result.ts";
 
 const history: ClientOp[] = [
   {
@@ -98,6 +99,44 @@ describe("runChecks", () => {
     const checks = runChecks([...CHECK_NAMES], history, { error: "connect ECONNREFUSED" });
     expect(checks.every((c) => c.status === "not-checked")).toBe(true);
     expect(verdictOf(checks, [])).toBe("incomplete");
+  });
+});
+
+describe("the checker protocol", () => {
+  it("the schema's check names are the registry's", () => {
+    expect([...CHECK_NAMES]).toEqual(CHECKERS.map((c) => c.name));
+  });
+
+  it("a checker that throws is not checked, with the error, and the others still run", () => {
+    const broken = defineChecker({
+      name: "broken",
+      holds: "never",
+      needs: ["orders"],
+      check: () => {
+        throw new Error("boom");
+      },
+    });
+    const check = runChecker(broken, history, consistent());
+    expect(check.status).toBe("not-checked");
+    expect(check.summary).toContain("boom");
+    expect(runChecks(["no-duplicate"], history, consistent())[0]?.status).toBe("pass");
+  });
+
+  it("a checker can answer unknown itself, never a pass", () => {
+    const blind = defineChecker({
+      name: "blind",
+      holds: "-",
+      needs: [],
+      check: () => ({ notChecked: "nothing to see" }),
+    });
+    expect(runChecker(blind, history, consistent())).toMatchObject({
+      status: "not-checked",
+      summary: "not checked: nothing to see",
+    });
+  });
+
+  it("an unknown check name is not checked", () => {
+    expect(runChecks(["no-such"], history, consistent())[0]?.status).toBe("not-checked");
   });
 });
 

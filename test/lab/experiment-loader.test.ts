@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseDuration } from "../../src/lab/duration.ts";
 import { ExperimentError, parseExperiment } from "../../src/lab/experiments/loader.ts";
 
 const valid = `name: inventory-crash
@@ -70,5 +71,20 @@ describe("experiment loader", () => {
     expect(errorsOf(valid.replace("at: 10s", "at: 50s")).join()).toMatch(
       /faults\[0\]\.at: the fault starts at 50000 ms/,
     );
+  });
+});
+
+describe("durations (one parser for the lab)", () => {
+  it("accept ms, s, m and h in experiment files and nemesis specs alike", () => {
+    const { experiment } = parseExperiment(
+      "name: long\ndescription: d\nworkload: { rate: 1, duration: 1h, warmup: 1.5s, timeout: 250ms }\n" +
+        "faults:\n  - { at: 2m, action: pause, target: orders, duration: 30s }\n",
+      "long.yaml",
+    );
+    expect(experiment.workload).toMatchObject({ duration: 3_600_000, warmup: 1_500, timeout: 250 });
+    expect(experiment.faults[0]).toMatchObject({ at: 120_000, duration: 30_000 });
+    expect(parseDuration("2h")).toBe(7_200_000);
+    expect(parseDuration("10 s")).toBe(10_000);
+    expect(parseDuration("5 minutes")).toBeUndefined();
   });
 });

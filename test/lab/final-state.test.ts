@@ -11,9 +11,9 @@ import type { RunningService } from "../../src/shop/http/listen.ts";
 import { paymentSimEnv } from "../../src/shop/payments/config.ts";
 import { startPaymentSimService } from "../../src/shop/payments/service.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { SERVICE_TOKEN } from "../support/shop.ts";
 
 const TOKEN = "final-state-test-token";
+const SERVICE_TOKEN = "final-state-test-service-token";
 let database: TestDatabase;
 let provider: RunningService;
 const ids = new SnowflakeGenerator(0, 1);

@@ -7,12 +7,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { labStatusHeader } from "../../src/cli/lab.ts";
-import { targetSystem } from "../../src/lab/target/system.ts";
+import { targetSystem } from "../../src/lab/deployment/system.ts";
 import {
   loadTopologyFile,
   parseTopologyFile,
   writeTopologyFile,
-} from "../../src/lab/target/topology-file.ts";
+} from "../../src/lab/deployment/topology-file.ts";
 import { builtInBugFromEnv, LAB_SERVICE_ENV } from "../../src/lab/topology/service-env.ts";
 import { childEnv } from "../../src/lab/topology/service-process.ts";
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Pool } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/checkers/inventory-state.ts";
+import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
 import { ServiceProcess } from "../../src/lab/topology/service-process.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 

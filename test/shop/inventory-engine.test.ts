@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/checkers/inventory-state.ts";
+import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
 import { createPool, type Db } from "../../src/shop/db/pool.ts";
 import { type EngineOptions, InventoryEngine, type ReserveOutcome } from "../../src/shop/inventory/engine.ts";
 import { InventoryStore } from "../../src/shop/inventory/store.ts";

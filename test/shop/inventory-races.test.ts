@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/checkers/inventory-state.ts";
+import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
 import { createPool, type Db } from "../../src/shop/db/pool.ts";
 import { type EngineOptions, InventoryEngine } from "../../src/shop/inventory/engine.ts";
 import { InventoryStore } from "../../src/shop/inventory/store.ts";

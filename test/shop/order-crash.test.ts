@@ -4,10 +4,10 @@ import path from "node:path";
 import { Pool } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/checkers/inventory-state.ts";
 import { checkMoney } from "../../src/lab/checkers/money.ts";
 import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
 import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
+import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
 import { ServiceProcess } from "../../src/lab/topology/service-process.ts";
 import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
 

@@ -1,5 +1,9 @@
 import type { ClientOp, HistoryOp } from "../history/op.ts";
-import type { CheckResult } from "./inventory-ledger.ts";
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { FinalOrder } from "./observed.ts";
+
+export type { FinalOrder } from "./observed.ts";
 
 /**
  * Invariants that compare what clients were told with what the shop ended up with (DESIGN §2).
@@ -15,13 +19,6 @@ import type { CheckResult } from "./inventory-ledger.ts";
  * - ok      : the order exists; a terminal state seen is its final state (terminal states never change).
  * - fail 404: the shop denied an order it had given out.
  */
-
-export interface FinalOrder {
-  id: string;
-  idemKey: string;
-  state: string;
-  region?: string;
-}
 
 const TERMINAL = new Set(["CONFIRMED", "CANCELLED"]);
 
@@ -151,3 +148,24 @@ export function checkNoDuplicate(history: readonly HistoryOp[], orders: readonly
   }
   return { valid: problems.length === 0, problems };
 }
+
+export const noLostAck = defineChecker({
+  name: "no-lost-ack",
+  holds: "every order given to a client exists; every outcome it saw is final",
+  needs: ["orders"],
+  check: (history, final) => checkNoLostAck(history, final.orders),
+});
+
+export const noPhantom = defineChecker({
+  name: "no-phantom",
+  holds: "every order traces back to a request",
+  needs: ["orders"],
+  check: (history, final) => checkNoPhantom(history, final.orders),
+});
+
+export const noDuplicate = defineChecker({
+  name: "no-duplicate",
+  holds: "one order per idempotency key, ever",
+  needs: ["orders"],
+  check: (history, final) => checkNoDuplicate(history, final.orders),
+});

@@ -14,7 +14,13 @@ export interface Check {
   problems: string[];
 }
 
-export function checkFrom(name: string, result: { valid: boolean; problems: string[] }, ok: string): Check {
+/** What a checker's pure function finds: valid, or the problems (violations) it found. */
+export interface CheckResult {
+  valid: boolean;
+  problems: string[];
+}
+
+export function checkFrom(name: string, result: CheckResult, ok: string): Check {
   return {
     name,
     status: result.valid ? "pass" : "fail",

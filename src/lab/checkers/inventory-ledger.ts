@@ -1,41 +1,14 @@
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { LedgerMovement, LedgerReservation, LedgerState } from "./observed.ts";
+
 /**
  * Checks one region's inventory tables against each other (DESIGN §2, "conservation"): stock rows
  * balance, every reservation has exactly the ledger movements its state implies, and the ledger
  * adds up to the stock counters. Pure: feed it rows, get problems back.
  */
 
-export interface LedgerStock {
-  sku: string;
-  available: number;
-  reserved: number;
-  sold: number;
-  quota: number;
-}
-
-export interface LedgerReservation {
-  orderId: string;
-  sku: string;
-  qty: number;
-  state: "HELD" | "COMMITTED" | "RELEASED";
-}
-
-export interface LedgerMovement {
-  orderId: string | null;
-  sku: string;
-  kind: "seed" | "reserve" | "release" | "commit";
-  qty: number;
-}
-
-export interface LedgerState {
-  stock: LedgerStock[];
-  reservations: LedgerReservation[];
-  movements: LedgerMovement[];
-}
-
-export interface CheckResult {
-  valid: boolean;
-  problems: string[];
-}
+export type { LedgerMovement, LedgerReservation, LedgerState, LedgerStock } from "./observed.ts";
 
 const EXPECTED_MOVEMENTS: Record<LedgerReservation["state"], LedgerMovement["kind"][]> = {
   HELD: ["reserve"],
@@ -88,3 +61,10 @@ export function checkInventoryLedger(state: LedgerState): CheckResult {
   }
   return { valid: problems.length === 0, problems };
 }
+
+export const conservation = defineChecker({
+  name: "conservation",
+  holds: "available + reserved + sold = quota; ledger agrees",
+  needs: ["inventory"],
+  check: (_history, final) => checkInventoryLedger(final.inventory),
+});

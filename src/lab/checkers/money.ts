@@ -1,4 +1,8 @@
-import type { CheckResult } from "./inventory-ledger.ts";
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { ProviderPayment } from "./observed.ts";
+
+export type { ProviderPayment } from "./observed.ts";
 
 /**
  * DESIGN §2 "money", judged against the provider's own records (not the shop's copy), every record
@@ -14,13 +18,6 @@ export interface MoneyOrder {
   id: string;
   state: string;
   total: number;
-}
-
-export interface ProviderPayment {
-  orderId: string;
-  state: string;
-  captures: number;
-  amount: number;
 }
 
 export function checkMoney(orders: readonly MoneyOrder[], payments: readonly ProviderPayment[]): CheckResult {
@@ -64,3 +61,10 @@ export function checkMoney(orders: readonly MoneyOrder[], payments: readonly Pro
   }
   return { valid: problems.length === 0, problems };
 }
+
+export const money = defineChecker({
+  name: "money",
+  holds: "CONFIRMED ⇒ one capture; CANCELLED ⇒ none kept, no open hold",
+  needs: ["orders", "payments"],
+  check: (_history, final) => checkMoney(final.orders, final.payments),
+});

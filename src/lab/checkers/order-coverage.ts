@@ -1,4 +1,6 @@
-import type { CheckResult, LedgerReservation } from "./inventory-ledger.ts";
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { LedgerReservation } from "./observed.ts";
 
 /**
  * Per-order coverage (DESIGN §2, "no oversell" per order): a CONFIRMED order has every item's
@@ -39,3 +41,10 @@ export function checkOrderCoverage(
   }
   return { valid: problems.length === 0, problems };
 }
+
+export const orderCoverage = defineChecker({
+  name: "order-coverage",
+  holds: "CONFIRMED ⇒ every item COMMITTED; CANCELLED ⇒ none",
+  needs: ["orders", "inventory"],
+  check: (_history, final) => checkOrderCoverage(final.orders, final.inventory.reservations),
+});

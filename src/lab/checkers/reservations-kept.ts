@@ -1,4 +1,6 @@
-import type { CheckResult, LedgerReservation } from "./inventory-ledger.ts";
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { LedgerReservation } from "./observed.ts";
 
 export interface ReservedOrder {
   id: string;
@@ -37,3 +39,10 @@ export function checkNoLostReservation(
   }
   return { valid: problems.length === 0, problems };
 }
+
+export const noLostReservation = defineChecker({
+  name: "no-lost-reservation",
+  holds: "every acknowledged reservation is stored",
+  needs: ["orders", "inventory"],
+  check: (_history, final) => checkNoLostReservation(final.orders, final.inventory.reservations),
+});

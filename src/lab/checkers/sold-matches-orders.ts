@@ -1,4 +1,6 @@
-import type { CheckResult, LedgerStock } from "./inventory-ledger.ts";
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { LedgerStock } from "./observed.ts";
 
 /** DESIGN §2 "no oversell", second half: per SKU, sold == Σ qty over CONFIRMED orders, and sold ≤ quota. */
 export function checkSoldMatchesOrders(
@@ -18,3 +20,10 @@ export function checkSoldMatchesOrders(
   }
   return { valid: problems.length === 0, problems };
 }
+
+export const noOversell = defineChecker({
+  name: "no-oversell",
+  holds: "sold ≤ stock, sold = Σ CONFIRMED",
+  needs: ["orders", "inventory"],
+  check: (_history, final) => checkSoldMatchesOrders(final.orders, final.inventory.stock),
+});

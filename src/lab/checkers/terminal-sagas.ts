@@ -1,4 +1,6 @@
-import type { CheckResult, LedgerStock } from "./inventory-ledger.ts";
+import type { CheckResult } from "./check.ts";
+import { defineChecker } from "./checker.ts";
+import type { LedgerStock } from "./observed.ts";
 
 /** DESIGN §2 "terminal sagas": after the settle window no order is in flight and nothing stays reserved. */
 export function checkTerminalSagas(
@@ -19,3 +21,10 @@ export function checkTerminalSagas(
     if (s.reserved !== 0) problems.push(`${s.sku}: ${s.reserved} unit(s) still reserved`);
   return { valid: problems.length === 0, problems };
 }
+
+export const terminalSagas = defineChecker({
+  name: "terminal-sagas",
+  holds: "every saga terminal, nothing reserved",
+  needs: ["orders", "inventory"],
+  check: (_history, final) => checkTerminalSagas(final.orders, final.inventory.stock),
+});

@@ -4,7 +4,7 @@ import path from "node:path";
 import postgres from "postgres";
 import { Pool } from "undici";
 import { checkInventoryLedger } from "../checkers/inventory-ledger.ts";
-import { readInventoryState } from "../checkers/inventory-state.ts";
+import { readInventoryState } from "../experiments/final-state.ts";
 import { startTopology } from "../topology/launcher.ts";
 import type { ReplicationMode } from "../topology/postgres/index.ts";
 

@@ -1,39 +1,39 @@
-import postgres from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
 import { decode } from "../../shop/domain/ids.ts";
-import type { FinalOrder } from "../checkers/acknowledged-orders.ts";
-import type { LedgerState } from "../checkers/inventory-ledger.ts";
-import { readInventoryRows } from "../checkers/inventory-state.ts";
-import type { ProviderPayment } from "../checkers/money.ts";
-
-/** A source of the final state that could not be read, and why. */
-export interface Unreadable {
-  error: string;
-}
-
-export type Source<T> = T | Unreadable;
-
-export function isUnreadable<T>(source: Source<T>): source is Unreadable {
-  return !Array.isArray(source) && typeof source === "object" && source !== null && "error" in source;
-}
-
-export type FinalStateOrder = FinalOrder & {
-  total: number;
-  items: { sku: string; qty: number }[];
-  /** The order's outbox has a StockReserved event. */
-  stockReserved: boolean;
-};
+import {
+  type FinalState,
+  type FinalStateOrder,
+  isUnreadable,
+  type LedgerState,
+  type ProviderPayment,
+} from "../checkers/observed.ts";
+import type { HistoryOp } from "../history/op.ts";
 
 /**
- * What the shop ended with. Each source is read on its own: one that cannot be read makes only the
- * checks that need it "not checked". Orders and inventory come from one database snapshot.
+ * The one place the lab reads the final state (the checkers only ever see the data it returns, or the
+ * same data saved as final-state.json).
  */
-export interface FinalState {
-  /** The experiment's SKUs, as asked of the reader: each one has a stock row, or the read missed it. */
-  skus: string[];
-  orders: Source<FinalStateOrder[]>;
-  inventory: Source<LedgerState>;
-  /** The provider's records of this experiment's orders, not filtered by the orders the shop has. */
-  payments: Source<ProviderPayment[]>;
+
+export type { FinalState, FinalStateOrder, Source, Unreadable } from "../checkers/observed.ts";
+export { isUnreadable } from "../checkers/observed.ts";
+
+/**
+ * Reads one region's final inventory state for the ledger checker, as one snapshot: a reservation
+ * landing between reads of separate tables would otherwise look like a broken ledger.
+ */
+export function readInventoryState(sql: Sql, region: string): Promise<LedgerState> {
+  return sql.begin("isolation level repeatable read read only", (tx) => readInventoryRows(tx, region));
+}
+
+/** The three inventory tables, inside the caller's (REPEATABLE READ) transaction. */
+export async function readInventoryRows(tx: TransactionSql, region: string): Promise<LedgerState> {
+  const stock = await tx<LedgerState["stock"]>`
+    SELECT sku_id AS sku, available, reserved, sold, quota FROM stock WHERE region = ${region} ORDER BY sku_id`;
+  const reservations = await tx<LedgerState["reservations"]>`
+    SELECT order_id AS "orderId", sku_id AS sku, qty, state FROM reservation WHERE region = ${region}`;
+  const movements = await tx<LedgerState["movements"]>`
+    SELECT order_id AS "orderId", sku_id AS sku, kind, qty FROM stock_movement WHERE region = ${region} ORDER BY id`;
+  return { stock: [...stock], reservations: [...reservations], movements: [...movements] };
 }
 
 /**
@@ -134,4 +134,16 @@ function mintedSince(orderId: string, since: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** What a history names: the idempotency keys of its orders, and the order ids clients were given or read. */
+export function namedInHistory(ops: readonly HistoryOp[]): { keys: string[]; orderIds: string[] } {
+  const keys = new Set<string>();
+  const ids = new Set<string>();
+  for (const op of ops) {
+    if (op.process !== "client") continue;
+    if (op.kind === "order" && op.value.idempotencyKey) keys.add(op.value.idempotencyKey);
+    if ((op.kind === "order" || op.kind === "order-read") && op.value.orderId) ids.add(op.value.orderId);
+  }
+  return { keys: [...keys], orderIds: [...ids] };
 }

@@ -1,4 +1,4 @@
-import type { HypothesisResult, PhaseSlo } from "./result.ts";
+import type { HypothesisResult, PhaseSlo } from "../run/result.ts";
 import type { Hypothesis } from "./schema.ts";
 
 /** Per-phase metrics come from the SLO table; the rest from run-wide measurements. */

@@ -1,38 +1,16 @@
 import { z } from "zod";
+import { CHECK_NAMES } from "../checkers/registry.ts";
+import { durationSchema } from "../duration.ts";
 import { NemesisSpecError, parseNemesisSpec } from "../nemeses/spec.ts";
 
 /**
- * The experiment file (DESIGN §7). Durations are written like `10s`, `500ms`, `2m` (or a number of
- * milliseconds) and parsed to milliseconds here, so the runner only ever sees numbers.
+ * The experiment file (DESIGN §7). Durations are written like `10s`, `500ms`, `2m`, `1h` (or a number of
+ * milliseconds; ../duration.ts) and parsed to milliseconds here, so the runner only ever sees numbers.
  */
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+export const duration = durationSchema;
 
-export const duration = z.union([z.number().nonnegative(), z.string()]).transform((value, context) => {
-  if (typeof value === "number") return value;
-  const match = DURATION.exec(value.trim());
-  if (!match) {
-    context.addIssue({
-      code: "custom",
-      message: `expected a duration like 10s, 500ms or 2m, got "${value}"`,
-    });
-    return z.NEVER;
-  }
-  const amount = Number(match[1]);
-  return Math.round(amount * { ms: 1, s: 1_000, m: 60_000 }[match[2] as "ms" | "s" | "m"]);
-});
-
-export const CHECK_NAMES = [
-  "no-oversell",
-  "conservation",
-  "no-lost-ack",
-  "no-phantom",
-  "no-duplicate",
-  "terminal-sagas",
-  "money",
-  "no-lost-reservation",
-  "order-coverage",
-] as const;
+export { CHECK_NAMES } from "../checkers/registry.ts";
 
 export const METRICS = [
   "availability",

@@ -3,7 +3,7 @@
  * goes, where the final state is read, and how faults are injected. Two kinds:
  *
  * - a topology the lab launched itself (`launchedSystem`): faults are in-process nemeses;
- * - an existing deployment described by a topology file (`src/lab/target`): faults go through the
+ * - an existing deployment described by a topology file (`src/lab/deployment`): faults go through the
  *   lab's control API when the file names one, and cannot be injected otherwise.
  */
 import { FaultController } from "../nemeses/controller.ts";

@@ -1,7 +1,7 @@
 /**
  * Nemesis specs as data: the shape experiment files use for a fault, validated with zod, errors naming
  * the field. `{ action, target, ...params }`, e.g. `{ action: "kill", target: "east/inventory",
- * restartAfter: "5s" }`. Durations are milliseconds or strings like `500ms`, `5s`, `2m`.
+ * restartAfter: "5s" }`. Durations are milliseconds or strings like `500ms`, `5s`, `2m`, `1h` (../duration.ts).
  *
  * Fields every action takes: `target`; `duration` (heal by itself this long after starting); `at`
  * (when to start — the experiment scheduler's field, accepted and ignored here, so a fault entry of an
@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { faultKnobsSchema } from "../../shop/payments/faults.ts";
+import { durationSchema } from "../duration.ts";
 import { FaultSpecError, parseToxicSpec, TOXIC_TYPES } from "../faults/index.ts";
 
 export class NemesisSpecError extends Error {
@@ -22,27 +23,9 @@ export class NemesisSpecError extends Error {
   }
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-const DURATION_HELP = "expected a duration: milliseconds, or a string like 500ms, 5s, 2m";
+export { parseDuration } from "../duration.ts";
 
-/** Milliseconds from a number (ms) or a string like `5s`; undefined when it is not a duration. */
-export function parseDuration(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
-  if (typeof value !== "string") return undefined;
-  const match = DURATION.exec(value.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-}
-
-const duration = z.union([z.number(), z.string()], { error: DURATION_HELP }).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: DURATION_HELP });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = durationSchema;
 const millis = z.number().int().min(0).max(600_000);
 const toxicity = z.number().min(0).max(1).default(1);
 const linkDirection = z.enum(["both", "upstream", "downstream"]);

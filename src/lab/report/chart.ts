@@ -3,7 +3,7 @@
  * and labelled, phase boundaries and the abort marked. Hand-written rather than a chart library so the
  * report stays one file that needs no network and no script (a library would have to be inlined whole).
  */
-import type { PhaseWindow } from "../experiments/result.ts";
+import type { PhaseWindow } from "../run/result.ts";
 import type { FaultWindow } from "./fault-windows.ts";
 import { escapeXml, formatNumber } from "./format.ts";
 

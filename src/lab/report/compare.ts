@@ -5,8 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { HypothesisResult, PhaseSlo, RunResult } from "../experiments/result.ts";
 import type { Phase } from "../history/op.ts";
+import type { HypothesisResult, PhaseSlo, RunResult } from "../run/result.ts";
 import { formatMs, hypothesisLabel } from "./format.ts";
 
 export interface Regression {

@@ -3,7 +3,7 @@
  * names of hypotheses (the same label in the HTML, JUnit, the terminal and baseline comparisons).
  */
 import type { CheckStatus } from "../checkers/check.ts";
-import type { HypothesisResult, RunResult, Verdict } from "../experiments/result.ts";
+import type { HypothesisResult, RunResult, Verdict } from "../run/result.ts";
 
 // Everything outside XML 1.0's Char production (C0 controls other than tab/LF/CR, lone surrogates,
 // U+FFFE/F). HTML tolerates some of them, but they are never meaningful in a report, so both drop them.

@@ -3,8 +3,9 @@
  * meta tag forbids it), readable offline and attachable to a CI run. A pure function of the results.
  */
 import type { Check } from "../checkers/check.ts";
-import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../experiments/result.ts";
+import { checkerNamed } from "../checkers/registry.ts";
 import type { NemesisOp } from "../history/op.ts";
+import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../run/result.ts";
 import { renderChart } from "./chart.ts";
 import { faultWindows } from "./fault-windows.ts";
 import {
@@ -145,6 +146,12 @@ function statusCell(status: Check["status"]): string {
   return `<td class="status ${status}">${status === "fail" ? "FAIL" : statusText(status)}</td>`;
 }
 
+/** What the named invariant asserts (from the checker registry), as a tooltip on its name. */
+function holds(name: string): string {
+  const checker = checkerNamed(name);
+  return checker ? ` title="${esc(`holds when: ${checker.holds}`)}"` : "";
+}
+
 function checksTable(checks: readonly Check[]): string {
   if (checks.length === 0) return '<p class="muted">No invariants were checked.</p>';
   const rows = checks.map((check) => {
@@ -156,7 +163,7 @@ function checksTable(checks: readonly Check[]): string {
             .join("")}</ul></details>`
         : "";
     return `<tr class="${check.status}" data-testid="check-row" data-check="${esc(check.name)}" data-status="${check.status}">
-<td class="name">${esc(check.name)}</td>${statusCell(check.status)}<td>${esc(check.summary)}${problems}</td></tr>`;
+<td class="name"${holds(check.name)}>${esc(check.name)}</td>${statusCell(check.status)}<td>${esc(check.summary)}${problems}</td></tr>`;
   });
   return `<table class="checks" data-testid="checks"><thead><tr><th>invariant</th><th>status</th><th>detail</th></tr></thead>
 <tbody>${rows.join("\n")}</tbody></table>`;

@@ -3,7 +3,7 @@
  * not-checked property is <skipped>, never a pass. Checks have no duration of their own, so test cases
  * carry time="0" and each suite the run's duration.
  */
-import type { RunResult } from "../experiments/result.ts";
+import type { RunResult } from "../run/result.ts";
 import { escapeXmlAttr as attr, countStatuses, escapeXml, hypothesisLabel } from "./format.ts";
 
 interface Case {

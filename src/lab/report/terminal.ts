@@ -2,7 +2,7 @@
  * The short summary `verify` prints: one line per experiment, then what failed or could not be checked
  * under it, then a total. ANSI colour only when asked (the caller knows whether stdout is a TTY).
  */
-import type { RunResult } from "../experiments/result.ts";
+import type { RunResult } from "../run/result.ts";
 import { builtInBugWarning, countStatuses, formatSeconds, hypothesisLabel } from "./format.ts";
 
 export interface SummaryOptions {

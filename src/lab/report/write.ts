@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { RunResult, Verdict } from "../experiments/result.ts";
+import type { RunResult, Verdict } from "../run/result.ts";
 import { overallVerdict } from "./format.ts";
 import { renderHtml } from "./html.ts";
 import { renderJunit } from "./junit.ts";

@@ -1,5 +1,5 @@
-import type { PhaseSlo, PhaseWindow } from "../experiments/result.ts";
 import type { HistoryOp } from "../history/op.ts";
+import type { PhaseSlo, PhaseWindow } from "../run/result.ts";
 import { completions, successRate } from "./completions.ts";
 
 export interface RecoveryOptions {

@@ -1,5 +1,5 @@
-import type { SecondBucket } from "../experiments/result.ts";
 import type { HistoryOp } from "../history/op.ts";
+import type { SecondBucket } from "../run/result.ts";
 import { completions } from "./completions.ts";
 import { latencySummary } from "./latency.ts";
 

@@ -6,15 +6,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseExperiment } from "../../../src/lab/experiments/loader.ts";
-import { runExperiment } from "../../../src/lab/experiments/runner.ts";
-import { targetSystem } from "../../../src/lab/target/system.ts";
+import { targetSystem } from "../../../src/lab/deployment/system.ts";
 import {
   loadTopologyFile,
   parseTopologyFile,
   TopologyFileError,
   writeTopologyFile,
-} from "../../../src/lab/target/topology-file.ts";
+} from "../../../src/lab/deployment/topology-file.ts";
+import { parseExperiment } from "../../../src/lab/experiments/loader.ts";
+import { runExperiment } from "../../../src/lab/experiments/runner.ts";
 
 const CLI = fileURLToPath(new URL("../../../bin/chaoscart.js", import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), "chaoscart-topology-file-"));

@@ -8,15 +8,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startControlServer } from "../../../src/lab/control/server.ts";
-import { loadExperiment } from "../../../src/lab/experiments/loader.ts";
-import type { RunResult } from "../../../src/lab/experiments/result.ts";
-import { runExperiment } from "../../../src/lab/experiments/runner.ts";
-import { checkTarget } from "../../../src/lab/target/system.ts";
+import { checkTarget } from "../../../src/lab/deployment/system.ts";
 import {
   labTopologyFile,
   type TopologyFileError,
   writeTopologyFile,
-} from "../../../src/lab/target/topology-file.ts";
+} from "../../../src/lab/deployment/topology-file.ts";
+import { loadExperiment } from "../../../src/lab/experiments/loader.ts";
+import { runExperiment } from "../../../src/lab/experiments/runner.ts";
+import type { RunResult } from "../../../src/lab/run/result.ts";
 import { startTopology, type Topology } from "../../../src/lab/topology/launcher.ts";
 
 const CLI = fileURLToPath(new URL("../../../bin/chaoscart.js", import.meta.url));

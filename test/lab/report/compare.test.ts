@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunResult } from "../../../src/lab/experiments/result.ts";
 import { compareToBaseline, loadBaseline } from "../../../src/lab/report/compare.ts";
 import { resultJson } from "../../../src/lab/report/write.ts";
+import type { RunResult } from "../../../src/lab/run/result.ts";
 import { failingRun, passingRun } from "./fixtures.ts";
 
 /** An earlier run of the failing experiment in which everything held. */

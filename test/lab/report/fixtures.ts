@@ -1,5 +1,5 @@
 /** Hand-built run results for the report tests: one that passes, one that fails in every way it can. */
-import type { RunResult, SecondBucket } from "../../../src/lab/experiments/result.ts";
+import type { RunResult, SecondBucket } from "../../../src/lab/run/result.ts";
 
 const START = Date.parse("2026-11-21T20:00:00.000Z");
 

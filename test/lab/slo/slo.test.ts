@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PhaseWindow } from "../../../src/lab/experiments/result.ts";
+import type { PhaseWindow } from "../../../src/lab/run/result.ts";
 import { completions } from "../../../src/lab/slo/completions.ts";
 import { errorRate } from "../../../src/lab/slo/error-rate.ts";
 import { latencySummary } from "../../../src/lab/slo/latency.ts";

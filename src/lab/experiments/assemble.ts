@@ -1,0 +1,106 @@
+import { notChecked } from "../checkers/check.ts";
+import type { FinalState, Unreadable } from "../checkers/observed.ts";
+import { runChecks } from "../checkers/registry.ts";
+import type { HistoryOp, NemesisOp } from "../history/op.ts";
+import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
+import { sloByPhase, timeline } from "../slo/index.ts";
+import { evaluateHypotheses } from "./hypotheses.ts";
+import type { LoadedExperiment } from "./loader.ts";
+import { type CatalogCounters, measurementsOf } from "./metrics.ts";
+import type { Experiment, FaultStep } from "./schema.ts";
+import type { SystemUnderTest } from "./system.ts";
+
+/** Result assembly: from what a run recorded to its `RunResult` (SLOs, measurements, checks, verdict). */
+
+export function about({ experiment, file, source }: LoadedExperiment): RunResult["experiment"] {
+  return { name: experiment.name, description: experiment.description, file, definition: source };
+}
+
+/** The settings a result records: the experiment's, overridden by the system's. */
+export function settingsOf(experiment: Experiment, system: SystemUnderTest): RunResult["settings"] {
+  return {
+    replication: experiment.topology.replication,
+    rate: experiment.workload.rate,
+    arrival: experiment.workload.arrival,
+    durationMs: experiment.workload.duration,
+    users: experiment.workload.users,
+    hotSkus: experiment.workload.hotSkus,
+    stockPerSku: experiment.workload.stockPerSku,
+    fsync: "on",
+    synchronous_commit: "on",
+    ...system.settings,
+  };
+}
+
+export function assembleResult(run: {
+  loaded: LoadedExperiment;
+  system: SystemUnderTest;
+  started: Date;
+  aborted: RunResult["aborted"];
+  phases: PhaseWindow[];
+  ops: readonly HistoryOp[];
+  nemesisOps: NemesisOp[];
+  final: FinalState | Unreadable;
+  catalogBefore: CatalogCounters;
+  catalogAfter: CatalogCounters;
+}): RunResult {
+  const { experiment } = run.loaded;
+  const { ops, phases, aborted } = run;
+  const slos = sloByPhase(ops, phases);
+  const measurements = measurementsOf({ ...run, slos });
+  const checks = runChecks(experiment.checks, ops, run.final);
+  const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
+  const finished = new Date();
+  return {
+    schemaVersion: 1,
+    experiment: about(run.loaded),
+    startedAt: run.started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - run.started.getTime(),
+    verdict: verdictOf(checks, hypotheses, aborted),
+    ...(aborted ? { aborted } : {}),
+    phases,
+    slos,
+    checks,
+    hypotheses,
+    timeline: timeline(ops),
+    faults: run.nemesisOps,
+    measurements,
+    settings: settingsOf(experiment, run.system),
+  };
+}
+
+/** The result of an experiment that could not run: its faults cannot be injected into this system. */
+export function notRun(
+  loaded: LoadedExperiment,
+  system: SystemUnderTest,
+  started: Date,
+  nemeses: readonly FaultStep[],
+): RunResult {
+  const faults = nemeses.map((f) => `${f.action} ${f.target ?? ""}`.trim()).join(", ");
+  const reason = `not run: ${system.noFaultsReason ?? "this system cannot inject faults"} (faults: ${faults})`;
+  const why = "the experiment did not run: its faults cannot be injected into this system";
+  const { experiment } = loaded;
+  return {
+    schemaVersion: 1,
+    experiment: about(loaded),
+    startedAt: started.toISOString(),
+    finishedAt: started.toISOString(),
+    durationMs: 0,
+    verdict: "fail",
+    aborted: { reason, atMs: 0 },
+    phases: [],
+    slos: [],
+    checks: experiment.checks.map((name) => notChecked(name, why)),
+    hypotheses: experiment.hypothesis.map((h) => ({
+      ...h,
+      observed: null,
+      status: "not-checked" as const,
+      summary: `not checked: ${why}`,
+    })),
+    timeline: [],
+    faults: [],
+    measurements: {},
+    settings: { ...system.settings },
+  };
+}
