@@ -6,7 +6,7 @@ import type { FinalOrder } from "./observed.ts";
 export type { FinalOrder } from "./observed.ts";
 
 /**
- * Invariants that compare what clients were told with what the shop ended up with (DESIGN §2).
+ * Invariants that compare what clients were told with what the shop ended up with (docs/architecture.md §Invariants).
  * An order is matched by the id the client was given; the idempotency key (the one identity a client
  * and the shop share before an id exists) ties a request to every order stored for it.
  *

@@ -3,7 +3,7 @@ import { defineChecker } from "./checker.ts";
 import type { LedgerMovement, LedgerReservation, LedgerState } from "./observed.ts";
 
 /**
- * Checks one region's inventory tables against each other (DESIGN §2, "conservation"): stock rows
+ * Checks one region's inventory tables against each other (docs/architecture.md §Invariants, "conservation"): stock rows
  * balance, every reservation has exactly the ledger movements its state implies, and the ledger
  * adds up to the stock counters. Pure: feed it rows, get problems back.
  */

@@ -5,7 +5,7 @@ import type { ProviderPayment } from "./observed.ts";
 export type { ProviderPayment } from "./observed.ts";
 
 /**
- * DESIGN §2 "money", judged against the provider's own records (not the shop's copy), every record
+ * docs/architecture.md §Invariants "money", judged against the provider's own records (not the shop's copy), every record
  * of an order counted (a provider may list several per order):
  * - a CONFIRMED order was captured exactly once, for its total, and holds no other open authorization;
  * - a CANCELLED order keeps no money: no capture that was not refunded, no authorization never voided

@@ -3,7 +3,7 @@ import { defineChecker } from "./checker.ts";
 import type { LedgerReservation } from "./observed.ts";
 
 /**
- * Per-order coverage (DESIGN §2, "no oversell" per order): a CONFIRMED order has every item's
+ * Per-order coverage (docs/architecture.md §Invariants, "no oversell" per order): a CONFIRMED order has every item's
  * reservation COMMITTED with the item's quantity, and nothing else committed; a CANCELLED order has
  * nothing COMMITTED. Per-SKU totals (no-oversell, conservation) can balance while two orders are each
  * wrong; this sees them. Orders in flight are left to terminal-sagas.

@@ -35,7 +35,7 @@ export function checkerNamed(name: string): Checker | undefined {
 }
 
 /**
- * Runs the named checks (DESIGN §2) over a history and final state, each through the checker
+ * Runs the named checks (docs/architecture.md §Invariants) over a history and final state, each through the checker
  * protocol. Pure: the runner and `chaoscart check` (a saved run) both call it. A check whose input was
  * not observed, or whose checker threw, is "not checked": an empty observation must never pass.
  */

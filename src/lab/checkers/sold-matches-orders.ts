@@ -2,7 +2,7 @@ import type { CheckResult } from "./check.ts";
 import { defineChecker } from "./checker.ts";
 import type { LedgerStock } from "./observed.ts";
 
-/** DESIGN §2 "no oversell", second half: per SKU, sold == Σ qty over CONFIRMED orders, and sold ≤ quota. */
+/** docs/architecture.md §Invariants "no oversell", second half: per SKU, sold == Σ qty over CONFIRMED orders, and sold ≤ quota. */
 export function checkSoldMatchesOrders(
   orders: readonly { state: string; items: readonly { sku: string; qty: number }[] }[],
   stock: readonly LedgerStock[],

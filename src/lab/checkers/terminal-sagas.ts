@@ -2,7 +2,7 @@ import type { CheckResult } from "./check.ts";
 import { defineChecker } from "./checker.ts";
 import type { LedgerStock } from "./observed.ts";
 
-/** DESIGN §2 "terminal sagas": after the settle window no order is in flight and nothing stays reserved. */
+/** docs/architecture.md §Invariants "terminal sagas": after the settle window no order is in flight and nothing stays reserved. */
 export function checkTerminalSagas(
   orders: readonly { id: string; state: string }[],
   stock: readonly LedgerStock[],

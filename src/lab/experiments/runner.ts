@@ -39,7 +39,7 @@ export interface RunOptions {
 
 /**
  * Runs one experiment against a running system: seed, warm up, baseline, faults on schedule,
- * heal, recovery, settle, read the final state, check, and return the result (DESIGN §7).
+ * heal, recovery, settle, read the final state, check, and return the result (docs/architecture.md §Lab).
  * Faults are always healed, also when the run fails or is aborted. An experiment whose faults the
  * system cannot inject is not run: its result fails with every check and hypothesis "not checked".
  */

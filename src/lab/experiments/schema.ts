@@ -4,7 +4,7 @@ import { durationSchema } from "../duration.ts";
 import { NemesisSpecError, parseNemesisSpec } from "../nemeses/spec.ts";
 
 /**
- * The experiment file (DESIGN §7). Durations are written like `10s`, `500ms`, `2m`, `1h` (or a number of
+ * The experiment file (docs/architecture.md §Lab). Durations are written like `10s`, `500ms`, `2m`, `1h` (or a number of
  * milliseconds; ../duration.ts) and parsed to milliseconds here, so the runner only ever sees numbers.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Lab-only endpoints for runtime faults inside a service (DESIGN §7: event-loop block, CPU burn, clock
+ * Lab-only endpoints for runtime faults inside a service (docs/architecture.md §Lab: event-loop block, CPU burn, clock
  * offset), for the lab's nemeses. Every route needs the lab token (`Authorization: Bearer <token>`):
  * 403 when the service has none configured (the endpoints are off), 401 for a missing or wrong one.
  * Bodies are checked after the token; a bad one gets 400 naming the field.
