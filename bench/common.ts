@@ -1,13 +1,14 @@
 /** Helpers the benchmarks share: option parsers, progress lines, service-log scanning, filesystem names. */
 import { readFileSync, statfsSync } from "node:fs";
 import { InvalidArgumentError } from "commander";
+import { parseDuration as parseLabDuration } from "../src/lab/duration.ts";
 
+/** A command-line duration in the lab's one format (src/lab/duration.ts), bounded to what a bench cell can use. */
 export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!match?.[1]) throw new InvalidArgumentError("expected a duration like 5s, 1500ms or 1m");
-  const n = Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000);
-  if (n < 100 || n > 3_600_000) throw new InvalidArgumentError("expected between 100ms and 1h");
-  return Math.round(n);
+  const ms = parseLabDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError("expected a duration like 5s, 1500ms or 1m");
+  if (ms < 100 || ms > 3_600_000) throw new InvalidArgumentError("expected between 100ms and 1h");
+  return ms;
 }
 
 export function parseWarmup(value: string): number {
