@@ -61,15 +61,18 @@ export function verdictOf(
   return all.some((c) => c.status === "not-checked") ? "incomplete" : "pass";
 }
 
+/** Which experiment a run ran: its name, where it came from and the file as written. */
+export interface RunExperiment {
+  name: string;
+  description: string;
+  file?: string;
+  /** The experiment file as written. */
+  definition: string;
+}
+
 export interface RunResult {
   schemaVersion: 1;
-  experiment: {
-    name: string;
-    description: string;
-    file?: string;
-    /** The experiment file as written. */
-    definition: string;
-  };
+  experiment: RunExperiment;
   startedAt: string;
   finishedAt: string;
   durationMs: number;

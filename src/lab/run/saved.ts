@@ -5,7 +5,7 @@ import type { FinalState, Unreadable } from "../checkers/observed.ts";
 import { runChecks } from "../checkers/registry.ts";
 import type { HistoryOp } from "../history/op.ts";
 import { HISTORY_FILE, parseHistory } from "../history/writer.ts";
-import { type Verdict, verdictOf } from "./result.ts";
+import { type RunExperiment, type Verdict, verdictOf } from "./result.ts";
 
 /**
  * A run saved as data, beside `history.jsonl`: `run.json` (the experiment, its seed and settings) and
@@ -19,13 +19,7 @@ export const FINAL_STATE_FILE = "final-state.json";
 
 export interface RunRecord {
   schemaVersion: 1;
-  experiment: {
-    name: string;
-    description: string;
-    file?: string;
-    /** The experiment file as written. */
-    definition: string;
-  };
+  experiment: RunExperiment;
   /** The checks the experiment asked for, in its order. */
   checks: string[];
   /** What makes the run what it was: the workload's PRNG seed, its key prefix and the SKUs it seeded. */
