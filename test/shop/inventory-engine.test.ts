@@ -1,48 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
-import { createPool, type Db } from "../../src/shop/db/pool.ts";
-import { type EngineOptions, InventoryEngine, type ReserveOutcome } from "../../src/shop/inventory/engine.ts";
-import { InventoryStore } from "../../src/shop/inventory/store.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { InventoryEngine, type ReserveOutcome } from "../../src/shop/inventory/engine.ts";
+import type { InventoryStore } from "../../src/shop/inventory/store.ts";
+import {
+  type InventoryFixture,
+  ENGINE_OPTIONS as options,
+  startInventoryFixture,
+} from "../support/inventory.ts";
 
-const REGION = "east";
-const options: EngineOptions = {
-  strategy: "coalesce",
-  batchWindowMs: 1,
-  batchMax: 64,
-  reservationTtlMs: 60_000,
-  soldOutTtlMs: 1_000,
-  sweepIntervalMs: 60_000,
-  sweepLimit: 100,
-};
-
-let database: TestDatabase;
-let db: Db;
+let fixture: InventoryFixture;
 let store: InventoryStore;
-let skuCounter = 0;
 
 beforeAll(async () => {
-  database = await startTestDatabase();
-  db = createPool(database.url, { max: 8 });
-  store = new InventoryStore(db, REGION);
+  fixture = await startInventoryFixture("SKU");
+  store = fixture.store;
 });
 
-afterAll(async () => {
-  await db?.end({ timeout: 2 });
-  await database?.stop();
-});
+afterAll(() => fixture?.stop());
 
-async function newSku(stock: number): Promise<string> {
-  const sku = `SKU-${++skuCounter}-${Date.now()}`;
-  await store.seed([{ id: sku, stock }]);
-  return sku;
-}
-
-async function expectLedgerConsistent() {
-  const result = checkInventoryLedger(await readInventoryState(database.sql, REGION));
-  expect(result.problems).toEqual([]);
-}
+const newSku = (stock: number) => fixture.newSku(stock);
+const expectLedgerConsistent = () => fixture.expectLedgerConsistent();
 
 function granted(outcomes: ReserveOutcome[]) {
   return outcomes.filter((o) => o.kind === "granted");
@@ -58,7 +34,7 @@ describe.each(["coalesce", "direct"] as const)("inventory engine (%s)", (strateg
     await engine.close();
     expect(granted(outcomes)).toHaveLength(37);
     expect(await store.stock(sku)).toMatchObject({ available: 0, reserved: 37, sold: 0, quota: 37 });
-    const rows = await database.sql`SELECT order_id FROM reservation WHERE sku_id = ${sku}`;
+    const rows = await fixture.database.sql`SELECT order_id FROM reservation WHERE sku_id = ${sku}`;
     expect(rows).toHaveLength(37);
     await expectLedgerConsistent();
   });
@@ -223,7 +199,7 @@ describe("inventory engine: idempotency, release and expiry", () => {
     expect(winners.size).toBe(25);
     expect(await store.stock(sku)).toMatchObject({ available: 0, reserved: 25 });
     // Every engine that answered "granted" for an order agrees with the database.
-    const held = await database.sql`SELECT order_id FROM reservation WHERE sku_id = ${sku}`;
+    const held = await fixture.database.sql`SELECT order_id FROM reservation WHERE sku_id = ${sku}`;
     expect(new Set(held.map((r) => r.order_id))).toEqual(winners);
     await expectLedgerConsistent();
   });

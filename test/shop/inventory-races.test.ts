@@ -1,49 +1,31 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
-import { createPool, type Db } from "../../src/shop/db/pool.ts";
-import { type EngineOptions, InventoryEngine } from "../../src/shop/inventory/engine.ts";
-import { InventoryStore } from "../../src/shop/inventory/store.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { InventoryEngine } from "../../src/shop/inventory/engine.ts";
+import type { InventoryStore } from "../../src/shop/inventory/store.ts";
+import {
+  type InventoryFixture,
+  ENGINE_OPTIONS as options,
+  REGION,
+  startInventoryFixture,
+} from "../support/inventory.ts";
 
 /**
  * Interleavings of settlement, expiry and reserve batches for one order, each forced with a row lock
  * or an uncommitted row held by a separate connection (issue: stock and money defects, §1 and §2).
  */
 
-const REGION = "east";
-const options: EngineOptions = {
-  strategy: "coalesce",
-  batchWindowMs: 1,
-  batchMax: 64,
-  reservationTtlMs: 60_000,
-  soldOutTtlMs: 1_000,
-  sweepIntervalMs: 60_000,
-  sweepLimit: 100,
-};
-
-let database: TestDatabase;
-let db: Db;
+let fixture: InventoryFixture;
 let store: InventoryStore;
-let counter = 0;
 
 beforeAll(async () => {
-  database = await startTestDatabase();
-  db = createPool(database.url, { max: 8 });
-  store = new InventoryStore(db, REGION);
+  fixture = await startInventoryFixture("RACE");
+  store = fixture.store;
 });
 
-afterAll(async () => {
-  await db?.end({ timeout: 2 });
-  await database?.stop();
-});
+afterAll(() => fixture?.stop());
 
-async function newSku(stock: number): Promise<string> {
-  const sku = `RACE-${++counter}-${Date.now()}`;
-  await store.seed([{ id: sku, stock }]);
-  return sku;
-}
+const newSku = (stock: number) => fixture.newSku(stock);
+const expectLedgerConsistent = () => fixture.expectLedgerConsistent();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -82,14 +64,9 @@ async function holdOpen(sql: Sql, hold: (tx: Sql) => Promise<unknown>) {
 class RolledBack extends Error {}
 
 async function statesOf(orderId: string): Promise<string[]> {
-  const rows = await database.sql<{ state: string }[]>`
+  const rows = await fixture.database.sql<{ state: string }[]>`
     SELECT state FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
   return rows.map((r) => r.state);
-}
-
-async function expectLedgerConsistent() {
-  const result = checkInventoryLedger(await readInventoryState(database.sql, REGION));
-  expect(result.problems).toEqual([]);
 }
 
 describe("settlement is all-or-nothing per order", () => {
@@ -100,7 +77,7 @@ describe("settlement is all-or-nothing per order", () => {
     await engine.reserve(order, a, 1);
     await engine.reserve(order, b, 1);
     // A expired first (B was reserved later, on a retry).
-    await database.sql`UPDATE reservation SET expires_at = now() - interval '1 second'
+    await fixture.database.sql`UPDATE reservation SET expires_at = now() - interval '1 second'
                        WHERE order_id = ${order} AND sku_id = ${a}`;
     await engine.sweepOnce();
     const commit = await engine.commit(order);
@@ -118,10 +95,11 @@ describe("settlement is all-or-nothing per order", () => {
     const order = `split-${a}`;
     await engine.reserve(order, a, 1);
     await engine.reserve(order, b, 1);
-    await database.sql`UPDATE reservation SET expires_at = now() - interval '1 second' WHERE order_id = ${order}`;
+    await fixture.database
+      .sql`UPDATE reservation SET expires_at = now() - interval '1 second' WHERE order_id = ${order}`;
     // A commit of this order is under way and holds A's row: the sweeper must not release B alone.
     const commitInProgress = await holdOpen(
-      database.sql,
+      fixture.database.sql,
       (tx) => tx`SELECT 1 FROM reservation WHERE order_id = ${order} AND sku_id = ${a} FOR UPDATE`,
     );
     const sweep = engine.sweepOnce();
@@ -164,7 +142,7 @@ describe.each(["coalesce", "direct"] as const)(
       const engine = new InventoryEngine(store, { ...options, strategy });
       if (alreadyHeld) await engine.reserve(order, alreadyHeld, 1);
       const blocker = await holdOpen(
-        database.sql,
+        fixture.database.sql,
         (tx) =>
           tx`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
          VALUES (${order}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`,
