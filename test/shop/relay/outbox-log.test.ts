@@ -1,0 +1,90 @@
+import type { Sql } from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  LOG_START,
+  type OutboxEntry,
+  OutboxLog,
+  type OutboxPosition,
+} from "../../../src/shop/relay/outbox-log.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+
+/**
+ * The outbox read as a log in commit-safe order (issue "active-active, part 1" §3): a transaction
+ * that wrote its row first but commits last must be read, once, and not be skipped by a cursor
+ * that already passed later rows.
+ */
+
+let database: TestDatabase;
+let log: OutboxLog;
+
+beforeAll(async () => {
+  database = await startTestDatabase();
+  log = new OutboxLog(database.sql);
+});
+
+afterAll(() => database?.stop());
+
+let n = 0;
+function insertEvent(sql: Sql, tag: string) {
+  return sql`INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+             VALUES ('order', ${`log-${++n}`}, 'Test', ${sql.json({ tag })}, '0')`;
+}
+
+/** Reads everything readable now, from `from`, in small pages; returns the entries and the new position. */
+async function drain(from: OutboxPosition): Promise<{ entries: OutboxEntry[]; at: OutboxPosition }> {
+  const entries: OutboxEntry[] = [];
+  let at = from;
+  for (;;) {
+    const page = await log.read(at, 2);
+    if (page.entries.length === 0) return { entries, at };
+    entries.push(...page.entries);
+    const last = page.entries.at(-1) as OutboxEntry;
+    at = { txid: last.txid, id: last.id };
+  }
+}
+
+const tags = (entries: OutboxEntry[]) => entries.map((e) => (e.payload as { tag: string }).tag);
+
+describe("outbox log", () => {
+  it("reads a row whose transaction commits after a later row's, exactly once", async () => {
+    const start = await drain(LOG_START);
+    // A writes its row first and stays open; B and C write after it and commit at once.
+    let commitA!: () => void;
+    const aMayCommit = new Promise<void>((resolve) => {
+      commitA = resolve;
+    });
+    let aWrote!: () => void;
+    const aHasWritten = new Promise<void>((resolve) => {
+      aWrote = resolve;
+    });
+    const a = database.sql.begin(async (tx) => {
+      await insertEvent(tx as unknown as Sql, "A");
+      aWrote();
+      await aMayCommit;
+    });
+    await aHasWritten;
+    await insertEvent(database.sql, "B");
+    await insertEvent(database.sql, "C");
+
+    const whileOpen = await drain(start.at);
+    // Nothing at or above A's transaction is final yet: B and C wait with it.
+    expect(tags(whileOpen.entries)).toEqual([]);
+
+    commitA();
+    await a;
+    const after = await drain(whileOpen.at);
+    expect(tags(after.entries)).toEqual(["A", "B", "C"]);
+    expect(tags((await drain(after.at)).entries)).toEqual([]);
+  });
+
+  it("keeps each consumer's confirmed position, and never moves it backwards", async () => {
+    await insertEvent(database.sql, "D");
+    const { entries, at } = await drain(LOG_START);
+    expect(entries.length).toBeGreaterThan(0);
+    await log.confirm("west", at);
+    const first = entries[0] as OutboxEntry;
+    await log.confirm("west", { txid: first.txid, id: first.id }); // a late, older confirmation
+    expect(await log.position("west")).toEqual(at);
+    expect(await log.position("north")).toEqual(LOG_START);
+  });
+});
