@@ -17,6 +17,8 @@ export const BUILT_IN_BUGS = {
     "inventory: a commit sells whichever of an order's items are still held, and expiry releases reservations one by one",
   "retry-without-backoff":
     "order service: retries dependency calls at once (no backoff, no jitter, Retry-After ignored), up to 10 attempts",
+  "ignore-readonly":
+    "order service: keeps sending write requests to a write endpoint its guard knows is read-only, instead of refusing them at once",
 } as const;
 
 export type BuiltInBug = keyof typeof BUILT_IN_BUGS;

@@ -22,6 +22,8 @@ interface Exposure {
   fixture: string;
   /** Checks that must fail. */
   fails: string[];
+  /** Hypotheses (metrics) that must fail; every other hypothesis must hold. */
+  hypothesesFail?: string[];
   /** Checks that may fail as well: further damage the same bug does. Anything else failing is an error. */
   mayAlsoFail?: string[];
   /** Checks that may also fail when this service died during the run (see the exposure's comment). */
@@ -61,6 +63,14 @@ const EXPOSURES: Exposure[] = [
     fixture: "reservation-expiry",
     fails: ["order-coverage"],
     mayAlsoFail: ["no-oversell"],
+  },
+  // No invariant breaks (every write fails on the replica), but the shop keeps sending writes to an
+  // endpoint its guard already knows is read-only: the guard's counter on /metrics shows them.
+  {
+    bug: "ignore-readonly",
+    fixture: "readonly-misconfig",
+    fails: [],
+    hypothesesFail: ["readonly_writes_after_refusal"],
   },
 ];
 
@@ -139,33 +149,40 @@ describe("the real shop", () => {
   );
 });
 
-describe.each(EXPOSURES)("built-in bug $bug", ({ bug, fixture, fails, mayAlsoFail = [], ifDied }) => {
-  it(`fails ${fixture} on ${fails.join(" and ")}`, async () => {
-    const topology = await launch(bug);
-    try {
-      const outcome = await run(topology, fixture, { brokenShop: true });
-      const { result } = outcome;
-      const dead = died.get(topology) ?? [];
-      if (ifDied && dead.includes(ifDied.service)) mayAlsoFail = [...mayAlsoFail, ...ifDied.mayAlsoFail];
-      expect(
-        dead.filter((s) => s !== ifDied?.service),
-        report(outcome),
-      ).toEqual([]);
-      const failed = result.checks.filter((c) => c.status === "fail").map((c) => c.name);
-      expect(result.verdict, report(outcome)).toBe("fail");
-      expect(result.aborted, report(outcome)).toBeUndefined();
-      expect(result.settings.builtInBug).toBe(bug);
-      expect(failed, report(outcome)).toEqual(expect.arrayContaining(fails));
-      expect(
-        failed.filter((name) => !fails.includes(name) && !mayAlsoFail.includes(name)),
-        report(outcome),
-      ).toEqual([]);
-      expect(result.checks.filter((c) => c.status === "not-checked")).toEqual([]);
-    } finally {
-      await topology.stop();
-    }
-  }, 180_000);
-});
+describe.each(EXPOSURES)(
+  "built-in bug $bug",
+  ({ bug, fixture, fails, hypothesesFail = [], mayAlsoFail = [], ifDied }) => {
+    it(`fails ${fixture} on ${[...fails, ...hypothesesFail].join(" and ")}`, async () => {
+      const topology = await launch(bug);
+      try {
+        const outcome = await run(topology, fixture, { brokenShop: true });
+        const { result } = outcome;
+        const dead = died.get(topology) ?? [];
+        if (ifDied && dead.includes(ifDied.service)) mayAlsoFail = [...mayAlsoFail, ...ifDied.mayAlsoFail];
+        expect(
+          dead.filter((s) => s !== ifDied?.service),
+          report(outcome),
+        ).toEqual([]);
+        const failed = result.checks.filter((c) => c.status === "fail").map((c) => c.name);
+        expect(result.verdict, report(outcome)).toBe("fail");
+        expect(result.aborted, report(outcome)).toBeUndefined();
+        expect(result.settings.builtInBug).toBe(bug);
+        expect(failed, report(outcome)).toEqual(expect.arrayContaining(fails));
+        expect(
+          failed.filter((name) => !fails.includes(name) && !mayAlsoFail.includes(name)),
+          report(outcome),
+        ).toEqual([]);
+        expect(result.checks.filter((c) => c.status === "not-checked")).toEqual([]);
+        expect(
+          result.hypotheses.filter((h) => h.status !== "pass").map((h) => `${h.metric} ${h.status}`),
+          report(outcome),
+        ).toEqual(hypothesesFail.map((metric) => `${metric} fail`));
+      } finally {
+        await topology.stop();
+      }
+    }, 180_000);
+  },
+);
 
 // retry-without-backoff is built in (src/shop/resilience/policies.ts) but no experiment of the lab
 // catches it: the payment simulator has no capacity for a retry storm to exhaust, the breaker cuts

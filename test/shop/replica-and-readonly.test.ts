@@ -157,6 +157,15 @@ describe("read-only write endpoint", () => {
       expect(first.headers.get("retry-after")).toBe("1");
       const ready = await fetch(`${shop.order.url}/readyz`);
       expect(ready.status).toBe(503);
+      // Refused at once from now on: the guard counts one read-only error, and no write after it.
+      expect((await post()).status).toBe(503);
+      const metrics = await (await fetch(`${shop.order.url}/metrics`)).text();
+      expect(metrics).toMatch(
+        /chaoscart_write_guard_readonly_errors_total\{when="first",service="order"\} 1\n/,
+      );
+      expect(metrics).toMatch(
+        /chaoscart_write_guard_readonly_errors_total\{when="after_refusal",service="order"\} 0\n/,
+      );
     } finally {
       await database.sql`ALTER SYSTEM RESET default_transaction_read_only`;
       await database.sql`SELECT pg_reload_conf()`;

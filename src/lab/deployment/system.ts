@@ -19,6 +19,12 @@ export function targetSystem(topology: TopologyFile, file: string): SystemUnderT
     payments: region.payments,
     databaseUrl: () => region.database,
     orderMetricsUrl: () => (region.order ? `${region.order.url}/metrics` : undefined),
+    probeTargets: () => [
+      { service: "gateway", url: topology.gateway },
+      { service: `${region.name}/inventory`, url: region.inventory.url },
+      { service: `${region.name}/payment-sim`, url: region.payments.url },
+      ...(region.order ? [{ service: `${region.name}/order`, url: region.order.url }] : []),
+    ],
     faults: control ? () => controlApiFaults(control) : undefined,
     noFaultsReason: `the topology file ${file} names no lab control API (control), so faults cannot be injected`,
     // The experiment's topology settings are not applied to a deployment: record what was verified.

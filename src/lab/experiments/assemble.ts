@@ -1,9 +1,9 @@
 import { notChecked } from "../checkers/check.ts";
 import type { FinalState, Unreadable } from "../checkers/observed.ts";
 import { runChecks } from "../checkers/registry.ts";
-import type { HistoryOp, NemesisOp } from "../history/op.ts";
+import type { HistoryOp, NemesisOp, ProbeOp } from "../history/op.ts";
 import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
-import { sloByPhase, timeline } from "../slo/index.ts";
+import { failureKinds, sloByPhase, timeline } from "../slo/index.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { type CatalogCounters, measurementsOf } from "./metrics.ts";
@@ -47,7 +47,8 @@ export function assembleResult(run: {
   const { experiment } = run.loaded;
   const { ops, phases, aborted } = run;
   const slos = sloByPhase(ops, phases);
-  const measurements = measurementsOf({ ...run, slos });
+  const probes = ops.filter((op): op is ProbeOp => op.process === "probe");
+  const measurements = measurementsOf({ ...run, slos, probes });
   const checks = runChecks(experiment.checks, ops, run.final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
   const finished = new Date();
@@ -64,6 +65,8 @@ export function assembleResult(run: {
     checks,
     hypotheses,
     timeline: timeline(ops),
+    failures: failureKinds(ops),
+    probes,
     faults: run.nemesisOps,
     measurements,
     settings: settingsOf(experiment, run.system),

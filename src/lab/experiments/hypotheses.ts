@@ -48,7 +48,8 @@ export function evaluateHypotheses(
       ...h,
       observed,
       status: ok ? ("pass" as const) : ("fail" as const),
-      summary: `${where} = ${Number(observed.toFixed(4))}, expected ${bound}`,
+      // Infinity: what was awaited never happened in the run (e.g. readiness never turned red).
+      summary: `${where} = ${Number.isFinite(observed) ? Number(observed.toFixed(4)) : "never (within the run)"}, expected ${bound}`,
     };
   });
 }

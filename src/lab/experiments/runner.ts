@@ -14,6 +14,7 @@ import { isUnreadable, namedInHistory, readFinalState } from "./final-state.ts";
 import { startGuardrails } from "./guardrails.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { scrapeCatalog } from "./metrics.ts";
+import { startProber } from "./probes.ts";
 import { faultSchedule, phaseWindows, playSchedule } from "./schedule.ts";
 import { seedSkus, skuNames } from "./seeding.ts";
 import { describeSettle, type SettleOptions, settle } from "./settle.ts";
@@ -89,6 +90,13 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     history.append(op);
   };
   injector.subscribe(record);
+
+  // Readiness and health through the run, as ops of their own process (checkers and SLOs ignore them).
+  const stopProbes = startProber({
+    targets: system.probeTargets(),
+    record: (op) => history.append(op),
+    clock,
+  });
 
   const { mix } = experiment.workload;
   const workload: BaseWorkload = {
@@ -172,6 +180,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   } catch (error) {
     final = { error: (error as Error).message };
   }
+  await stopProbes();
   await history.close();
   await saveFinalState(options.runDir, final);
 

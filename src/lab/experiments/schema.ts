@@ -23,6 +23,11 @@ export const METRICS = [
   "error_rate",
   "rate_limited",
   "catalog_db_load_ratio",
+  /** Readiness of the service the first fault targets, from the lab's `/readyz` samples (slo/readiness.ts). */
+  "unready_after_fault_ms",
+  "ready_after_heal_ms",
+  /** The order service's writes to a read-only endpoint after its guard refused the first (metrics.ts). */
+  "readonly_writes_after_refusal",
 ] as const;
 
 const phase = z.enum(["baseline", "fault", "recovery"]);

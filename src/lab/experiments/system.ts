@@ -11,6 +11,7 @@ import { createNemesis } from "../nemeses/factory.ts";
 import type { NemesisEvent } from "../nemeses/nemesis.ts";
 import type { Topology } from "../topology/launcher.ts";
 import { pgUrl } from "../topology/postgres/index.ts";
+import type { ProbeTarget } from "./probes.ts";
 
 export interface Endpoint {
   url: string;
@@ -31,6 +32,8 @@ export interface SystemUnderTest {
   databaseUrl(): string;
   /** The order service's `/metrics` (catalog counters), when it can be scraped. */
   orderMetricsUrl(): string | undefined;
+  /** Services whose `/healthz` and `/readyz` the lab samples through the run (probes.ts). */
+  probeTargets(): ProbeTarget[];
   /** A fresh fault injector for one run; undefined when this system cannot inject faults. */
   faults: (() => FaultInjector) | undefined;
   /** Why `faults` is undefined, for the result. */
@@ -67,6 +70,7 @@ export function launchedSystem(topology: Topology): SystemUnderTest {
       const order = topology.services().get(`${region.name}/order`);
       return order?.pid ? `${order.url}/metrics` : undefined;
     },
+    probeTargets: () => [...topology.services()].map(([service, process]) => ({ service, url: process.url })),
     faults: () => {
       const controller = new FaultController();
       return {

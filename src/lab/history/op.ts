@@ -48,6 +48,24 @@ export interface NemesisOp {
   detail: Record<string, unknown>;
 }
 
-export type HistoryOp = ClientOp | NemesisOp;
+/**
+ * One sample of a service's `/healthz` or `/readyz`, taken by the lab's prober through the run (its
+ * own process, so checkers and SLOs, which read client ops, ignore it). `up`: 2xx; `down`: any other
+ * answer; `unreachable`: no answer within the probe's timeout.
+ */
+export interface ProbeOp {
+  type: "probe";
+  process: "probe";
+  /** The service, as `<region>/<role>` (or `gateway`). */
+  service: string;
+  endpoint: "healthz" | "readyz";
+  status: "up" | "down" | "unreachable";
+  /** The HTTP status, when there was an answer. */
+  httpStatus?: number;
+  time: number;
+  wall: number;
+}
+
+export type HistoryOp = ClientOp | NemesisOp | ProbeOp;
 
 export type Phase = "warmup" | "baseline" | "fault" | "recovery" | "settle";

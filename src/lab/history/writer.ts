@@ -149,6 +149,13 @@ function shapeProblem(value: unknown): string | undefined {
     if (typeof op.nemesis !== "string") return "nemesis is not a string";
     return undefined;
   }
+  if (op.process === "probe") {
+    if (op.type !== "probe") return `unknown probe op type ${op.type}`;
+    if (typeof op.service !== "string") return "service is not a string";
+    if (op.endpoint !== "healthz" && op.endpoint !== "readyz") return `unknown endpoint ${op.endpoint}`;
+    if (!["up", "down", "unreachable"].includes(op.status as string)) return `unknown status ${op.status}`;
+    return undefined;
+  }
   return `unknown process ${JSON.stringify(op.process)}`;
 }
 

@@ -6,6 +6,7 @@ import type { Check } from "../checkers/check.ts";
 import { checkerNamed } from "../checkers/registry.ts";
 import type { NemesisOp } from "../history/op.ts";
 import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../run/result.ts";
+import { describeFailureKind, type FailureKind } from "../slo/failures.ts";
 import { renderChart } from "./chart.ts";
 import { faultWindows } from "./fault-windows.ts";
 import {
@@ -20,6 +21,7 @@ import {
   overallVerdict,
   statusText,
 } from "./format.ts";
+import { readinessStrips } from "./readiness-strips.ts";
 
 export function renderHtml(input: RunResult | readonly RunResult[]): string {
   const results: readonly RunResult[] = Array.isArray(input) ? input : [input as RunResult];
@@ -130,6 +132,12 @@ function experimentSection(result: RunResult, id: string): string {
     sloTable(result.slos, result.phases),
     "<h3>Per second</h3>",
     charts(result),
+    "<h3>Failures and unknown outcomes by kind</h3>",
+    failuresTable(result.failures),
+    "<h3>Readiness</h3>",
+    result.probes
+      ? readinessStrips(result.probes, result.faults, result.durationMs)
+      : '<p class="muted">Not recorded (a result from before readiness was sampled).</p>',
     "<h3>Fault log</h3>",
     faultLog(result.faults),
     "<h3>Measurements</h3>",
@@ -256,6 +264,17 @@ function charts(result: RunResult): string {
           )}<span class="key"><i class="fault-key"></i>fault window</span><span class="key"><i class="phase-key"></i>phase boundary</span></figcaption></figure>`,
     )
     .join("\n")}</div>`;
+}
+
+function failuresTable(failures: readonly FailureKind[] | undefined): string {
+  if (!failures) return '<p class="muted">Not recorded (a result from before failures were grouped).</p>';
+  if (failures.length === 0) return '<p class="muted">No failures and no unknown outcomes.</p>';
+  const rows = failures.map(
+    (f) =>
+      `<tr data-testid="failure-kind" title="${esc(describeFailureKind(f))}"><td>${esc(f.phase)}</td><td class="${f.outcome === "fail" ? "fail" : "not-checked"}">${f.outcome}</td><td>${esc(f.kind)}</td><td class="num">${f.status ?? "—"}</td><td>${esc(f.error)}</td><td class="num">${f.count}</td><td class="num">${f.exampleOpId}</td></tr>`,
+  );
+  return `<table class="failures" data-testid="failures"><thead><tr><th>phase</th><th>outcome</th><th>operation</th><th>HTTP status</th><th>error</th><th>count</th><th>example op id</th></tr></thead>
+<tbody>${rows.join("\n")}</tbody></table>`;
 }
 
 function faultLog(faults: readonly NemesisOp[]): string {

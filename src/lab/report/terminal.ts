@@ -3,11 +3,14 @@
  * under it, then a total. ANSI colour only when asked (the caller knows whether stdout is a TTY).
  */
 import type { RunResult } from "../run/result.ts";
+import { describeFailureKind } from "../slo/failures.ts";
 import { builtInBugWarning, countStatuses, formatSeconds, hypothesisLabel } from "./format.ts";
 
 export interface SummaryOptions {
   color: boolean;
 }
+
+const FAILURE_KINDS_SHOWN = 5;
 
 const CODES = { red: 31, green: 32, yellow: 33, grey: 90, bold: 1 } as const;
 
@@ -37,6 +40,14 @@ export function renderSummary(results: readonly RunResult[], { color }: SummaryO
     for (const h of result.hypotheses) {
       if (h.status === "fail")
         lines.push(`  ${paint("red", "✗ hypothesis")} ${clean(hypothesisLabel(h))}: ${clean(h.summary)}`);
+    }
+    // Why it failed: the most frequent failure kinds of a run that did not pass.
+    if (result.verdict !== "pass" && result.failures && result.failures.length > 0) {
+      const top = [...result.failures].sort((a, b) => b.count - a.count).slice(0, FAILURE_KINDS_SHOWN);
+      for (const f of top) lines.push(`  ${paint("grey", "· errors")} ${clean(describeFailureKind(f))}`);
+      const rest = result.failures.length - top.length;
+      if (rest > 0)
+        lines.push(`  ${paint("grey", `· errors: ${rest} more kind(s) in result.json (failures)`)}`);
     }
     for (const check of result.checks) {
       if (check.status === "not-checked") {

@@ -1,5 +1,6 @@
 import type { Check, CheckStatus } from "../checkers/check.ts";
-import type { NemesisOp, Phase } from "../history/op.ts";
+import type { NemesisOp, Phase, ProbeOp } from "../history/op.ts";
+import type { FailureKind } from "../slo/failures.ts";
 
 /**
  * `result.json`: the machine-readable outcome of one experiment run. The schema is stable: fields
@@ -94,6 +95,16 @@ export interface RunResult {
   timeline: SecondBucket[];
   /** Every nemesis start/stop, in order. */
   faults: NemesisOp[];
+  /**
+   * Failures and unknown outcomes by phase, kind, HTTP status and error code, with counts and an
+   * example op id (added after schemaVersion 1 shipped: absent in older results).
+   */
+  failures?: FailureKind[];
+  /**
+   * Every `/healthz` and `/readyz` sample the lab took of each service (added after schemaVersion 1
+   * shipped: absent in older results).
+   */
+  probes?: ProbeOp[];
   /** Measured figures that have no phase: recovery time, switchover time, replica staleness. */
   measurements: Record<string, number | null>;
   settings: Record<string, string | number | boolean>;

@@ -1,5 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Sql } from "postgres";
+import { Counter } from "prom-client";
+import type { BuiltInBug } from "../built-in-bugs.ts";
 import { createApp, refuseWritesWhileReadOnly, type ServiceApp } from "../http/app.ts";
 import { migrate } from "./migrate.ts";
 import { createPool } from "./pool.ts";
@@ -25,11 +27,12 @@ export async function openServiceDatabase(options: {
   applicationName: string;
   setting: string;
   log: FastifyBaseLogger;
+  builtInBug?: BuiltInBug;
 }): Promise<ServiceDatabase> {
   const pool = createSwitchablePool(() =>
     createPool(options.url, { max: options.poolMax, applicationName: options.applicationName }),
   );
-  const guard = new WriteGuard(pool, options.setting, options.log);
+  const guard = new WriteGuard(pool, options.setting, options.log, undefined, options.builtInBug);
   guard.onWritable(async () => {
     await migrate(pool.sql);
   });
@@ -58,6 +61,7 @@ export async function createDatabaseApp(options: {
   logLevel: string;
   url: string;
   poolMax: number;
+  builtInBug?: BuiltInBug;
 }): Promise<{ app: ServiceApp; database: ServiceDatabase }> {
   let database: ServiceDatabase | undefined;
   const app = createApp({
@@ -75,8 +79,27 @@ export async function createDatabaseApp(options: {
     applicationName: `chaoscart-${options.service}`,
     setting: "CHAOSCART_DATABASE_URL",
     log: app.log,
+    ...(options.builtInBug ? { builtInBug: options.builtInBug } : {}),
   });
+  registerGuardMetrics(app, database.guard);
   return { app, database };
+}
+
+/** The write guard's read-only errors on `/metrics` (the lab's readonly-misconfig hypotheses read them). */
+function registerGuardMetrics(app: ServiceApp, guard: WriteGuard): void {
+  const reported = { first: 0, afterRefusal: 0 };
+  new Counter({
+    name: "chaoscart_write_guard_readonly_errors_total",
+    help: "Writes the read-only write endpoint refused: when=first turned the guard read-only, when=after_refusal were sent while it already refused writes",
+    labelNames: ["when"],
+    registers: [app.metrics],
+    collect() {
+      const { first, afterRefusal } = guard.readOnlyErrors;
+      this.inc({ when: "first" }, first - reported.first);
+      this.inc({ when: "after_refusal" }, afterRefusal - reported.afterRefusal);
+      Object.assign(reported, guard.readOnlyErrors);
+    },
+  });
 }
 
 /**

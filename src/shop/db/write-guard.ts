@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from "fastify";
+import type { BuiltInBug } from "../built-in-bugs.ts";
 import type { SwitchablePool } from "./switchable-pool.ts";
 
 /** The write endpoint is read-only (a replica, or a primary demoted by a failover): writes must fail fast. */
@@ -22,12 +23,20 @@ export class WriteGuard {
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<boolean> | undefined;
   private readonly becameWritable: (() => Promise<void>)[] = [];
+  /**
+   * Read-only episodes and the writes sent in them, for `/metrics` (the lab's readonly-misconfig
+   * hypotheses): `first` counts the `read_only_sql_transaction` errors that turned the guard
+   * read-only; `afterRefusal` the writes sent through `write()` while it already refused writes
+   * that then reached the read-only endpoint (writes in flight at the first refusal do not count).
+   */
+  readonly readOnlyErrors = { first: 0, afterRefusal: 0 };
 
   constructor(
     private readonly pool: SwitchablePool,
     private readonly setting: string,
     private readonly log: FastifyBaseLogger,
     private readonly recheckMs = 1_000,
+    private readonly builtInBug?: BuiltInBug,
   ) {}
 
   get isWritable(): boolean {
@@ -65,11 +74,32 @@ export class WriteGuard {
     if (!this.writable) throw new ReadOnlyEndpointError(this.reason);
   }
 
+  /** For write paths: refuses at once while the endpoint is known read-only. */
+  refuseIfReadOnly(): void {
+    // Built-in bug "ignore-readonly": writes go on to an endpoint the guard knows is read-only.
+    if (this.builtInBug === "ignore-readonly") return;
+    this.assertWritable();
+  }
+
+  /** Sends one write: refused at once while the endpoint is known read-only, counted if it reaches one anyway. */
+  async write<T>(send: () => Promise<T>): Promise<T> {
+    this.refuseIfReadOnly();
+    const sentWhileRefusing = !this.writable;
+    try {
+      return await send();
+    } catch (error) {
+      if (sentWhileRefusing && (error as { code?: string })?.code === READ_ONLY_SQL_TRANSACTION)
+        this.readOnlyErrors.afterRefusal++;
+      throw error;
+    }
+  }
+
   /** Feeds a server error to the guard; returns the error to report when it showed a read-only endpoint. */
   noteError(error: unknown): ReadOnlyEndpointError | undefined {
     if (error instanceof ReadOnlyEndpointError) return error;
     if ((error as { code?: string })?.code !== READ_ONLY_SQL_TRANSACTION) return undefined;
     if (this.writable) {
+      this.readOnlyErrors.first++;
       this.writable = false;
       this.reason = `${this.setting} turned read-only at run time (a failover?); re-resolving the primary`;
       this.log.error({ resilience_stage: "read_only_endpoint", setting: this.setting }, this.reason);

@@ -109,8 +109,11 @@ export type ServiceApp = ReturnType<typeof createApp>;
  * to the context of the service's own routes (db/service-database.ts `registerDataRoutes`), not the
  * root: the lab routes, a sibling context, must reach a service whose database is read-only.
  */
-export function refuseWritesWhileReadOnly(app: ServiceApp, database: { guard: { assertWritable(): void } }) {
+export function refuseWritesWhileReadOnly(
+  app: ServiceApp,
+  database: { guard: { refuseIfReadOnly(): void } },
+) {
   app.addHook("preHandler", async (request) => {
-    if (request.method !== "GET" && request.method !== "HEAD") database.guard.assertWritable();
+    if (request.method !== "GET" && request.method !== "HEAD") database.guard.refuseIfReadOnly();
   });
 }

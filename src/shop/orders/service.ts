@@ -31,6 +31,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     logLevel: config.CHAOSCART_LOG_LEVEL,
     url: config.CHAOSCART_DATABASE_URL,
     poolMax: config.CHAOSCART_DB_POOL_MAX,
+    ...(bug ? { builtInBug: bug } : {}),
   });
   const db = database.sql;
   const replica = config.CHAOSCART_REPLICA_URL
@@ -88,7 +89,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   );
 
   const owner = `order-${randomUUID().slice(0, 8)}`;
-  const store = new OrderStore(db, owner, config.CHAOSCART_ORDER_LEASE_MS);
+  const store = new OrderStore(db, owner, config.CHAOSCART_ORDER_LEASE_MS, database.guard);
   const clock = new HybridLogicalClock();
   let saga: OrderSaga | undefined;
   const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);

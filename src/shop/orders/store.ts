@@ -100,32 +100,42 @@ const PLACE = `
   UNION ALL
   SELECT false AS created, ${ORDER_COLUMNS} FROM orders WHERE idem_key = $3 AND NOT EXISTS (SELECT 1 FROM placed)`;
 
+/** Sends writes (the write guard: refused at once while the endpoint is known read-only). */
+export interface WriteGate {
+  write<T>(send: () => Promise<T>): Promise<T>;
+}
+
+const UNGUARDED: WriteGate = { write: (send) => send() };
+
 export class OrderStore {
   constructor(
     readonly db: Db,
     readonly owner: string,
     readonly leaseMs: number,
+    private readonly writes: WriteGate = UNGUARDED,
   ) {}
 
   /** Inserts a PENDING order unless its idempotency key is taken; either way returns the key's order. */
   async placeOrGet(order: NewOrder, placed: OutboxEvent): Promise<{ created: boolean; order: StoredOrder }> {
-    const [row] = await this.db.unsafe<(StoredOrder & { created: boolean })[]>(
-      PLACE,
-      [
-        order.id,
-        order.userId,
-        order.idemKey,
-        order.fingerprint,
-        order.homeRegion,
-        JSON.stringify(order.items),
-        order.total,
-        order.hlc,
-        this.owner,
-        this.leaseMs,
-        placed.event,
-        JSON.stringify(placed.payload),
-      ],
-      { prepare: true },
+    const [row] = await this.writes.write(() =>
+      this.db.unsafe<(StoredOrder & { created: boolean })[]>(
+        PLACE,
+        [
+          order.id,
+          order.userId,
+          order.idemKey,
+          order.fingerprint,
+          order.homeRegion,
+          JSON.stringify(order.items),
+          order.total,
+          order.hlc,
+          this.owner,
+          this.leaseMs,
+          placed.event,
+          JSON.stringify(placed.payload),
+        ],
+        { prepare: true },
+      ),
     );
     if (row) {
       const { created, ...stored } = row;
@@ -193,21 +203,25 @@ export class OrderStore {
    * instances leave them alone meanwhile). `windowOver`: no authorization can land any more.
    */
   async claimVoidWatches(limit: number): Promise<{ orderId: string; windowOver: boolean }[]> {
-    return this.db<{ orderId: string; windowOver: boolean }[]>`
+    return this.writes.write(
+      () => this.db<{ orderId: string; windowOver: boolean }[]>`
       UPDATE payment_void_watch SET next_check = now() + ${this.leaseMs} * interval '1 millisecond',
         attempts = attempts + 1
       WHERE order_id IN (SELECT order_id FROM payment_void_watch
                          WHERE closed_at IS NULL AND next_check <= now()
                          ORDER BY next_check LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING order_id AS "orderId", watch_until <= now() AS "windowOver"`;
+      RETURNING order_id AS "orderId", watch_until <= now() AS "windowOver"`,
+    );
   }
 
   /** Checks the watch again after `delayMs`, or at the end of its window if that comes first. */
   async recheckVoidWatch(orderId: string, delayMs: number): Promise<void> {
-    await this.db`
+    await this.writes.write(
+      () => this.db`
       UPDATE payment_void_watch
       SET next_check = least(now() + ${delayMs} * interval '1 millisecond', watch_until)
-      WHERE order_id = ${orderId} AND closed_at IS NULL`;
+      WHERE order_id = ${orderId} AND closed_at IS NULL`,
+    );
   }
 
   /**
@@ -215,14 +229,16 @@ export class OrderStore {
    * final state when there was one.
    */
   async closeVoidWatch(orderId: string, outcome: VoidWatchOutcome, paymentState?: ShopPaymentState) {
-    await this.db`
+    await this.writes.write(
+      () => this.db`
       WITH closed AS (
         UPDATE payment_void_watch SET closed_at = now(), outcome = ${outcome}
         WHERE order_id = ${orderId} AND closed_at IS NULL RETURNING order_id)
       INSERT INTO payment (order_id, state, amount)
       SELECT o.id, ${paymentState ?? null}::text, o.total FROM closed c JOIN orders o ON o.id = c.order_id
       WHERE ${paymentState ?? null}::text IS NOT NULL
-      ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`;
+      ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
+    );
   }
 
   /** Open void watches (orders whose authorization may still be open at the provider). */
@@ -247,41 +263,47 @@ export class OrderStore {
     payment: PaymentRow | undefined,
     params: unknown[],
   ): Promise<StoredOrder | undefined> {
-    const [row] = await this.db.unsafe<StoredOrder[]>(
-      statement,
-      [
-        id,
-        this.owner,
-        this.leaseMs,
-        event.event,
-        JSON.stringify(event.payload),
-        event.hlc,
-        payment?.state ?? null,
-        payment?.amount ?? null,
-        payment?.providerRef ?? null,
-        ...params,
-      ] as never[],
-      { prepare: true },
+    const [row] = await this.writes.write(() =>
+      this.db.unsafe<StoredOrder[]>(
+        statement,
+        [
+          id,
+          this.owner,
+          this.leaseMs,
+          event.event,
+          JSON.stringify(event.payload),
+          event.hlc,
+          payment?.state ?? null,
+          payment?.amount ?? null,
+          payment?.providerRef ?? null,
+          ...params,
+        ] as never[],
+        { prepare: true },
+      ),
     );
     return row;
   }
 
   /** Extends this driver's leases on the given in-flight orders (the recovery loop's heartbeat). */
   async renewLeases(ids: readonly string[]): Promise<void> {
-    await this.db`
+    await this.writes.write(
+      () => this.db`
       UPDATE orders SET lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
       WHERE id = ANY(${ids as string[]}::text[]) AND lease_owner = ${this.owner}
-        AND state IN ('PENDING', 'RESERVED', 'PAID')`;
+        AND state IN ('PENDING', 'RESERVED', 'PAID')`,
+    );
   }
 
   /** Takes over in-flight orders whose driver's lease ran out (a crash, a pause, a lost request). */
   async claimStale(limit: number): Promise<string[]> {
-    const rows = await this.db<{ id: string }[]>`
+    const rows = await this.writes.write(
+      () => this.db<{ id: string }[]>`
       UPDATE orders SET lease_owner = ${this.owner}, lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
       WHERE id IN (SELECT id FROM orders
                    WHERE state IN ('PENDING', 'RESERVED', 'PAID') AND (lease_until IS NULL OR lease_until < now())
                    ORDER BY lease_until NULLS FIRST LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING id`;
+      RETURNING id`,
+    );
     return rows.map((r) => r.id);
   }
 

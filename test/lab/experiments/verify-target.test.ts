@@ -84,6 +84,10 @@ settle: 2s
   const fault = result.slos.find((s) => s.phase === "fault");
   expect((fault?.ok ?? 0) + (fault?.fail ?? 0) + (fault?.info ?? 0)).toBeGreaterThan(0);
   expect(code, output).toBe(0); // no hypothesis: the verdict is the invariants'
+  // Readiness and health of every service the file lists were sampled through the run.
+  const sampled = new Set(result.probes?.map((p) => `${p.service} ${p.endpoint} ${p.status}`));
+  for (const service of ["gateway", "east/inventory", "east/payment-sim", "east/order"])
+    for (const endpoint of ["healthz", "readyz"]) expect(sampled).toContain(`${service} ${endpoint} up`);
 
   // Nothing was left in place on the lab.
   expect(topology.links.get("east/order->inventory")?.status().toxics).toEqual([]);

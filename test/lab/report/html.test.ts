@@ -119,6 +119,72 @@ describe("renderHtml", () => {
     expect(failing).toMatch(/<pre class="definition"[^>]*>name: inventory-crash\n/);
   });
 
+  it("shows failures and unknown outcomes by kind, with counts and an example op id", () => {
+    const run = failingRun();
+    run.failures = [
+      {
+        phase: "fault",
+        outcome: "fail",
+        kind: "order",
+        status: 429,
+        error: "rate_limited",
+        count: 110,
+        exampleOpId: 4021,
+      },
+      {
+        phase: "fault",
+        outcome: "info",
+        kind: "order",
+        error: "timeout after 2000 ms",
+        count: 30,
+        exampleOpId: 4107,
+      },
+    ];
+    const html = renderHtml(run);
+    const rows = [...html.matchAll(/<tr data-testid="failure-kind"[\s\S]*?<\/tr>/g)].map((m) =>
+      [...m[0].matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((c) => c[1]),
+    );
+    expect(rows).toEqual([
+      ["fault", "fail", "order", "429", "rate_limited", "110", "4021"],
+      ["fault", "info", "order", "—", "timeout after 2000 ms", "30", "4107"],
+    ]);
+    expect(renderHtml(passingRun())).toContain("Not recorded (a result from before failures were grouped)");
+    expect(renderHtml({ ...passingRun(), failures: [] })).toContain("No failures and no unknown outcomes.");
+  });
+
+  it("draws a readiness strip per service: ready, unready, unreachable, with the fault windows", () => {
+    const run = failingRun();
+    const sample = (service: string, time: number, status: "up" | "down" | "unreachable") => ({
+      type: "probe" as const,
+      process: "probe" as const,
+      service,
+      endpoint: "readyz" as const,
+      status,
+      time,
+      wall: time,
+    });
+    run.probes = [
+      sample("east/order", 0, "up"),
+      sample("east/order", 15_500, "down"),
+      sample("east/order", 21_000, "up"),
+      sample("east/inventory", 0, "up"),
+      sample("east/inventory", 15_300, "unreachable"),
+      { ...sample("east/inventory", 0, "up"), endpoint: "healthz" },
+    ];
+    const html = renderHtml(run);
+    const strips = [
+      ...html.matchAll(/<g data-testid="readiness-strip" data-service="([^"]*)">([\s\S]*?)<\/g>/g),
+    ];
+    expect(strips.map((m) => m[1])).toEqual(["east/inventory", "east/order"]);
+    const colors = (body: string) => [...body.matchAll(/fill="(#[0-9a-f]+)"/g)].map((m) => m[1]);
+    expect(colors(strips[1]?.[2] ?? "")).toEqual(["#1a7f37", "#cf222e", "#1a7f37"]);
+    expect(colors(strips[0]?.[2] ?? "")).toEqual(["#1a7f37", "#6e7781"]);
+    const readiness =
+      html.match(/<figure class="chart-figure" data-testid="readiness">[\s\S]*?<\/figure>/)?.[0] ?? "";
+    expect(readiness.match(/<rect class="fault"/g)).toHaveLength(2);
+    expect(renderHtml(passingRun())).toContain("Not recorded (a result from before readiness was sampled)");
+  });
+
   it("renders a run that recorded nothing without failing", () => {
     const run = passingRun();
     Object.assign(run, { durationMs: 0, phases: [], slos: [], checks: [], hypotheses: [], timeline: [] });

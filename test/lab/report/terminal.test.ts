@@ -20,6 +20,33 @@ describe("renderSummary", () => {
     expect(text).not.toContain("\u001b[");
   });
 
+  it("says why a run failed: its most frequent failure kinds, at most five", () => {
+    const run = failingRun();
+    run.failures = Array.from({ length: 7 }, (_, i) => ({
+      phase: "fault" as const,
+      outcome: "fail" as const,
+      kind: "order" as const,
+      status: 429,
+      error: `code_${i}`,
+      count: i + 1,
+      exampleOpId: 100 + i,
+    }));
+    const lines = renderSummary([run], { color: false }).split("\n");
+    const errors = lines.filter((l) => l.startsWith("  · errors"));
+    expect(errors).toEqual([
+      "  · errors fault fail order 429 code_6 ×7 (e.g. op 106)",
+      "  · errors fault fail order 429 code_5 ×6 (e.g. op 105)",
+      "  · errors fault fail order 429 code_4 ×5 (e.g. op 104)",
+      "  · errors fault fail order 429 code_3 ×4 (e.g. op 103)",
+      "  · errors fault fail order 429 code_2 ×3 (e.g. op 102)",
+      "  · errors: 2 more kind(s) in result.json (failures)",
+    ]);
+    // A passing run's few errors are not news.
+    expect(renderSummary([{ ...passingRun(), failures: run.failures }], { color: false })).not.toContain(
+      "· errors",
+    );
+  });
+
   it("says first and last that the shop had a built-in bug", () => {
     const run = failingRun();
     run.settings.builtInBug = "no-compensation";
