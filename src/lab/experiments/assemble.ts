@@ -7,6 +7,7 @@ import { sloByPhase, timeline } from "../slo/index.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { type CatalogCounters, measurementsOf } from "./metrics.ts";
+import { type ReplicationRecord, replicationMeasurements } from "./replication.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 import type { SystemUnderTest } from "./system.ts";
 
@@ -43,11 +44,12 @@ export function assembleResult(run: {
   final: FinalState | Unreadable;
   catalogBefore: CatalogCounters;
   catalogAfter: CatalogCounters;
+  replication?: ReplicationRecord;
 }): RunResult {
   const { experiment } = run.loaded;
   const { ops, phases, aborted } = run;
   const slos = sloByPhase(ops, phases);
-  const measurements = measurementsOf({ ...run, slos });
+  const measurements = { ...measurementsOf({ ...run, slos }), ...replicationMeasurements(run.replication) };
   const checks = runChecks(experiment.checks, ops, run.final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
   const finished = new Date();
@@ -67,6 +69,7 @@ export function assembleResult(run: {
     faults: run.nemesisOps,
     measurements,
     settings: settingsOf(experiment, run.system),
+    ...(run.replication ? { replication: run.replication } : {}),
   };
 }
 
@@ -79,7 +82,19 @@ export function notRun(
 ): RunResult {
   const faults = nemeses.map((f) => `${f.action} ${f.target ?? ""}`.trim()).join(", ");
   const reason = `not run: ${system.noFaultsReason ?? "this system cannot inject faults"} (faults: ${faults})`;
-  const why = "the experiment did not run: its faults cannot be injected into this system";
+  return failedSetup(loaded, system, started, reason, "its faults cannot be injected into this system");
+}
+
+/** The result of an experiment whose setup failed: nothing ran, so every check is "not checked". */
+export function failedSetup(
+  loaded: LoadedExperiment,
+  system: SystemUnderTest,
+  started: Date,
+  reason: string,
+  because: string,
+  extra: Pick<RunResult, "replication"> = {},
+): RunResult {
+  const why = `the experiment did not run: ${because}`;
   const { experiment } = loaded;
   return {
     schemaVersion: 1,
@@ -102,5 +117,6 @@ export function notRun(
     faults: [],
     measurements: {},
     settings: { ...system.settings },
+    ...extra,
   };
 }

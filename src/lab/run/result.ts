@@ -1,4 +1,5 @@
 import type { Check, CheckStatus } from "../checkers/check.ts";
+import type { ReplicationRecord } from "../experiments/replication.ts";
 import type { NemesisOp, Phase } from "../history/op.ts";
 
 /**
@@ -94,4 +95,6 @@ export interface RunResult {
   /** Measured figures that have no phase: recovery time, switchover time, replica staleness. */
   measurements: Record<string, number | null>;
   settings: Record<string, string | number | boolean>;
+  /** Replication as PostgreSQL reported it (requested mode, at start, sampled through the run). */
+  replication?: ReplicationRecord;
 }
