@@ -6,7 +6,7 @@ import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
 import { sloByPhase, timeline } from "../slo/index.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
-import { type CatalogCounters, measurementsOf } from "./metrics.ts";
+import { type CatalogCounters, measurementsOf, type PaymentCounters } from "./metrics.ts";
 import { type ReplicationRecord, replicationMeasurements } from "./replication.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 import type { SystemUnderTest } from "./system.ts";
@@ -44,6 +44,7 @@ export function assembleResult(run: {
   final: FinalState | Unreadable;
   catalogBefore: CatalogCounters;
   catalogAfter: CatalogCounters;
+  payment?: readonly (PaymentCounters | null)[];
   replication?: ReplicationRecord;
 }): RunResult {
   const { experiment } = run.loaded;

@@ -13,7 +13,7 @@ import { type BaseWorkload, FaultPlayer, isNemesis } from "./fault-kinds.ts";
 import { isUnreadable, namedInHistory, readFinalState } from "./final-state.ts";
 import { startGuardrails } from "./guardrails.ts";
 import type { LoadedExperiment } from "./loader.ts";
-import { scrapeCatalog } from "./metrics.ts";
+import { scrapeAtPhaseBoundaries, scrapeCatalog } from "./metrics.ts";
 import { ReplicationProbe } from "./replication.ts";
 import { faultSchedule, phaseWindows, playSchedule } from "./schedule.ts";
 import { seedSkus, skuNames } from "./seeding.ts";
@@ -83,6 +83,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const phases = phaseWindows(experiment);
   t0 = performance.now();
   replication?.start();
+  const paymentScrapes = scrapeAtPhaseBoundaries(system, phases, clock);
   const wall0 = Date.now();
   const since = new Date(wall0 - 1_000);
   const phaseAt = (time: number): Phase =>
@@ -160,6 +161,9 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
       durationMs: experiment.workload.duration,
     });
     await faults.finished();
+  } catch (error) {
+    paymentScrapes.cancel();
+    throw error;
   } finally {
     clearInterval(progress);
     stopGuardrails();
@@ -168,6 +172,8 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     // One listener per experiment on the suite's signal: without this, each pinned its run's state.
     options.signal?.removeEventListener("abort", onAbort);
     replicationRecord = await replication?.stop();
+    // Interrupted: the boundaries not reached yet will not be.
+    if (options.signal?.aborted) paymentScrapes.cancel();
   }
   try {
     log("settling");
@@ -200,6 +206,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     final,
     catalogBefore,
     catalogAfter: await scrapeCatalog(system),
+    payment: await paymentScrapes.readings(),
     ...(replicationRecord ? { replication: replicationRecord } : {}),
   });
 }

@@ -23,6 +23,8 @@ export const METRICS = [
   "error_rate",
   "rate_limited",
   "catalog_db_load_ratio",
+  /** Requests the payment provider received per logical payment call (retry amplification). */
+  "payment_amplification",
 ] as const;
 
 const phase = z.enum(["baseline", "fault", "recovery"]);

@@ -32,6 +32,30 @@ export interface PaymentRoutesOptions {
 export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOptions) {
   const { ledger, faults, metrics, adminToken, serviceToken, newProviderRef } = options;
   const now = () => (options.now?.() ?? new Date()).toISOString();
+  let inFlight = 0;
+
+  /** Runs `serve` within the capacity knob, or sheds the request with 503 + Retry-After. */
+  async function admit(
+    reply: FastifyReply,
+    operation: Operation | "get",
+    serve: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const { capacity, retryAfterMs } = faults.knobs;
+    const shed = capacity > 0 && inFlight >= capacity;
+    metrics.received(operation, shed);
+    if (shed) {
+      return reply
+        .code(503)
+        .header("retry-after", String(Math.ceil(retryAfterMs / 1000)))
+        .send({ error: "overloaded", message: `the provider is serving ${inFlight} requests, its capacity` });
+    }
+    inFlight += 1;
+    try {
+      return await serve();
+    } finally {
+      inFlight -= 1;
+    }
+  }
 
   async function operate(
     log: FastifyBaseLogger,
@@ -75,15 +99,17 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
       async (request, reply) => {
         const { orderId } = request.params;
         const { amount, currency } = request.body;
-        return operate(request.log, reply, "authorize", orderId, (current) => ({
-          op: "authorize",
-          orderId,
-          amount,
-          currency,
-          providerRef: current ? current.providerRef : newProviderRef(),
-          declined: current === undefined && faults.decline(),
-          at: now(),
-        }));
+        return admit(reply, "authorize", () =>
+          operate(request.log, reply, "authorize", orderId, (current) => ({
+            op: "authorize",
+            orderId,
+            amount,
+            currency,
+            providerRef: current ? current.providerRef : newProviderRef(),
+            declined: current === undefined && faults.decline(),
+            at: now(),
+          })),
+        );
       },
     );
 
@@ -93,19 +119,23 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
         { schema: { params: orderParams } },
         async (request, reply) => {
           const { orderId } = request.params;
-          return operate(request.log, reply, op, orderId, () => ({ op, orderId, at: now() }));
+          return admit(reply, op, () =>
+            operate(request.log, reply, op, orderId, () => ({ op, orderId, at: now() })),
+          );
         },
       );
     }
 
     internal.get("/payments/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
       const { orderId } = request.params;
-      const plan = faults.draw();
-      if (plan.delayMs > 0) await sleep(plan.delayMs);
-      if (plan.error) return injectError(request.log, reply, "get", orderId, plan);
-      const payment = ledger.get(orderId);
-      if (!payment) return notFound(reply, orderId);
-      return payment;
+      return admit(reply, "get", async () => {
+        const plan = faults.draw();
+        if (plan.delayMs > 0) await sleep(plan.delayMs);
+        if (plan.error) return injectError(request.log, reply, "get", orderId, plan);
+        const payment = ledger.get(orderId);
+        if (!payment) return notFound(reply, orderId);
+        return payment;
+      });
     });
   });
 
