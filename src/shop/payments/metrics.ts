@@ -8,8 +8,8 @@ export interface PaymentMetrics {
   operation(operation: Operation, result: OperationResult): void;
   injected(operation: Operation | "get", when: "before" | "after", status: number): void;
   captured(): void;
-  /** Every `/payments` request that arrived, served or shed for want of capacity. */
-  received(operation: Operation | "get", shed: boolean): void;
+  /** Every `/payments` request that arrived: served or shed for want of capacity, first or a repeat. */
+  received(operation: Operation | "get", shed: boolean, repeat: boolean): void;
 }
 
 export interface PaymentMetricsSources {
@@ -35,8 +35,8 @@ export function paymentMetrics(registry: Registry, sources: PaymentMetricsSource
   });
   const received = new Counter({
     name: "chaoscart_payment_requests_total",
-    help: "Payment API requests received, by operation and by whether they were served or shed (capacity knob)",
-    labelNames: ["operation", "result"],
+    help: "Payment API requests received, by operation, served or shed (capacity knob), and whether the same operation on the same order came before (a retry)",
+    labelNames: ["operation", "result", "attempt"],
     registers: [registry],
   });
   const captures = new Counter({
@@ -82,8 +82,8 @@ export function paymentMetrics(registry: Registry, sources: PaymentMetricsSource
     captured() {
       captures.inc();
     },
-    received(operation, shed) {
-      received.inc({ operation, result: shed ? "shed" : "served" });
+    received(operation, shed, repeat) {
+      received.inc({ operation, result: shed ? "shed" : "served", attempt: repeat ? "repeat" : "first" });
     },
   };
 }

@@ -143,7 +143,6 @@ export function createDependencyPolicy(
     name,
     breakerState: state,
     async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-      metrics.calls.inc({ dependency: name });
       try {
         return await pipeline.execute(({ signal: attemptSignal }) => fn(attemptSignal), signal);
       } catch (error) {
@@ -192,12 +191,6 @@ function createMetrics(registry: Registry) {
     breakerState: new Gauge({
       name: "chaoscart_breaker_state",
       help: "Circuit breaker state per dependency: 0 closed, 0.5 half-open, 1 open",
-      labelNames: ["dependency"],
-      registers: [registry],
-    }),
-    calls: new Counter({
-      name: "chaoscart_dependency_calls_total",
-      help: "Logical dependency calls (each counted once, whatever its retries)",
       labelNames: ["dependency"],
       registers: [registry],
     }),

@@ -360,6 +360,36 @@ describe("payment simulator capacity (a provider in a brown-out)", () => {
     expect(metrics).toMatch(/chaoscart_payment_requests_total\{operation="authorize",result="served"/);
   });
 
+  it("counts a request repeated with the same x-request-id as a retry, and one without an id as a first", async () => {
+    const send = (id: string, requestId?: string) =>
+      call(
+        "POST",
+        `/payments/${id}/authorize`,
+        { amount: 100 },
+        {
+          ...INTERNAL,
+          ...(requestId ? { "x-request-id": requestId } : {}),
+        },
+      );
+    const repeats = async () =>
+      Number(
+        (await (await fetch(`${service.url}/metrics`)).text())
+          .split("\n")
+          .filter(
+            (line) =>
+              line.startsWith("chaoscart_payment_requests_total{") && line.includes('attempt="repeat"'),
+          )
+          .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0),
+      );
+    const before = await repeats();
+    await send("rep-1", "req-a");
+    await send("rep-1", "req-a"); // a retry of the same call
+    await send("rep-1", "req-b"); // a later pass: a new call
+    await send("rep-1");
+    await send("rep-1");
+    expect((await repeats()) - before).toBe(1);
+  });
+
   it("has no capacity limit by default", async () => {
     await setFaults({ latencyMs: 50 });
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => authorize(`free-${i}`, 100)));
