@@ -15,7 +15,7 @@ export type ReplicationMode = "sync" | "async";
 
 /** One reading of the write endpoint's `pg_stat_replication` (its newest standby). */
 export interface ReplicationSample {
-  /** ms since the run started (negative: before the workload). */
+  /** ms since the workload started (`atStart`: since the replication setup began). */
   time: number;
   /** `streaming`, `catchup`…; `none` when no standby is connected. */
   state: string | null;
