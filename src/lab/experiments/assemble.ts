@@ -6,7 +6,8 @@ import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
 import { failureKinds, sloByPhase, timeline } from "../slo/index.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { LoadedExperiment } from "./loader.ts";
-import { type CatalogCounters, measurementsOf } from "./metrics.ts";
+import { type CatalogCounters, measurementsOf, type PaymentCounters } from "./metrics.ts";
+import { type ReplicationRecord, replicationMeasurements } from "./replication.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 import type { SystemUnderTest } from "./system.ts";
 
@@ -43,12 +44,17 @@ export function assembleResult(run: {
   final: FinalState | Unreadable;
   catalogBefore: CatalogCounters;
   catalogAfter: CatalogCounters;
+  payment?: readonly (PaymentCounters | null)[];
+  replication?: ReplicationRecord;
 }): RunResult {
   const { experiment } = run.loaded;
   const { ops, phases, aborted } = run;
   const slos = sloByPhase(ops, phases);
   const probes = ops.filter((op): op is ProbeOp => op.process === "probe");
-  const measurements = measurementsOf({ ...run, slos, probes });
+  const measurements = {
+    ...measurementsOf({ ...run, slos, probes }),
+    ...replicationMeasurements(run.replication),
+  };
   const checks = runChecks(experiment.checks, ops, run.final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);
   const finished = new Date();
@@ -70,6 +76,7 @@ export function assembleResult(run: {
     faults: run.nemesisOps,
     measurements,
     settings: settingsOf(experiment, run.system),
+    ...(run.replication ? { replication: run.replication } : {}),
   };
 }
 
@@ -82,7 +89,19 @@ export function notRun(
 ): RunResult {
   const faults = nemeses.map((f) => `${f.action} ${f.target ?? ""}`.trim()).join(", ");
   const reason = `not run: ${system.noFaultsReason ?? "this system cannot inject faults"} (faults: ${faults})`;
-  const why = "the experiment did not run: its faults cannot be injected into this system";
+  return failedSetup(loaded, system, started, reason, "its faults cannot be injected into this system");
+}
+
+/** The result of an experiment whose setup failed: nothing ran, so every check is "not checked". */
+export function failedSetup(
+  loaded: LoadedExperiment,
+  system: SystemUnderTest,
+  started: Date,
+  reason: string,
+  because: string,
+  extra: Pick<RunResult, "replication"> = {},
+): RunResult {
+  const why = `the experiment did not run: ${because}`;
   const { experiment } = loaded;
   return {
     schemaVersion: 1,
@@ -105,5 +124,6 @@ export function notRun(
     faults: [],
     measurements: {},
     settings: { ...system.settings },
+    ...extra,
   };
 }

@@ -4,6 +4,9 @@ import type { Hypothesis } from "./schema.ts";
 /** Per-phase metrics come from the SLO table; the rest from run-wide measurements. */
 function observe(h: Hypothesis, slos: readonly PhaseSlo[], measurements: Record<string, number | null>) {
   if (!h.phase) return measurements[h.metric] ?? null;
+  // A measurement taken per phase is keyed `<metric>:<phase>`.
+  const perPhase = measurements[`${h.metric}:${h.phase}`];
+  if (perPhase !== undefined) return perPhase;
   const slo = slos.find((s) => s.phase === h.phase);
   if (!slo) return null;
   switch (h.metric) {

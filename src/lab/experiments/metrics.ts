@@ -35,6 +35,104 @@ export async function scrapeCatalog(system: SystemUnderTest): Promise<CatalogCou
   }
 }
 
+/** The payment provider's request counters at one moment. */
+export interface PaymentCounters {
+  /** ms since the run started. */
+  time: number;
+  /** Logical calls that reached the provider: the first request of an operation on an order. */
+  calls: number;
+  /** Every request received, retries included. */
+  received: number;
+}
+
+/**
+ * Scrapes the payment provider's request counters; null when they cannot be read (the amplification
+ * of a window without two readings is not measured). Both figures come from the provider: the order
+ * service's own count of logical calls would include the calls its open breaker failed fast, which
+ * never reach the provider and would dilute a storm (measured: 0.18 requests per call with the
+ * built-in bug `retry-without-backoff`, whose bursts of ten the breaker then cuts off).
+ */
+export async function scrapePayment(system: SystemUnderTest, time: number): Promise<PaymentCounters | null> {
+  try {
+    const text = await (
+      await fetch(`${system.payments.url}/metrics`, { signal: AbortSignal.timeout(3_000) })
+    ).text();
+    return {
+      time,
+      calls: sumOf(text, "chaoscart_payment_requests_total", 'attempt="first"'),
+      received: sumOf(text, "chaoscart_payment_requests_total"),
+    };
+  } catch {
+    return null;
+  }
+}
+
+function sumOf(text: string, name: string, label = ""): number {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(label))
+    .reduce((total, line) => total + Number(line.split(" ").at(-1)), 0);
+}
+
+/**
+ * Retry amplification: requests the provider received per logical payment call that reached it, per
+ * phase (`payment_amplification:<phase>`) and over the whole run. A phase is measured from the
+ * readings at its start and at its end; the retries of a call first seen in one phase that arrive in
+ * the next count there, which is why a phase needs a few dozen calls before its figure means anything.
+ */
+export function amplificationOf(
+  phases: readonly PhaseWindow[],
+  readings: readonly (PaymentCounters | null)[],
+): Record<string, number | null> {
+  const at = (time: number) => readings.find((r) => r !== null && r.time === time) ?? null;
+  const ratio = (from: PaymentCounters | null, to: PaymentCounters | null) => {
+    if (!from || !to) return null;
+    const calls = to.calls - from.calls;
+    const received = to.received - from.received;
+    // A restarted process resets its counters; too few calls say nothing.
+    return calls >= MIN_CALLS && received >= 0 ? received / calls : null;
+  };
+  const result: Record<string, number | null> = {};
+  for (const phase of phases)
+    result[`payment_amplification:${phase.phase}`] = ratio(at(phase.start), at(phase.end));
+  const first = phases[0];
+  const last = phases.at(-1);
+  result.payment_amplification = first && last ? ratio(at(first.start), at(last.end)) : null;
+  return result;
+}
+
+const MIN_CALLS = 10;
+
+/**
+ * Scrapes the payment counters at every phase boundary still ahead; `readings` resolves once all were
+ * taken. `cancel` (a run that ends early) leaves the boundaries not reached yet unread.
+ */
+export function scrapeAtPhaseBoundaries(
+  system: SystemUnderTest,
+  phases: readonly PhaseWindow[],
+  clock: () => number,
+): { readings(): Promise<(PaymentCounters | null)[]>; cancel(): void } {
+  const times = [...new Set(phases.flatMap((p) => [p.start, p.end]))];
+  const pending: { timer: NodeJS.Timeout; resolve: (value: null) => void }[] = [];
+  const taken = times.map(
+    (time) =>
+      new Promise<PaymentCounters | null>((resolve) => {
+        const timer = setTimeout(() => resolve(scrapePayment(system, time)), Math.max(0, time - clock()));
+        pending.push({ timer, resolve });
+      }),
+  );
+  return {
+    readings: () => Promise.all(taken),
+    cancel: () => {
+      // A fired timer already resolved its promise: resolving it again is a no-op.
+      for (const { timer, resolve } of pending) {
+        clearTimeout(timer);
+        resolve(null);
+      }
+    },
+  };
+}
+
 /** Measured figures that have no phase: recovery time, switchover time, 429s met, catalog load ratio. */
 export function measurementsOf(input: {
   ops: readonly HistoryOp[];
@@ -44,6 +142,7 @@ export function measurementsOf(input: {
   catalogBefore: CatalogCounters;
   catalogAfter: CatalogCounters;
   probes?: readonly ProbeOp[];
+  payment?: readonly (PaymentCounters | null)[];
 }): Record<string, number | null> {
   const { ops, phases, slos, nemesisOps } = input;
   const faultEnd = phases.find((p) => p.phase === "fault")?.end;
@@ -60,6 +159,7 @@ export function measurementsOf(input: {
     catalog_db_load_ratio: catalogLoadRatio(input.catalogBefore, input.catalogAfter),
     readonly_writes_after_refusal: readOnlyWritesAfterRefusal(input.catalogBefore, input.catalogAfter),
     ...readinessMeasurements(input.probes ?? [], nemesisOps),
+    ...amplificationOf(phases, input.payment ?? []),
   };
 }
 

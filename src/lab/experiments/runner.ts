@@ -8,13 +8,14 @@ import { saveFinalState, saveRunRecord } from "../run/saved.ts";
 import type { Topology } from "../topology/launcher.ts";
 import { runWorkload } from "../workload/index.ts";
 import { randomSeed } from "../workload/rng.ts";
-import { about, assembleResult, notRun, settingsOf } from "./assemble.ts";
+import { about, assembleResult, failedSetup, notRun, settingsOf } from "./assemble.ts";
 import { type BaseWorkload, FaultPlayer, isNemesis } from "./fault-kinds.ts";
 import { isUnreadable, namedInHistory, readFinalState } from "./final-state.ts";
 import { startGuardrails } from "./guardrails.ts";
 import type { LoadedExperiment } from "./loader.ts";
-import { scrapeCatalog } from "./metrics.ts";
+import { scrapeAtPhaseBoundaries, scrapeCatalog } from "./metrics.ts";
 import { startProber } from "./probes.ts";
+import { ReplicationProbe } from "./replication.ts";
 import { faultSchedule, phaseWindows, playSchedule } from "./schedule.ts";
 import { seedSkus, skuNames } from "./seeding.ts";
 import { describeSettle, type SettleOptions, settle } from "./settle.ts";
@@ -65,13 +66,25 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     settings: settingsOf(experiment, system),
     startedAt: started.toISOString(),
   });
+  let t0 = performance.now();
+  const clock = () => performance.now() - t0;
+  const replication =
+    system.replication && new ReplicationProbe(system.replication, experiment.topology.replication, clock);
+  const replicationFailure = await replication?.setUp();
+  if (replication && replicationFailure) {
+    log(`setup failed: ${replicationFailure}`);
+    return failedSetup(loaded, system, started, `setup: ${replicationFailure}`, replicationFailure, {
+      replication: await replication.stop(),
+    });
+  }
   await seedSkus(system.inventory, experiment, skus);
 
   const catalogBefore = await scrapeCatalog(system);
   const history = new HistoryWriter({ dir: options.runDir });
   const phases = phaseWindows(experiment);
-  const t0 = performance.now();
-  const clock = () => performance.now() - t0;
+  t0 = performance.now();
+  replication?.start();
+  const paymentScrapes = scrapeAtPhaseBoundaries(system, phases, clock);
   const wall0 = Date.now();
   const since = new Date(wall0 - 1_000);
   const phaseAt = (time: number): Phase =>
@@ -145,6 +158,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   );
 
   let final: FinalState | Unreadable;
+  let replicationRecord: Awaited<ReturnType<ReplicationProbe["stop"]>> | undefined;
   try {
     log(
       `workload: ${experiment.workload.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s`,
@@ -155,6 +169,9 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
       durationMs: experiment.workload.duration,
     });
     await faults.finished();
+  } catch (error) {
+    paymentScrapes.cancel();
+    throw error;
   } finally {
     clearInterval(progress);
     stopGuardrails();
@@ -162,6 +179,9 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     await faults.healAll().catch((error) => log(`healing failed: ${error.message}`));
     // One listener per experiment on the suite's signal: without this, each pinned its run's state.
     options.signal?.removeEventListener("abort", onAbort);
+    replicationRecord = await replication?.stop();
+    // Interrupted: the boundaries not reached yet will not be.
+    if (options.signal?.aborted) paymentScrapes.cancel();
   }
   try {
     log("settling");
@@ -195,6 +215,8 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     final,
     catalogBefore,
     catalogAfter: await scrapeCatalog(system),
+    payment: await paymentScrapes.readings(),
+    ...(replicationRecord ? { replication: replicationRecord } : {}),
   });
 }
 

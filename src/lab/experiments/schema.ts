@@ -28,6 +28,8 @@ export const METRICS = [
   "ready_after_heal_ms",
   /** The order service's writes to a read-only endpoint after its guard refused the first (metrics.ts). */
   "readonly_writes_after_refusal",
+  /** Requests the payment provider received per logical payment call (retry amplification). */
+  "payment_amplification",
 ] as const;
 
 const phase = z.enum(["baseline", "fault", "recovery"]);

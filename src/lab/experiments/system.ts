@@ -12,6 +12,7 @@ import type { NemesisEvent } from "../nemeses/nemesis.ts";
 import type { Topology } from "../topology/launcher.ts";
 import { pgUrl } from "../topology/postgres/index.ts";
 import type { ProbeTarget } from "./probes.ts";
+import type { ReplicationAccess } from "./replication.ts";
 
 export interface Endpoint {
   url: string;
@@ -38,6 +39,8 @@ export interface SystemUnderTest {
   faults: (() => FaultInjector) | undefined;
   /** Why `faults` is undefined, for the result. */
   noFaultsReason?: string;
+  /** Where replication is observed (and, on a launched topology, switched); undefined: not observed. */
+  replication?: ReplicationAccess;
   /** Settings the result records about this system (they override the experiment's). */
   settings: Record<string, string>;
 }
@@ -55,17 +58,19 @@ export interface FaultInjector {
 export function launchedSystem(topology: Topology): SystemUnderTest {
   const region = topology.regions[0];
   if (!region) throw new Error("the topology has no region");
+  // Through the write link, which a failover repoints.
+  const databaseUrl = () => {
+    const link = topology.links.get(`${region.name}/order->primary`);
+    if (!link) throw new Error(`no link ${region.name}/order->primary`);
+    return pgUrl(link.port, "chaoscart", region.cluster.password);
+  };
   return {
     region: region.name,
     gatewayUrl: topology.gateway.url,
     inventory: { url: region.services.inventory.url, token: topology.token },
     payments: { url: region.services["payment-sim"].url, token: topology.token },
-    // Through the write link, which a failover repoints.
-    databaseUrl: () => {
-      const link = topology.links.get(`${region.name}/order->primary`);
-      if (!link) throw new Error(`no link ${region.name}/order->primary`);
-      return pgUrl(link.port, "chaoscart", region.cluster.password);
-    },
+    databaseUrl,
+    replication: { databaseUrl, canSwitch: true },
     orderMetricsUrl: () => {
       const order = topology.services().get(`${region.name}/order`);
       return order?.pid ? `${order.url}/metrics` : undefined;

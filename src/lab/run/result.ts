@@ -1,6 +1,7 @@
 import type { Check, CheckStatus } from "../checkers/check.ts";
 import type { NemesisOp, Phase, ProbeOp } from "../history/op.ts";
 import type { FailureKind } from "../slo/failures.ts";
+import type { ReplicationRecord } from "./replication-record.ts";
 
 /**
  * `result.json`: the machine-readable outcome of one experiment run. The schema is stable: fields
@@ -108,4 +109,6 @@ export interface RunResult {
   /** Measured figures that have no phase: recovery time, switchover time, replica staleness. */
   measurements: Record<string, number | null>;
   settings: Record<string, string | number | boolean>;
+  /** Replication as PostgreSQL reported it (requested mode, at start, sampled through the run). */
+  replication?: ReplicationRecord;
 }

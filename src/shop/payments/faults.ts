@@ -21,6 +21,13 @@ export const faultKnobsSchema = z.object({
   errorMode: z.enum(["before", "after", "mixed"]),
   /** Probability that a new authorisation is declined by the card issuer (a business outcome, 402). */
   declineRate: z.number().min(0).max(1),
+  /**
+   * Requests the provider serves at once (0: no limit). Beyond it a request is shed at once with 503
+   * and `Retry-After`, as a provider in a brown-out does; only then can a retry storm be seen.
+   */
+  capacity: z.number().int().min(0).max(100_000),
+  /** The `Retry-After` a shed request is given (whole seconds on the wire, rounded up). */
+  retryAfterMs: z.number().int().min(0).max(60_000),
 });
 
 /** A partial update; unknown knobs are refused. */
@@ -36,6 +43,8 @@ export const NO_FAULTS: FaultKnobs = {
   errorStatus: 503,
   errorMode: "before",
   declineRate: 0,
+  capacity: 0,
+  retryAfterMs: 1_000,
 };
 
 export interface InjectedError {

@@ -8,6 +8,8 @@ export interface PaymentMetrics {
   operation(operation: Operation, result: OperationResult): void;
   injected(operation: Operation | "get", when: "before" | "after", status: number): void;
   captured(): void;
+  /** Every `/payments` request that arrived: served or shed for want of capacity, first or a repeat. */
+  received(operation: Operation | "get", shed: boolean, repeat: boolean): void;
 }
 
 export interface PaymentMetricsSources {
@@ -31,6 +33,12 @@ export function paymentMetrics(registry: Registry, sources: PaymentMetricsSource
     labelNames: ["operation", "when", "status"],
     registers: [registry],
   });
+  const received = new Counter({
+    name: "chaoscart_payment_requests_total",
+    help: "Payment API requests received, by operation, served or shed (capacity knob), and whether the same operation on the same order came before (a retry)",
+    labelNames: ["operation", "result", "attempt"],
+    registers: [registry],
+  });
   const captures = new Counter({
     name: "chaoscart_payment_captures_total",
     help: "Captures applied (at most one per order, ever)",
@@ -51,7 +59,7 @@ export function paymentMetrics(registry: Registry, sources: PaymentMetricsSource
   });
   new Gauge({
     name: "chaoscart_payment_fault_knob",
-    help: "Current fault knobs (latency_ms, jitter_ms, error_rate, error_status, decline_rate)",
+    help: "Current fault knobs (latency_ms, jitter_ms, error_rate, error_status, decline_rate, capacity)",
     labelNames: ["knob"],
     registers: [registry],
     collect() {
@@ -61,6 +69,7 @@ export function paymentMetrics(registry: Registry, sources: PaymentMetricsSource
       this.set({ knob: "error_rate" }, knobs.errorRate);
       this.set({ knob: "error_status" }, knobs.errorStatus);
       this.set({ knob: "decline_rate" }, knobs.declineRate);
+      this.set({ knob: "capacity" }, knobs.capacity);
     },
   });
   return {
@@ -72,6 +81,9 @@ export function paymentMetrics(registry: Registry, sources: PaymentMetricsSource
     },
     captured() {
       captures.inc();
+    },
+    received(operation, shed, repeat) {
+      received.inc({ operation, result: shed ? "shed" : "served", attempt: repeat ? "repeat" : "first" });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { FastifyBaseLogger, FastifyReply } from "fastify";
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { orderIdSchema } from "../domain/identifiers.ts";
 import type { ServiceApp } from "../http/app.ts";
@@ -32,6 +32,45 @@ export interface PaymentRoutesOptions {
 export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOptions) {
   const { ledger, faults, metrics, adminToken, serviceToken, newProviderRef } = options;
   const now = () => (options.now?.() ?? new Date()).toISOString();
+  let inFlight = 0;
+  const seen = new Set<string>();
+
+  /**
+   * Runs `serve` within the capacity knob, or sheds the request with 503 + Retry-After. Counts it as
+   * received, and as a repeat when the same operation on the same order came before with the same
+   * `x-request-id` (the order service's retries of one call; its later passes, e.g. the void watch's
+   * rechecks, are new calls). A request without an id is always a first.
+   */
+  async function admit(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    operation: Operation | "get",
+    orderId: string,
+    serve: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const { capacity, retryAfterMs } = faults.knobs;
+    const shed = capacity > 0 && inFlight >= capacity;
+    const requestId = request.headers["x-request-id"];
+    const key = typeof requestId === "string" ? `${operation} ${orderId} ${requestId}` : undefined;
+    const repeat = key !== undefined && seen.has(key);
+    if (key && !repeat) {
+      if (seen.size >= SEEN_LIMIT) seen.clear(); // bounded memory; a few repeats then count as first
+      seen.add(key);
+    }
+    metrics.received(operation, shed, repeat);
+    if (shed) {
+      return reply
+        .code(503)
+        .header("retry-after", String(Math.ceil(retryAfterMs / 1000)))
+        .send({ error: "overloaded", message: `the provider is serving ${inFlight} requests, its capacity` });
+    }
+    inFlight += 1;
+    try {
+      return await serve();
+    } finally {
+      inFlight -= 1;
+    }
+  }
 
   async function operate(
     log: FastifyBaseLogger,
@@ -75,15 +114,17 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
       async (request, reply) => {
         const { orderId } = request.params;
         const { amount, currency } = request.body;
-        return operate(request.log, reply, "authorize", orderId, (current) => ({
-          op: "authorize",
-          orderId,
-          amount,
-          currency,
-          providerRef: current ? current.providerRef : newProviderRef(),
-          declined: current === undefined && faults.decline(),
-          at: now(),
-        }));
+        return admit(request, reply, "authorize", orderId, () =>
+          operate(request.log, reply, "authorize", orderId, (current) => ({
+            op: "authorize",
+            orderId,
+            amount,
+            currency,
+            providerRef: current ? current.providerRef : newProviderRef(),
+            declined: current === undefined && faults.decline(),
+            at: now(),
+          })),
+        );
       },
     );
 
@@ -93,19 +134,23 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
         { schema: { params: orderParams } },
         async (request, reply) => {
           const { orderId } = request.params;
-          return operate(request.log, reply, op, orderId, () => ({ op, orderId, at: now() }));
+          return admit(request, reply, op, orderId, () =>
+            operate(request.log, reply, op, orderId, () => ({ op, orderId, at: now() })),
+          );
         },
       );
     }
 
     internal.get("/payments/:orderId", { schema: { params: orderParams } }, async (request, reply) => {
       const { orderId } = request.params;
-      const plan = faults.draw();
-      if (plan.delayMs > 0) await sleep(plan.delayMs);
-      if (plan.error) return injectError(request.log, reply, "get", orderId, plan);
-      const payment = ledger.get(orderId);
-      if (!payment) return notFound(reply, orderId);
-      return payment;
+      return admit(request, reply, "get", orderId, async () => {
+        const plan = faults.draw();
+        if (plan.delayMs > 0) await sleep(plan.delayMs);
+        if (plan.error) return injectError(request.log, reply, "get", orderId, plan);
+        const payment = ledger.get(orderId);
+        if (!payment) return notFound(reply, orderId);
+        return payment;
+      });
     });
   });
 
@@ -122,6 +167,8 @@ export function registerPaymentRoutes(app: ServiceApp, options: PaymentRoutesOpt
     });
   });
 }
+
+const SEEN_LIMIT = 500_000;
 
 function resultOf(operation: Operation, outcome: Outcome): OperationResult {
   if (operation === "authorize" && outcome.kind === "applied" && outcome.payment.state === "DECLINED") {

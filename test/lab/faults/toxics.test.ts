@@ -71,6 +71,27 @@ describe("bandwidth", () => {
   });
 });
 
+describe("capacity", () => {
+  it("shares 50 KB/s among connections: two sending 50 KB each take at least 1.6 s together", async () => {
+    add({ type: "capacity", direction: "upstream", attributes: { rateKBps: 50 } });
+    const [a, b] = await Promise.all([client(), client()]);
+    if (!a || !b) throw new Error("no clients");
+    const elapsed = await timed(() =>
+      Promise.all([roundTrip(a, "a".repeat(50_000), 20_000), roundTrip(b, "b".repeat(50_000), 20_000)]),
+    );
+    expect(elapsed).toBeGreaterThanOrEqual(1_600);
+    expect(elapsed).toBeLessThan(8_000);
+    expect(a.data().toString()).toBe("a".repeat(50_000));
+    expect(b.data().toString()).toBe("b".repeat(50_000));
+  });
+
+  it("does not slow one connection below the capacity", async () => {
+    add({ type: "capacity", direction: "upstream", attributes: { rateKBps: 50 } });
+    const c = await client();
+    expect(await roundTrip(c, "c".repeat(10_000))).toBeLessThan(1_000);
+  });
+});
+
 describe("timeout", () => {
   it("stalls, then closes the connection after timeoutMs", async () => {
     const c = await client();

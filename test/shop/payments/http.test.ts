@@ -332,3 +332,67 @@ describe("payment simulator access", () => {
     expect((await payment("intruder")).status).toBe(404); // nothing was authorised
   });
 });
+
+describe("payment simulator capacity (a provider in a brown-out)", () => {
+  it("sheds requests beyond its capacity with 503 and Retry-After, and counts every request received", async () => {
+    await setFaults({ latencyMs: 300, capacity: 2, retryAfterMs: 1500 });
+    const answers = await Promise.all(
+      ["cap-1", "cap-2", "cap-3", "cap-4", "cap-5"].map((id) =>
+        fetch(`${service.url}/payments/${id}/authorize`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...INTERNAL },
+          body: JSON.stringify({ amount: 100 }),
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([200, 200, 503, 503, 503]);
+    const shed = answers.filter((a) => a.status === 503);
+    expect(shed.map((a) => a.headers.get("retry-after"))).toEqual(["2", "2", "2"]);
+    expect(await shed[0]?.json()).toMatchObject({ error: "overloaded" });
+    // Shed requests were never applied.
+    expect(
+      (await Promise.all(["cap-1", "cap-2", "cap-3", "cap-4", "cap-5"].map(stored))).filter(Boolean),
+    ).toHaveLength(2);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/chaoscart_payment_requests_total\{operation="authorize",result="shed"[^}]*\} 3/);
+    // Served ones include the earlier tests' requests.
+    expect(metrics).toMatch(/chaoscart_payment_requests_total\{operation="authorize",result="served"/);
+  });
+
+  it("counts a request repeated with the same x-request-id as a retry, and one without an id as a first", async () => {
+    const send = (id: string, requestId?: string) =>
+      call(
+        "POST",
+        `/payments/${id}/authorize`,
+        { amount: 100 },
+        {
+          ...INTERNAL,
+          ...(requestId ? { "x-request-id": requestId } : {}),
+        },
+      );
+    const repeats = async () =>
+      Number(
+        (await (await fetch(`${service.url}/metrics`)).text())
+          .split("\n")
+          .filter(
+            (line) =>
+              line.startsWith("chaoscart_payment_requests_total{") && line.includes('attempt="repeat"'),
+          )
+          .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0),
+      );
+    const before = await repeats();
+    await send("rep-1", "req-a");
+    await send("rep-1", "req-a"); // a retry of the same call
+    await send("rep-1", "req-b"); // a later pass: a new call
+    await send("rep-1");
+    await send("rep-1");
+    expect((await repeats()) - before).toBe(1);
+  });
+
+  it("has no capacity limit by default", async () => {
+    await setFaults({ latencyMs: 50 });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => authorize(`free-${i}`, 100)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+  });
+});

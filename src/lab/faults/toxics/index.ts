@@ -3,6 +3,7 @@
  * is one new file in this folder and one line here.
  */
 import { bandwidth } from "./bandwidth.ts";
+import { capacity } from "./capacity.ts";
 import { latency } from "./latency.ts";
 import { limitData } from "./limit-data.ts";
 import { resetPeer } from "./reset-peer.ts";
@@ -19,6 +20,7 @@ export const TOXICS = {
   reset_peer: resetPeer,
   slow_close: slowClose,
   limit_data: limitData,
+  capacity,
 } as const;
 
 export type ToxicType = keyof typeof TOXICS;
