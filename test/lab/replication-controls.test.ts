@@ -2,7 +2,7 @@
 // replication mode an experiment asks for and records what pg_stat_replication reports; a run that
 // asks for sync and does not observe it fails its setup. The negative control proves the failover
 // check can fail: asynchronous replication that lags loses acknowledged orders at a failover, and
-// no-lost-ack says so. (experiments/12-primary-failover.yaml, the same failover in sync mode, passes
+// no-lost-ack says so. (experiments/13-primary-failover.yaml, the same failover in sync mode, passes
 // on the real shop in `chaoscart verify`.) Real PostgreSQL, every service a child process.
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
