@@ -52,7 +52,7 @@ export function registerVerify(program: Command) {
       new Option(
         "--explore <n>",
         "run n experiments with random fault schedules on the baseline workload instead of the suite; " +
-          "a failing schedule is shrunk and written next to the report as <name>.repro.yaml",
+          "a failing schedule is shrunk and written next to the report as <name>-repro.yaml",
       )
         .argParser(wholeNumber)
         .conflicts(["target", "scenario", "experiment", "quick"]),

@@ -89,7 +89,7 @@ const failedChecks = (result: RunResult) =>
 
 /**
  * For each explored experiment that failed a check: shrink its schedule (a candidate "still fails"
- * when one of the originally failed checks fails again) and write `<out>/<name>.repro.yaml`.
+ * when one of the originally failed checks fails again) and write `<out>/<name>-repro.yaml`.
  * Returns the files written.
  */
 export async function reproduceFailures(
