@@ -110,14 +110,16 @@ export async function reproduceFailures(
       generated.faults,
       async (faults: GeneratedFault[]) => {
         attempt++;
+        options.log(`shrinking ${name}: candidate ${attempt}, ${faults.length} fault(s)`);
         const candidate = write(
           { ...generated, name: `${name}-shrink-${attempt}`, faults },
           path.dirname(loaded.file),
           [`Shrinking candidate ${attempt} of ${name}.`],
         );
         const again = failedChecks(await options.run(candidate)).filter((c) => failed.includes(c));
+        const left = faults.map((f) => `${f.action} ${f.target} at ${f.at}`).join("; ") || "no fault";
         options.log(
-          `  without one fault (${faults.length} left): ${again.length > 0 ? `fails ${again.join(", ")}` : "passes"}`,
+          `  candidate ${attempt} (${left}): ${again.length > 0 ? `fails ${again.join(", ")}` : "passes"}`,
         );
         return again.length > 0;
       },
