@@ -102,6 +102,7 @@ export async function reproduceFailures(
     const result = results.find((r) => r.experiment.name === loaded.experiment.name);
     const failed = result ? failedChecks(result) : [];
     if (failed.length === 0) continue;
+    const bug = result?.settings.builtInBug;
     const generated = parse(loaded.source) as GeneratedExperiment;
     const name = generated.name;
     options.log(`shrinking ${name} (${generated.faults.length} fault(s); failed ${failed.join(", ")})`);
@@ -134,12 +135,12 @@ export async function reproduceFailures(
       },
       options.out,
       [
-        `A random fault schedule that failed ${failed.join(", ")} (chaoscart verify --explore, seed of ${name}),`,
+        `A random fault schedule that failed ${failed.join(", ")} (chaoscart verify --explore: ${name}),`,
         `shrunk from ${generated.faults.length} to ${shrunk.faults.length} fault(s) in ${shrunk.runs} re-run(s)` +
           (shrunk.minimal
             ? " (no single fault can be dropped)."
             : " (re-run budget spent: maybe not minimal)."),
-        "Reproduce: chaoscart verify --experiment <this file> (with the same --shop-bug, if any).",
+        `Reproduce: chaoscart verify ${bug ? `--shop-bug ${bug} ` : ""}--experiment <this file>`,
       ],
     );
     options.log(`reproducer: ${repro.file}`);
