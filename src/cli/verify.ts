@@ -54,7 +54,11 @@ export function registerVerify(program: Command) {
         "run n experiments with random fault schedules on the baseline workload instead of the suite; " +
           "a failing schedule is shrunk and written next to the report as <name>-repro.yaml",
       )
-        .argParser(wholeNumber)
+        .argParser((value) => {
+          const n = wholeNumber(value);
+          if (n < 1) throw new InvalidArgumentError("expected at least 1");
+          return n;
+        })
         .conflicts(["target", "scenario", "experiment", "quick"]),
     )
     .option("--seed <s>", "with --explore: the first schedule's seed (default: from the clock)", wholeNumber)
