@@ -76,7 +76,7 @@ const between = (rng: Rng, min: number, max: number, step = 1) =>
   min + step * rng.int(Math.floor((max - min) / step) + 1);
 
 const link = (rng: Rng, t: ExploreTargets) => (t.links.length > 0 ? rng.pick(t.links) : undefined);
-/** Services of the region that serve the lab endpoints (the gateway does not). */
+/** `<region>/<role>` when the lab launched that service. */
 const regionService = (t: ExploreTargets, role: string) =>
   t.services.includes(`${t.region}/${role}`) ? `${t.region}/${role}` : undefined;
 
