@@ -1,18 +1,26 @@
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkTarget, targetSystem } from "../lab/deployment/system.ts";
 import { loadTopologyFile, TopologyFileError } from "../lab/deployment/topology-file.ts";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
 import { launchedSystem, type SystemUnderTest } from "../lab/experiments/system.ts";
+import {
+  baseOf,
+  DEFAULT_SHRINK_RUNS,
+  explorations,
+  reproduceFailures,
+  targetsOf,
+} from "../lab/explore/session.ts";
 import { compareToBaseline, loadBaseline } from "../lab/report/compare.ts";
 import { renderSummary } from "../lab/report/terminal.ts";
 import { writeReport } from "../lab/report/write.ts";
 import type { RunResult } from "../lab/run/result.ts";
 import { startTopology, type Topology } from "../lab/topology/launcher.ts";
 import { builtInBugFromEnv, builtInBugWarning, LAB_SERVICE_ENV } from "../lab/topology/service-env.ts";
+import { randomSeed } from "../lab/workload/rng.ts";
 import { BUILT_IN_BUG_NAMES, type BuiltInBug } from "../shop/built-in-bugs.ts";
 
 export function registerVerify(program: Command) {
@@ -40,12 +48,31 @@ export function registerVerify(program: Command) {
         .choices(BUILT_IN_BUG_NAMES)
         .conflicts("target"),
     )
+    .addOption(
+      new Option(
+        "--explore <n>",
+        "run n experiments with random fault schedules on the baseline workload instead of the suite; " +
+          "a failing schedule is shrunk and written next to the report as <name>-repro.yaml",
+      )
+        .argParser((value) => {
+          const n = wholeNumber(value);
+          if (n < 1) throw new InvalidArgumentError("expected at least 1");
+          return n;
+        })
+        .conflicts(["target", "scenario", "experiment", "quick"]),
+    )
+    .option("--seed <s>", "with --explore: the first schedule's seed (default: from the clock)", wholeNumber)
+    .option(
+      "--shrink-runs <n>",
+      `with --explore: re-runs spent shrinking each failing schedule (default ${DEFAULT_SHRINK_RUNS})`,
+      wholeNumber,
+    )
     .option("--keep", "keep the lab work directory (PostgreSQL data, service logs)", false)
     .action(async (opts) => {
       // Asked for by the option, or by CHAOSCART_BUILT_IN_BUG in this shell (never silently inherited).
       const shellBug = builtInBugFromEnv(process.env);
       const bug = opts.target ? undefined : ((opts.shopBug as BuiltInBug | undefined) ?? shellBug);
-      const experiments = select(opts);
+      const experiments = opts.explore ? [] : select(opts);
       const baseline = opts.baseline ? await loadBaseline(opts.baseline) : undefined;
       const target = opts.target ? await loadTarget(opts.target) : undefined; // before anything is written
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -71,7 +98,8 @@ export function registerVerify(program: Command) {
       }
       const launchedBug = bug ?? (target?.settings.builtInBug as BuiltInBug | undefined);
       if (launchedBug) log(builtInBugWarning(launchedBug));
-      log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
+      if (!opts.explore)
+        log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
       let topology: Topology | undefined;
       let system: SystemUnderTest;
       if (target) {
@@ -92,22 +120,40 @@ export function registerVerify(program: Command) {
         system = launchedSystem(topology);
       }
       const results: RunResult[] = [];
+      const run = async (loaded: LoadedExperiment) => {
+        if (topology) await restartStoppedServices(topology, log);
+        const result = await runExperiment(loaded, {
+          system,
+          // The raw history goes with the report it backs: <out>/<experiment>/history.jsonl.
+          runDir: path.join(out, loaded.experiment.name),
+          log: (line) => log(`  ${line}`),
+          progress: (line) => log(`  ${line}`),
+          signal: controller.signal,
+        });
+        log(`  ${result.verdict.toUpperCase()} in ${(result.durationMs / 1000).toFixed(0)} s`);
+        if (result.aborted?.atMs === 0) log(`  ${result.aborted.reason}`);
+        return result;
+      };
+      let reproducers: string[] = [];
       try {
+        if (opts.explore) {
+          // Schedules aim at what this lab launched, so they are drawn once it is up.
+          const seed = opts.seed ?? randomSeed();
+          const baseline = builtInSuite().find((e) => e.experiment.name === "baseline");
+          if (!topology || !baseline)
+            throw new Error("--explore needs a launched lab and the baseline experiment");
+          const dir = path.join(out, "explore");
+          experiments.push(...explorations(opts.explore, seed, targetsOf(topology), baseOf(baseline), dir));
+          log(`exploring ${opts.explore} random fault schedule(s) from seed ${seed} (files in ${dir})`);
+        }
         for (const [i, loaded] of experiments.entries()) {
           if (controller.signal.aborted) break;
           log(`(${i + 1}/${experiments.length}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
-          if (topology) await restartStoppedServices(topology, log);
-          const result = await runExperiment(loaded, {
-            system,
-            // The raw history goes with the report it backs: <out>/<experiment>/history.jsonl.
-            runDir: path.join(out, loaded.experiment.name),
-            log: (line) => log(`  ${line}`),
-            progress: (line) => log(`  ${line}`),
-            signal: controller.signal,
-          });
-          results.push(result);
-          log(`  ${result.verdict.toUpperCase()} in ${(result.durationMs / 1000).toFixed(0)} s`);
-          if (result.aborted?.atMs === 0) log(`  ${result.aborted.reason}`);
+          results.push(await run(loaded));
+        }
+        if (opts.explore && !controller.signal.aborted) {
+          const budget = opts.shrinkRuns ?? DEFAULT_SHRINK_RUNS;
+          reproducers = await reproduceFailures(experiments, results, { run, out, budget, log });
         }
       } finally {
         await topology?.stop();
@@ -129,6 +175,7 @@ export function registerVerify(program: Command) {
       }
       console.log(`report: ${paths.html}\nresult: ${paths.json}\njunit:  ${paths.junit}`);
       console.log(`runs:   ${path.join(out, "<experiment>")} (re-check with chaoscart check <run-dir>)`);
+      for (const file of reproducers) console.log(`failing schedule: ${file} (run it with --experiment)`);
       console.log(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
       // Anything but pass is non-zero: an incomplete run did not check what it was asked to.
       if (results.some((r) => r.verdict !== "pass") || interrupted) process.exitCode = 1;
@@ -152,6 +199,12 @@ function select(opts: { quick: boolean; scenario?: string[]; experiment?: string
     if (error instanceof ExperimentError) throw new Error(`invalid experiment:\n${error.message}`);
     throw error;
   }
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
+  return n;
 }
 
 /** The deployment of `--target`: the topology file, validated, and every endpoint in it answering. */

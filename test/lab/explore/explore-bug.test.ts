@@ -1,0 +1,75 @@
+// The negative proof of `verify --explore` (issue 11 item 7): on a shop launched with a built-in bug,
+// a random schedule that happens to fail payments fails a check; shrinking drops the fault that does
+// not matter, and the reproducing file it writes fails again when run on its own. Real PostgreSQL and
+// real service processes behind fault links, as `verify` launches them.
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type LoadedExperiment, loadExperiment } from "../../../src/lab/experiments/loader.ts";
+import { runExperiment } from "../../../src/lab/experiments/runner.ts";
+import { builtInSuite } from "../../../src/lab/experiments/suite.ts";
+import { baseOf, explorations, reproduceFailures, targetsOf } from "../../../src/lab/explore/session.ts";
+import type { RunResult } from "../../../src/lab/run/result.ts";
+import { startTopology, type Topology } from "../../../src/lab/topology/launcher.ts";
+import { LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
+
+// Seed 58 draws two faults on the launched lab: a 1.8 s partition of gateway->order, then payment
+// errors (90 %) for 5.6 s. Without compensation, the orders whose payment failed keep their stock.
+const SEED = 58;
+
+let dir: string;
+let topology: Topology;
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "chaoscart-explore-"));
+  chmodSync(dir, 0o755); // PostgreSQL runs as another user and must reach its data dirs
+  topology = await startTopology({
+    regions: ["east"],
+    replication: "sync",
+    workDir: path.join(dir, "lab"),
+    serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
+    builtInBug: "no-compensation",
+  });
+}, 120_000);
+afterAll(async () => {
+  await topology?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+it("finds a failing schedule on a shop without compensation, shrinks it, and its file fails again", async () => {
+  const log: string[] = [];
+  const run = (loaded: LoadedExperiment): Promise<RunResult> =>
+    runExperiment(loaded, {
+      topology,
+      runDir: path.join(dir, "runs", loaded.experiment.name),
+      log: (line) => log.push(line),
+      // The broken shop's stranded stock never settles: no need to wait the default for it.
+      settleLimits: { floorMs: 8_000, stallMs: 5_000 },
+    });
+  const failed = (r: RunResult) => r.checks.filter((c) => c.status === "fail").map((c) => c.name);
+  const baseline = builtInSuite().find((e) => e.experiment.name === "baseline");
+  if (!baseline) throw new Error("no baseline experiment");
+
+  const explored = explorations(1, SEED, targetsOf(topology), baseOf(baseline), path.join(dir, "explore"));
+  expect(explored[0]?.experiment.faults.map((f) => f.action)).toEqual(["partition", "payment"]);
+  const result = await run(explored[0] as LoadedExperiment);
+  expect(failed(result), log.join("\n")).toContain("terminal-sagas");
+
+  const files = await reproduceFailures(explored, [result], {
+    run,
+    out: dir,
+    budget: 2,
+    log: (line) => log.push(line),
+  });
+  expect(files).toEqual([path.join(dir, `explore-${SEED}-repro.yaml`)]);
+  const repro = loadExperiment(files[0] as string);
+  // The partition did not matter; the payment errors did (the run without them passed).
+  expect(
+    repro.experiment.faults.map((f) => f.action),
+    log.join("\n"),
+  ).toEqual(["payment"]);
+  expect(readFileSync(repro.file, "utf8")).toContain("no single fault can be dropped");
+
+  const again = await run(repro);
+  expect(failed(again), log.join("\n")).toContain("terminal-sagas");
+}, 300_000);
