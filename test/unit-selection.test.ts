@@ -3,7 +3,7 @@ import { importsOf, isUnitTest, UNIT_TESTS } from "../vitest.unit.config.ts";
 
 it("test:unit selects by imports: no PostgreSQL client, test support, child process or launcher", () => {
   expect(UNIT_TESTS).toContain("test/unit-selection.test.ts");
-  expect(UNIT_TESTS).toContain("test/shop/allocation.test.ts");
+  expect(UNIT_TESTS).toContain("test/shop/domain/allocation.test.ts");
   expect(UNIT_TESTS.some((file) => file.endsWith("flash-sale.test.ts"))).toBe(false);
   expect(UNIT_TESTS.some((file) => file.endsWith("launcher-direct.test.ts"))).toBe(false);
   // Spelled indirectly: this file's own text must not read as importing them.

@@ -17,7 +17,7 @@ export const RECONNECT_BACKOFF_MAX_SECONDS = 1;
  * across the whole pool (reset only by a successful one) and by default waits 3^n / 100 s, up to
  * 20 s: after a blip of a second (a failover's crash-to-promotion window, every open connection
  * reset) some queries stayed queued on their connection for ~18 s although the database accepted
- * writes again (test/shop/pool-reconnect.test.ts). Capped at about a second, with jitter; a dead
+ * writes again (test/shop/db/pool-reconnect.test.ts). Capped at about a second, with jitter; a dead
  * database is still not hammered: the write guard, readiness and the callers' breakers see to that.
  */
 export function reconnectBackoff(retries: number): number {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { checkMoney } from "../../src/lab/checkers/money.ts";
-import { checkOrderCoverage } from "../../src/lab/checkers/order-coverage.ts";
-import { checkNoLostReservation } from "../../src/lab/checkers/reservations-kept.ts";
-import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
-import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
+import { checkMoney } from "../../../src/lab/checkers/money.ts";
+import { checkOrderCoverage } from "../../../src/lab/checkers/order-coverage.ts";
+import { checkNoLostReservation } from "../../../src/lab/checkers/reservations-kept.ts";
+import { checkSoldMatchesOrders } from "../../../src/lab/checkers/sold-matches-orders.ts";
+import { checkTerminalSagas } from "../../../src/lab/checkers/terminal-sagas.ts";
 
 const stock = (sold: number, reserved = 0) => [
   { sku: "A", available: 10 - sold - reserved, reserved, sold, quota: 10 },

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { BENCH_SERVICE_ENV, LAB_SERVICE_ENV } from "../../src/lab/topology/service-env.ts";
+import { BENCH_SERVICE_ENV, LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
 
 it("the bench measures the shop's own settings: none of the lab's experiment settings, limits out of the way", () => {
   const labOnly = Object.keys(LAB_SERVICE_ENV).filter((key) => !key.includes("RATE_LIMIT"));

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { allocate, type PriorReservation, type ReserveRequest } from "../../src/shop/domain/allocation.ts";
+import { allocate, type PriorReservation, type ReserveRequest } from "../../../src/shop/domain/allocation.ts";
 
 const none = { prior: new Map<string, PriorReservation>(), released: new Set<string>() };
 

@@ -1,11 +1,11 @@
 // What POST /orders answers, as the README documents it: which line a 422 unknown_sku names, and
 // when a 202 comes. Real PostgreSQL; the order service runs in this process.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { orderEnv, readEnv } from "../../src/shop/config.ts";
-import type { RunningService } from "../../src/shop/http/listen.ts";
-import { startOrderService } from "../../src/shop/orders/service.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../support/shop.ts";
+import { orderEnv, readEnv } from "../../../src/shop/config.ts";
+import type { RunningService } from "../../../src/shop/http/listen.ts";
+import { startOrderService } from "../../../src/shop/orders/service.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { INTERNAL, SERVICE_TOKEN, startTestShop, type TestShop } from "../../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { serviceBundle } from "../../src/lab/topology/service-bundle.ts";
+import { serviceBundle } from "../../../src/lab/topology/service-bundle.ts";
 
 const run = promisify(execFile);
 

@@ -2,15 +2,15 @@
 // snapshot of the database, each source read on its own, the provider's view not filtered by the
 // orders the shop has.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { checkMoney } from "../../src/lab/checkers/money.ts";
-import { isUnreadable, readFinalState } from "../../src/lab/experiments/final-state.ts";
-import { readEnv } from "../../src/shop/config.ts";
-import { SnowflakeGenerator } from "../../src/shop/domain/ids.ts";
-import type { RunningService } from "../../src/shop/http/listen.ts";
-import { paymentSimEnv } from "../../src/shop/payments/config.ts";
-import { startPaymentSimService } from "../../src/shop/payments/service.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { checkInventoryLedger } from "../../../src/lab/checkers/inventory-ledger.ts";
+import { checkMoney } from "../../../src/lab/checkers/money.ts";
+import { isUnreadable, readFinalState } from "../../../src/lab/experiments/final-state.ts";
+import { readEnv } from "../../../src/shop/config.ts";
+import { SnowflakeGenerator } from "../../../src/shop/domain/ids.ts";
+import type { RunningService } from "../../../src/shop/http/listen.ts";
+import { paymentSimEnv } from "../../../src/shop/payments/config.ts";
+import { startPaymentSimService } from "../../../src/shop/payments/service.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 const TOKEN = "final-state-test-token";
 const SERVICE_TOKEN = "final-state-test-service-token";

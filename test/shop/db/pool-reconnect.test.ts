@@ -1,9 +1,9 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FaultLink } from "../../src/lab/faults/index.ts";
-import { resetConnections } from "../../src/lab/nemeses/link-ops.ts";
-import { createPool, type Db, reconnectBackoff } from "../../src/shop/db/pool.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { FaultLink } from "../../../src/lab/faults/index.ts";
+import { resetConnections } from "../../../src/lab/nemeses/link-ops.ts";
+import { createPool, type Db, reconnectBackoff } from "../../../src/shop/db/pool.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 let database: TestDatabase;
 

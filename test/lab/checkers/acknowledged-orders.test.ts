@@ -3,8 +3,8 @@ import {
   checkNoDuplicate,
   checkNoLostAck,
   checkNoPhantom,
-} from "../../src/lab/checkers/acknowledged-orders.ts";
-import type { ClientOp, HistoryOp } from "../../src/lab/history/op.ts";
+} from "../../../src/lab/checkers/acknowledged-orders.ts";
+import type { ClientOp, HistoryOp } from "../../../src/lab/history/op.ts";
 
 let next = 0;
 function op(type: ClientOp["type"], key: string, extra: Partial<ClientOp["value"]> = {}): ClientOp {

@@ -6,17 +6,17 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { labStatusHeader } from "../../src/cli/lab.ts";
-import { targetSystem } from "../../src/lab/deployment/system.ts";
+import { labStatusHeader } from "../../../src/cli/lab.ts";
+import { targetSystem } from "../../../src/lab/deployment/system.ts";
 import {
   loadTopologyFile,
   parseTopologyFile,
   writeTopologyFile,
-} from "../../src/lab/deployment/topology-file.ts";
-import { builtInBugFromEnv, LAB_SERVICE_ENV } from "../../src/lab/topology/service-env.ts";
-import { childEnv } from "../../src/lab/topology/service-process.ts";
+} from "../../../src/lab/deployment/topology-file.ts";
+import { builtInBugFromEnv, LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
+import { childEnv } from "../../../src/lab/topology/service-process.ts";
 
-const CLI = fileURLToPath(new URL("../../bin/chaoscart.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../../../bin/chaoscart.js", import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), "chaoscart-lab-env-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkInventoryLedger, type LedgerState } from "../../src/lab/checkers/inventory-ledger.ts";
+import { checkInventoryLedger, type LedgerState } from "../../../src/lab/checkers/inventory-ledger.ts";
 
 function validState(): LedgerState {
   return {

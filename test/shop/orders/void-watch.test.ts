@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../../support/shop.ts";
 
 /**
  * No cancelled order keeps an authorization open at the provider (issue: stock and money defects,

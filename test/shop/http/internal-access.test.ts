@@ -1,11 +1,11 @@
 import { createServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allEnv, startAllServices } from "../../src/shop/all.ts";
-import { orderEnv, readEnv } from "../../src/shop/config.ts";
-import { gatewayEnv } from "../../src/shop/gateway/config.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
+import { allEnv, startAllServices } from "../../../src/shop/all.ts";
+import { orderEnv, readEnv } from "../../../src/shop/config.ts";
+import { gatewayEnv } from "../../../src/shop/gateway/config.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { checkMoney } from "../../src/lab/checkers/money.ts";
-import { checkSoldMatchesOrders } from "../../src/lab/checkers/sold-matches-orders.ts";
-import { checkTerminalSagas } from "../../src/lab/checkers/terminal-sagas.ts";
-import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
-import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../support/shop.ts";
+import { checkInventoryLedger } from "../../../src/lab/checkers/inventory-ledger.ts";
+import { checkMoney } from "../../../src/lab/checkers/money.ts";
+import { checkSoldMatchesOrders } from "../../../src/lab/checkers/sold-matches-orders.ts";
+import { checkTerminalSagas } from "../../../src/lab/checkers/terminal-sagas.ts";
+import { readInventoryState } from "../../../src/lab/experiments/final-state.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { ADMIN_TOKEN, INTERNAL, startTestShop, type TestShop } from "../../support/shop.ts";
 
 let database: TestDatabase;
 let shop: TestShop;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inventoryEnv, readEnv } from "../../src/shop/config.ts";
-import type { RunningService } from "../../src/shop/http/listen.ts";
-import { startInventoryService } from "../../src/shop/inventory/service.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { inventoryEnv, readEnv } from "../../../src/shop/config.ts";
+import type { RunningService } from "../../../src/shop/http/listen.ts";
+import { startInventoryService } from "../../../src/shop/inventory/service.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 const TOKEN = "http-test-token";
 const SERVICE_TOKEN = "http-test-service-token";

@@ -1,12 +1,12 @@
 // runChecks over hand-built final states: which checks run when a source is unreadable or nothing was
 // observed, and the run's verdict when something asked for was not checked (issue 9 §4, §8).
 import { describe, expect, it } from "vitest";
-import { defineChecker, runChecker } from "../../src/lab/checkers/checker.ts";
-import { CHECKERS, runChecks } from "../../src/lab/checkers/registry.ts";
-import type { FinalState } from "../../src/lab/experiments/final-state.ts";
-import { CHECK_NAMES } from "../../src/lab/experiments/schema.ts";
-import type { ClientOp } from "../../src/lab/history/op.ts";
-import { verdictOf } from "../../src/lab/run/result.ts";
+import { defineChecker, runChecker } from "../../../src/lab/checkers/checker.ts";
+import { CHECKERS, runChecks } from "../../../src/lab/checkers/registry.ts";
+import type { FinalState } from "../../../src/lab/experiments/final-state.ts";
+import { CHECK_NAMES } from "../../../src/lab/experiments/schema.ts";
+import type { ClientOp } from "../../../src/lab/history/op.ts";
+import { verdictOf } from "../../../src/lab/run/result.ts";
 
 const history: ClientOp[] = [
   {

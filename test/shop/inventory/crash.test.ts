@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Pool } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { checkInventoryLedger } from "../../src/lab/checkers/inventory-ledger.ts";
-import { readInventoryState } from "../../src/lab/experiments/final-state.ts";
-import { ServiceProcess } from "../../src/lab/topology/service-process.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { checkInventoryLedger } from "../../../src/lab/checkers/inventory-ledger.ts";
+import { readInventoryState } from "../../../src/lab/experiments/final-state.ts";
+import { ServiceProcess } from "../../../src/lab/topology/service-process.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 const TOKEN = "crash-test-token";
 const CHAOSCART_SERVICE_TOKEN = "crash-test-service-token";

@@ -1,13 +1,13 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InventoryEngine } from "../../src/shop/inventory/engine.ts";
-import type { InventoryStore } from "../../src/shop/inventory/store.ts";
+import { InventoryEngine } from "../../../src/shop/inventory/engine.ts";
+import type { InventoryStore } from "../../../src/shop/inventory/store.ts";
 import {
   type InventoryFixture,
   ENGINE_OPTIONS as options,
   REGION,
   startInventoryFixture,
-} from "../support/inventory.ts";
+} from "../../support/inventory.ts";
 
 /**
  * Interleavings of settlement, expiry and reserve batches for one order, each forced with a row lock

@@ -2,8 +2,8 @@ import pino from "pino";
 import postgres from "postgres";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ReplicaRouter } from "../../src/shop/db/replica-router.ts";
-import { startTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { ReplicaRouter } from "../../../src/shop/db/replica-router.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 let database: TestDatabase;
 

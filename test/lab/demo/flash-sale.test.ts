@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { runFlashSale } from "../../src/lab/demo/flash-sale.ts";
+import { runFlashSale } from "../../../src/lab/demo/flash-sale.ts";
 
 it("the main job sells exactly the stock and reports every invariant held", async () => {
   const lines: string[] = [];
