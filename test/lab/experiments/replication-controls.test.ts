@@ -9,14 +9,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadExperiment } from "../../src/lab/experiments/loader.ts";
-import { runExperiment } from "../../src/lab/experiments/runner.ts";
-import type { RunResult } from "../../src/lab/run/result.ts";
-import { startTopology, type Topology } from "../../src/lab/topology/launcher.ts";
-import { LAB_SERVICE_ENV } from "../../src/lab/topology/service-env.ts";
+import { loadExperiment } from "../../../src/lab/experiments/loader.ts";
+import { runExperiment } from "../../../src/lab/experiments/runner.ts";
+import type { RunResult } from "../../../src/lab/run/result.ts";
+import { startTopology, type Topology } from "../../../src/lab/topology/launcher.ts";
+import { LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
 
-const FIXTURES = fileURLToPath(new URL("../fixtures/negative-controls/", import.meta.url));
-const SUITE = fileURLToPath(new URL("../../experiments/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../fixtures/negative-controls/", import.meta.url));
+const SUITE = fileURLToPath(new URL("../../../experiments/", import.meta.url));
 
 let dir: string;
 let topology: Topology;
