@@ -19,6 +19,9 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   // Expired reservations go back on sale within 0.1 s, so an experiment that shortens the TTL
   // (reservation-ttl) sees expiry race the sagas' commits as it would at scale.
   CHAOSCART_SWEEP_INTERVAL_MS: "100",
+  // How long an instance trusts its "sold out" flag (the shop's default, stated because the
+  // no-false-sold-out check bounds staleness by it).
+  CHAOSCART_SOLD_OUT_TTL_MS: "1000",
   // Above the slowest provider the suite injects (3 s ± jitter): a late authorization lands within
   // it, and settling waits for it (void watches) without stretching every experiment by a minute.
   CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: "10000",
