@@ -3,6 +3,8 @@ import path from "node:path";
 import { type Command, Option } from "commander";
 import { checkTarget, targetSystem } from "../lab/deployment/system.ts";
 import { loadTopologyFile, TopologyFileError } from "../lab/deployment/topology-file.ts";
+import { measureCapacity } from "../lab/experiments/capacity.ts";
+import { usesCapacity } from "../lab/experiments/load.ts";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
@@ -93,6 +95,18 @@ export function registerVerify(program: Command) {
       }
       const results: RunResult[] = [];
       try {
+        let capacity: number | undefined;
+        if (experiments.some((e) => usesCapacity(e.experiment))) {
+          log("measuring the shop's capacity (a short ramp of orders through the gateway)");
+          const measured = await measureCapacity(system, log);
+          capacity = measured.ordersPerSec;
+          log(`capacity: ${capacity} orders/s (${measured.stoppedBy})`);
+          const ramp = measured.steps.map((s) => `${s.offered}/s→${Math.round(s.goodput)}`).join(", ");
+          system = {
+            ...system,
+            settings: { ...system.settings, capacityRamp: `${ramp}; ${measured.stoppedBy}` },
+          };
+        }
         for (const [i, loaded] of experiments.entries()) {
           if (controller.signal.aborted) break;
           log(`(${i + 1}/${experiments.length}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
@@ -104,6 +118,7 @@ export function registerVerify(program: Command) {
             log: (line) => log(`  ${line}`),
             progress: (line) => log(`  ${line}`),
             signal: controller.signal,
+            ...(capacity === undefined ? {} : { capacity }),
           });
           results.push(result);
           log(`  ${result.verdict.toUpperCase()} in ${(result.durationMs / 1000).toFixed(0)} s`);
