@@ -57,7 +57,7 @@ export function evaluateHypotheses(
       }
       const ratio = observed / base;
       ok &&= ratio <= h.maxRatioToBaseline;
-      summary += `${bound ? "," : ""} ${ratio.toFixed(2)}× the baseline's ${Number(base.toFixed(1))}, expected ≤ ${h.maxRatioToBaseline}×`;
+      summary += `, ${ratio.toFixed(2)}× the baseline's ${Number(base.toFixed(1))}, expected ≤ ${h.maxRatioToBaseline}×`;
     }
     return { ...h, observed, status: ok ? ("pass" as const) : ("fail" as const), summary };
   });
