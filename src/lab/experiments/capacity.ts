@@ -101,7 +101,13 @@ export async function measureCapacity(
   await rampStep(system, hot, `capacity-${run}-warm`, options.startRate / 2, options.warmupMs);
   const steps: RampStep[] = [];
   for (let next = nextStep(steps, options); typeof next === "number"; next = nextStep(steps, options)) {
-    const { done, elapsed } = await rampStep(system, hot, `capacity-${run}-${steps.length}`, next, options.stepMs);
+    const { done, elapsed } = await rampStep(
+      system,
+      hot,
+      `capacity-${run}-${steps.length}`,
+      next,
+      options.stepMs,
+    );
     const confirmed = done.filter((op) => op.type === "ok" && op.value.state === "CONFIRMED").length;
     const step: RampStep = {
       offered: next,

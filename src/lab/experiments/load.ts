@@ -17,7 +17,7 @@ export interface ResolvedLoad {
   stockPerSku: number;
   /** The measured capacity a share was taken of, orders/s; undefined when every figure was absolute. */
   capacity?: number;
-  /** Expected units ordered of each hot SKU over the whole run (without bursts or retries). */
+  /** Expected units ordered of each hot SKU over the whole run (overload bursts included, retries not). */
   hotDemandPerSku: number;
 }
 
@@ -56,7 +56,7 @@ export function resolveLoad(experiment: Experiment, capacity: number | undefined
       throw new Error(`${experiment.name}: a rate relative to capacity needs orders in the mix`);
     rate = (workload.rate.share * capacity) / orders;
   }
-  const hotDemandPerSku = ((rate * workload.duration) / 1000) * orders * hotUnitsPerOrder(workload);
+  const hotDemandPerSku = ((rate * demandMs(experiment)) / 1000) * orders * hotUnitsPerOrder(workload);
   const stockPerSku =
     typeof workload.stockPerSku === "number"
       ? workload.stockPerSku
@@ -67,4 +67,16 @@ export function resolveLoad(experiment: Experiment, capacity: number | undefined
     hotDemandPerSku,
     ...(typeof workload.rate === "number" ? {} : { capacity }),
   };
+}
+
+/** The run's length in milliseconds at its steady rate, plus what its overload bursts add. */
+function demandMs(experiment: Experiment): number {
+  let ms = experiment.workload.duration;
+  for (const fault of experiment.faults) {
+    const factor = (fault as { factor?: unknown }).factor;
+    if (fault.action === "overload" && typeof factor === "number" && fault.duration !== undefined) {
+      ms += (factor - 1) * fault.duration;
+    }
+  }
+  return ms;
 }

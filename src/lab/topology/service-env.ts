@@ -32,16 +32,24 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   CHAOSCART_RATE_LIMIT_BURST: "400",
   CHAOSCART_USER_RATE_LIMIT_RPS: "50",
   CHAOSCART_USER_RATE_LIMIT_BURST: "20",
-  // What the lab's order service sustains with the whole lab on 2 cores (~30 orders/s): beyond it a
-  // burst only builds a backlog that outlives it (measured: recovery availability 0.08 at 128, 0.99 at 32).
-  CHAOSCART_ORDER_MAX_IN_FLIGHT: "32",
+  // Sized for the suite's real load (40 % of the measured capacity, 50-90 orders/s here) under the
+  // faults that lengthen every order (a 100 ms database, 0.4 s payments): an in-flight limit caps
+  // throughput at limit ÷ order latency. Measured on 2 shared cores: at 32 the order service refused
+  // 429 at its own limit under those faults (availability 0.88 in db-latency, 0.69 in
+  // reservation-expiry); at 128 a slow database built a backlog instead (p99 11.9 s, reservation-expiry
+  // timing out, availability 0.66); at 96, with the pool below, both held and an overload burst was
+  // still shed with 429 + Retry-After.
+  CHAOSCART_ORDER_MAX_IN_FLIGHT: "96",
+  // Each service's connections to the primary: at the default 10, a 100 ms database caps each
+  // service at ~100 queries/s, below what the suite's load needs (db-latency p99 11.9 s at 10).
+  CHAOSCART_DB_POOL_MAX: "32",
 };
 
 /**
  * The bench's shop settings (bench/orders.ts), as overrides on the one base every harness shares: the
  * shop's own defaults (src/shop/config.ts). Not on top of LAB_SERVICE_ENV, on purpose: its settings
  * exist to make faults visible within an experiment on 2 cores (3 s leases renewed every 0.5 s, a
- * 0.1 s sweeper, an admission limit of 32, rate limits below an overload burst), and each of them
+ * 0.1 s sweeper, an admission limit and pool sized for the suite's load under faults), and each of them
  * would change what the bench measures, the shop as deployed. So the bench changes only what would
  * refuse or slow its offered load, and says so in its report.
  */

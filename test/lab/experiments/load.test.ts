@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { capacityOf, nextStep, RAMP, type RampStep } from "../../../src/lab/experiments/capacity.ts";
 import { evaluateHypotheses } from "../../../src/lab/experiments/hypotheses.ts";
-import { resolveLoad, usesCapacity } from "../../../src/lab/experiments/load.ts";
+import { orderShare, resolveLoad, usesCapacity } from "../../../src/lab/experiments/load.ts";
 import { parseExperiment } from "../../../src/lab/experiments/loader.ts";
 import { phaseWindows } from "../../../src/lab/experiments/schedule.ts";
 import { builtInSuite } from "../../../src/lab/experiments/suite.ts";
@@ -35,7 +35,7 @@ describe("load relative to the measured capacity", () => {
     for (const { experiment } of builtInSuite()) {
       for (const capacity of [20, 100, 400]) {
         const load = resolveLoad(experiment, capacity);
-        const ordersPerSec = load.rate * (experiment.workload.mix.order / sumOf(experiment.workload.mix));
+        const ordersPerSec = load.rate * orderShare(experiment.workload);
         expect(ordersPerSec / capacity, experiment.name).toBeGreaterThanOrEqual(0.399);
         expect(load.stockPerSku, experiment.name).toBeLessThan(0.75 * load.hotDemandPerSku);
       }
@@ -50,8 +50,6 @@ describe("load relative to the measured capacity", () => {
     }
   });
 });
-
-const sumOf = (mix: Record<string, number>) => mix.order + mix.orderRead + mix.catalogRead;
 
 describe("capacity ramp", () => {
   const step = (offered: number, goodput: number, p99Ms = 50, errors = 0): RampStep => ({
