@@ -38,7 +38,6 @@ describe("the lab's service environment", () => {
       CHAOSCART_RESERVATION_TTL_MS: "30000",
       CHAOSCART_ORDER_LEASE_MS: "3000",
       CHAOSCART_ORDER_MAX_IN_FLIGHT: "96",
-      CHAOSCART_DB_POOL_MAX: "32",
       CHAOSCART_SOLD_OUT_TTL_MS: "1000",
     });
   });
