@@ -3,6 +3,8 @@ import path from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkTarget, targetSystem } from "../lab/deployment/system.ts";
 import { loadTopologyFile, TopologyFileError } from "../lab/deployment/topology-file.ts";
+import { measureCapacity } from "../lab/experiments/capacity.ts";
+import { usesCapacity } from "../lab/experiments/load.ts";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
@@ -120,6 +122,8 @@ export function registerVerify(program: Command) {
         system = launchedSystem(topology);
       }
       const results: RunResult[] = [];
+      /** Orders per second the shop sustained in the capacity ramp, when an experiment's rate is relative to it. */
+      let capacity: number | undefined;
       const run = async (loaded: LoadedExperiment) => {
         if (topology) await restartStoppedServices(topology, log);
         const result = await runExperiment(loaded, {
@@ -129,6 +133,7 @@ export function registerVerify(program: Command) {
           log: (line) => log(`  ${line}`),
           progress: (line) => log(`  ${line}`),
           signal: controller.signal,
+          ...(capacity === undefined ? {} : { capacity }),
         });
         log(`  ${result.verdict.toUpperCase()} in ${(result.durationMs / 1000).toFixed(0)} s`);
         if (result.aborted?.atMs === 0) log(`  ${result.aborted.reason}`);
@@ -145,6 +150,17 @@ export function registerVerify(program: Command) {
           const dir = path.join(out, "explore");
           experiments.push(...explorations(opts.explore, seed, targetsOf(topology), baseOf(baseline), dir));
           log(`exploring ${opts.explore} random fault schedule(s) from seed ${seed} (files in ${dir})`);
+        }
+        if (experiments.some((e) => usesCapacity(e.experiment))) {
+          log("measuring the shop's capacity (a short ramp of orders through the gateway)");
+          const measured = await measureCapacity(system, log);
+          capacity = measured.ordersPerSec;
+          log(`capacity: ${capacity} orders/s (${measured.stoppedBy})`);
+          const ramp = measured.steps.map((s) => `${s.offered}/s→${Math.round(s.goodput)}`).join(", ");
+          system = {
+            ...system,
+            settings: { ...system.settings, capacityRamp: `${ramp}; ${measured.stoppedBy}` },
+          };
         }
         for (const [i, loaded] of experiments.entries()) {
           if (controller.signal.aborted) break;

@@ -49,6 +49,11 @@ export interface LedgerMovement {
   sku: string;
   kind: "seed" | "reserve" | "release" | "commit";
   qty: number;
+  /**
+   * When it was written (epoch ms, the database's clock_timestamp(), on the lab's machine): the SKU's
+   * availability over time. Absent in final states saved before it was read.
+   */
+  at?: number;
 }
 
 /** One region's three inventory tables. */

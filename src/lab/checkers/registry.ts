@@ -2,12 +2,14 @@ import type { HistoryOp } from "../history/op.ts";
 import { noDuplicate, noLostAck, noPhantom } from "./acknowledged-orders.ts";
 import { type Check, notChecked } from "./check.ts";
 import { type Checker, runChecker } from "./checker.ts";
+import { noFalseSoldOut } from "./false-sold-out.ts";
 import { conservation } from "./inventory-ledger.ts";
 import { money } from "./money.ts";
 import type { FinalState, Unreadable } from "./observed.ts";
 import { orderCoverage } from "./order-coverage.ts";
 import { noLostReservation } from "./reservations-kept.ts";
 import { noOversell } from "./sold-matches-orders.ts";
+import { noStrandedStock } from "./stranded-stock.ts";
 import { terminalSagas } from "./terminal-sagas.ts";
 
 /**
@@ -24,6 +26,8 @@ export const CHECKERS = [
   money,
   noLostReservation,
   orderCoverage,
+  noStrandedStock,
+  noFalseSoldOut,
 ] as const;
 
 export type CheckName = (typeof CHECKERS)[number]["name"];

@@ -5,6 +5,7 @@ import type { HistoryOp, NemesisOp, ProbeOp } from "../history/op.ts";
 import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
 import { failureKinds, sloByPhase, timeline } from "../slo/index.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
+import type { Amount, ResolvedLoad } from "./load.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { type CatalogCounters, measurementsOf, type PaymentCounters } from "./metrics.ts";
 import { type ReplicationRecord, replicationMeasurements } from "./replication.ts";
@@ -18,15 +19,26 @@ export function about({ experiment, file, source }: LoadedExperiment): RunResult
 }
 
 /** The settings a result records: the experiment's, overridden by the system's. */
-export function settingsOf(experiment: Experiment, system: SystemUnderTest): RunResult["settings"] {
+export function settingsOf(
+  experiment: Experiment,
+  system: SystemUnderTest,
+  load: ResolvedLoad,
+): RunResult["settings"] {
   return {
     replication: experiment.topology.replication,
-    rate: experiment.workload.rate,
+    rate: load.rate,
+    ...(load.capacity === undefined
+      ? {}
+      : {
+          capacityOrdersPerSec: load.capacity,
+          rateOfCapacity: `${describeShare(experiment.workload.rate)} (orders/s)`,
+        }),
     arrival: experiment.workload.arrival,
     durationMs: experiment.workload.duration,
     users: experiment.workload.users,
     hotSkus: experiment.workload.hotSkus,
-    stockPerSku: experiment.workload.stockPerSku,
+    stockPerSku: load.stockPerSku,
+    hotDemandPerSku: Math.round(load.hotDemandPerSku),
     fsync: "on",
     synchronous_commit: "on",
     ...system.settings,
@@ -46,6 +58,7 @@ export function assembleResult(run: {
   catalogAfter: CatalogCounters;
   payment?: readonly (PaymentCounters | null)[];
   replication?: ReplicationRecord;
+  load: ResolvedLoad;
 }): RunResult {
   const { experiment } = run.loaded;
   const { ops, phases, aborted } = run;
@@ -75,7 +88,7 @@ export function assembleResult(run: {
     probes,
     faults: run.nemesisOps,
     measurements,
-    settings: settingsOf(experiment, run.system),
+    settings: settingsOf(experiment, run.system, run.load),
     ...(run.replication ? { replication: run.replication } : {}),
   };
 }
@@ -126,4 +139,8 @@ export function failedSetup(
     settings: { ...system.settings },
     ...extra,
   };
+}
+
+function describeShare(amount: Amount): string {
+  return typeof amount === "number" ? String(amount) : `${Math.round(amount.share * 1000) / 10} %`;
 }

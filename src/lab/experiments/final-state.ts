@@ -32,7 +32,8 @@ export async function readInventoryRows(tx: TransactionSql, region: string): Pro
   const reservations = await tx<LedgerState["reservations"]>`
     SELECT order_id AS "orderId", sku_id AS sku, qty, state FROM reservation WHERE region = ${region}`;
   const movements = await tx<LedgerState["movements"]>`
-    SELECT order_id AS "orderId", sku_id AS sku, kind, qty FROM stock_movement WHERE region = ${region} ORDER BY id`;
+    SELECT order_id AS "orderId", sku_id AS sku, kind, qty, (extract(epoch FROM at) * 1000)::float8 AS at
+    FROM stock_movement WHERE region = ${region} ORDER BY id`;
   return { stock: [...stock], reservations: [...reservations], movements: [...movements] };
 }
 

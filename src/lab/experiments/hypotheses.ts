@@ -46,13 +46,24 @@ export function evaluateHypotheses(
         summary: `${where}: not measured in this run`,
       };
     }
-    const ok = (h.min === undefined || observed >= h.min) && (h.max === undefined || observed <= h.max);
-    return {
-      ...h,
-      observed,
-      status: ok ? ("pass" as const) : ("fail" as const),
-      // Infinity: what was awaited never happened in the run (e.g. readiness never turned red).
-      summary: `${where} = ${Number.isFinite(observed) ? Number(observed.toFixed(4)) : "never (within the run)"}, expected ${bound}`,
-    };
+    let ok = (h.min === undefined || observed >= h.min) && (h.max === undefined || observed <= h.max);
+    // Infinity: what was awaited never happened in the run (e.g. readiness never turned red).
+    const shown = Number.isFinite(observed) ? Number(observed.toFixed(4)) : "never (within the run)";
+    let summary = `${where} = ${shown}${bound ? `, expected ${bound}` : ""}`;
+    if (h.maxRatioToBaseline !== undefined) {
+      const base = observe({ metric: h.metric, phase: "baseline" }, slos, measurements);
+      if (base === null || Number.isNaN(base) || base <= 0) {
+        return {
+          ...h,
+          observed,
+          status: "not-checked" as const,
+          summary: `${where}: no baseline ${h.metric} in this run to compare with`,
+        };
+      }
+      const ratio = observed / base;
+      ok &&= ratio <= h.maxRatioToBaseline;
+      summary += `, ${ratio.toFixed(2)}× the baseline's ${Number(base.toFixed(1))}, expected ≤ ${h.maxRatioToBaseline}×`;
+    }
+    return { ...h, observed, status: ok ? ("pass" as const) : ("fail" as const), summary };
   });
 }

@@ -12,6 +12,7 @@ import { about, assembleResult, failedSetup, notRun, settingsOf } from "./assemb
 import { type BaseWorkload, FaultPlayer, isNemesis } from "./fault-kinds.ts";
 import { isUnreadable, namedInHistory, readFinalState } from "./final-state.ts";
 import { startGuardrails } from "./guardrails.ts";
+import { resolveLoad } from "./load.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { scrapeAtPhaseBoundaries, scrapeCatalog } from "./metrics.ts";
 import { startProber } from "./probes.ts";
@@ -37,6 +38,8 @@ export interface RunOptions {
    * against a deliberately broken shop, whose stuck sagas will never end.
    */
   settleLimits?: Pick<SettleOptions, "floorMs" | "stallMs">;
+  /** The capacity verify measured (orders/s): what a rate written as a share is a share of (load.ts). */
+  capacity?: number;
 }
 
 /**
@@ -54,6 +57,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   const nemeses = experiment.faults.filter(isNemesis);
   if (nemeses.length > 0 && !system.faults) return notRun(loaded, system, started, nemeses);
   const injector: FaultInjector = system.faults?.() ?? NO_FAULTS;
+  const load = resolveLoad(experiment, options.capacity);
   mkdirSync(options.runDir, { recursive: true });
   const skus = skuNames(experiment);
   const seed = randomSeed();
@@ -63,7 +67,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     experiment: about(loaded),
     checks: [...experiment.checks],
     seed: { workload: seed, keyPrefix, skus: { hot: skus.hot, cold: skus.cold } },
-    settings: settingsOf(experiment, system),
+    settings: settingsOf(experiment, system, load),
     startedAt: started.toISOString(),
   });
   let t0 = performance.now();
@@ -77,7 +81,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
       replication: await replication.stop(),
     });
   }
-  await seedSkus(system.inventory, experiment, skus);
+  await seedSkus(system.inventory, load.stockPerSku, skus);
 
   const catalogBefore = await scrapeCatalog(system);
   const history = new HistoryWriter({ dir: options.runDir });
@@ -128,7 +132,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     seed,
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  const faults = new FaultPlayer(injector, { workload, rate: experiment.workload.rate, record });
+  const faults = new FaultPlayer(injector, { workload, rate: load.rate, record });
 
   let aborted: RunResult["aborted"];
   const abortFaults = async (reason: string) => {
@@ -161,11 +165,11 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   let replicationRecord: Awaited<ReturnType<ReplicationProbe["stop"]>> | undefined;
   try {
     log(
-      `workload: ${experiment.workload.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s`,
+      `workload: ${load.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s, ${load.stockPerSku} units per hot SKU (about ${Math.round(load.hotDemandPerSku)} ordered)`,
     );
     await runWorkload({
       ...workload,
-      rate: experiment.workload.rate,
+      rate: load.rate,
       durationMs: experiment.workload.duration,
     });
     await faults.finished();
@@ -217,6 +221,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     catalogAfter: await scrapeCatalog(system),
     payment: await paymentScrapes.readings(),
     ...(replicationRecord ? { replication: replicationRecord } : {}),
+    load,
   });
 }
 

@@ -34,6 +34,12 @@ export const METRICS = [
 
 const phase = z.enum(["baseline", "fault", "recovery"]);
 
+/** `40%` (a share, see load.ts) or an absolute number. */
+const share = z
+  .string()
+  .regex(/^\d+(\.\d+)?%$/, "expected a number or a percentage like 40%")
+  .transform((text) => ({ share: Number(text.slice(0, -1)) / 100 }));
+
 const fault = z
   .object({
     at: duration,
@@ -63,13 +69,15 @@ export const experimentSchema = z
       .default({ regions: ["east"], replicas: 1, replication: "sync" }),
     workload: z
       .object({
-        rate: z.number().positive().max(5_000),
+        /** Arrivals per second, or `N%`: orders at N % of the capacity verify measured (load.ts). */
+        rate: z.union([z.number().positive().max(5_000), share]),
         duration,
         warmup: duration.default(2_000),
         users: z.number().int().positive().default(5_000),
         hotSkus: z.number().int().min(1).max(100).default(3),
         coldSkus: z.number().int().min(0).max(10_000).default(20),
-        stockPerSku: z.number().int().positive().default(300),
+        /** Units per hot SKU, or `N%` of the units the run will order of each hot SKU (load.ts). */
+        stockPerSku: z.union([z.number().int().positive(), share]).default(300),
         /** Share of orders with two distinct items instead of one. */
         multiItemShare: z.number().min(0).max(1).default(0.1),
         arrival: z.enum(["constant", "poisson"]).default("poisson"),
@@ -94,9 +102,21 @@ export const experimentSchema = z
             phase: phase.optional(),
             min: z.number().optional(),
             max: z.number().optional(),
+            /**
+             * At most this multiple of the same metric in the same run's baseline phase: for latency,
+             * whose absolute figures depend on the machine.
+             */
+            maxRatioToBaseline: z.number().positive().optional(),
           })
           .strict()
-          .refine((h) => h.min !== undefined || h.max !== undefined, "give min or max"),
+          .refine(
+            (h) => h.min !== undefined || h.max !== undefined || h.maxRatioToBaseline !== undefined,
+            "give min, max or maxRatioToBaseline",
+          )
+          .refine(
+            (h) => h.maxRatioToBaseline === undefined || (h.phase !== undefined && h.phase !== "baseline"),
+            "maxRatioToBaseline needs a phase other than baseline",
+          ),
       )
       .default([]),
     checks: z.array(z.enum(CHECK_NAMES)).default([...CHECK_NAMES]),

@@ -23,13 +23,13 @@ export function skuNames(experiment: Experiment): ExperimentSkus {
 }
 
 /**
- * Seeds the run's SKUs through the inventory's admin API (hot ones with the experiment's stock), then
+ * Seeds the run's SKUs through the inventory's admin API (hot ones with `stockPerSku` units), then
  * waits for the catalog to learn them: before that, reads of the fresh SKUs would be answered "unknown".
  */
-export async function seedSkus(inventory: Endpoint, experiment: Experiment, skus: ExperimentSkus) {
+export async function seedSkus(inventory: Endpoint, stockPerSku: number, skus: ExperimentSkus) {
   const body = {
     skus: [
-      ...skus.hot.map((id) => ({ id, stock: experiment.workload.stockPerSku, price: 1999 })),
+      ...skus.hot.map((id) => ({ id, stock: stockPerSku, price: 1999 })),
       ...skus.cold.map((id) => ({ id, stock: 100_000, price: 499 })),
     ],
   };

@@ -28,6 +28,8 @@ export interface ClientOp {
     sku?: string;
     /** Completion only: the order state the client saw, the HTTP status, the error. */
     state?: string;
+    /** Completion of an order seen CANCELLED: the reason the shop gave (e.g. `sold_out`). */
+    cancelReason?: string;
     status?: number;
     error?: string;
     attempts?: number;

@@ -53,7 +53,14 @@ export function formatSeconds(ms: number): string {
 }
 
 /** "≥ 0.99", "≤ 150", "0.5 … 0.9", or "no bound". */
-export function boundText(h: Pick<HypothesisResult, "min" | "max">): string {
+export function boundText(h: Pick<HypothesisResult, "min" | "max" | "maxRatioToBaseline">): string {
+  if (h.maxRatioToBaseline !== undefined) {
+    const absolute =
+      h.min !== undefined || h.max !== undefined
+        ? `, ${boundText({ ...h, maxRatioToBaseline: undefined })}`
+        : "";
+    return `≤ ${formatNumber(h.maxRatioToBaseline)}× baseline${absolute}`;
+  }
   if (h.min !== undefined && h.max !== undefined) return `${formatNumber(h.min)} … ${formatNumber(h.max)}`;
   if (h.min !== undefined) return `≥ ${formatNumber(h.min)}`;
   if (h.max !== undefined) return `≤ ${formatNumber(h.max)}`;
@@ -61,7 +68,9 @@ export function boundText(h: Pick<HypothesisResult, "min" | "max">): string {
 }
 
 /** "availability (recovery) ≥ 0.99": unique within an experiment as long as the file has no duplicates. */
-export function hypothesisLabel(h: Pick<HypothesisResult, "metric" | "phase" | "min" | "max">): string {
+export function hypothesisLabel(
+  h: Pick<HypothesisResult, "metric" | "phase" | "min" | "max" | "maxRatioToBaseline">,
+): string {
   return `${h.metric}${h.phase ? ` (${h.phase})` : ""} ${boundText(h)}`;
 }
 
@@ -95,4 +104,12 @@ export function countStatuses(items: readonly { status: CheckStatus }[]): Status
   const counts: StatusCounts = { pass: 0, fail: 0, "not-checked": 0 };
   for (const item of items) counts[item.status] += 1;
   return counts;
+}
+
+/** The capacity verify measured at start (load.ts), as the report states it; undefined when none was. */
+export function capacityLine(results: readonly RunResult[]): string | undefined {
+  const with_ = results.find((r) => typeof r.settings.capacityOrdersPerSec === "number");
+  if (!with_) return undefined;
+  const ramp = with_.settings.capacityRamp;
+  return `capacity measured at start: ${with_.settings.capacityOrdersPerSec} orders/s${typeof ramp === "string" ? ` (ramp ${ramp})` : ""}`;
 }

@@ -12,6 +12,7 @@ import { faultWindows } from "./fault-windows.ts";
 import {
   boundText,
   builtInBugWarning,
+  capacityLine,
   countStatuses,
   escapeXml as esc,
   formatMs,
@@ -78,7 +79,10 @@ function header(results: readonly RunResult[], verdict: Verdict): string {
         }</p>`,
     );
   const first = results[0];
-  const when = first ? `<p class="muted">started ${esc(first.startedAt)}</p>` : "";
+  const capacity = capacityLine(results);
+  const when =
+    (first ? `<p class="muted">started ${esc(first.startedAt)}</p>` : "") +
+    (capacity ? `<p class="muted" data-testid="capacity">${esc(capacity)}</p>` : "");
   const warning = builtInBugWarning(results);
   const bug = warning ? `<p class="aborted banner" data-testid="built-in-bug">${esc(warning)}</p>` : "";
   return [

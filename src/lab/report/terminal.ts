@@ -4,7 +4,7 @@
  */
 import type { RunResult } from "../run/result.ts";
 import { describeFailureKind } from "../slo/failures.ts";
-import { builtInBugWarning, countStatuses, formatSeconds, hypothesisLabel } from "./format.ts";
+import { builtInBugWarning, capacityLine, countStatuses, formatSeconds, hypothesisLabel } from "./format.ts";
 
 export interface SummaryOptions {
   color: boolean;
@@ -75,6 +75,8 @@ export function renderSummary(results: readonly RunResult[], { color }: SummaryO
           )
         : paint("bold", paint("green", `PASS: all ${results.length} experiment(s) passed`));
   if (warning) lines.push(paint("bold", paint("yellow", warning)));
+  const capacity = capacityLine(results);
+  if (capacity) lines.push(clean(capacity));
   lines.push(
     `${headline} — checks: ${checks.pass} pass / ${checks.fail} fail / ${checks["not-checked"]} not checked; hypotheses: ${hypotheses.pass} held / ${hypotheses.fail} failed / ${hypotheses["not-checked"]} not checked`,
   );

@@ -45,6 +45,7 @@ export interface HypothesisResult {
   phase?: Phase;
   min?: number;
   max?: number;
+  maxRatioToBaseline?: number;
   observed: number | null;
   status: CheckStatus;
   summary: string;

@@ -137,7 +137,14 @@ export class WorkloadClient {
         const seen = reply.body?.state;
         if (reply.status === 200 && typeof seen === "string") last = seen;
         if (reply.status === 200 && isTerminalState(seen)) {
-          return { state: seen, terminal: true, polls, waitedMs: performance.now() - started };
+          const reason = reply.body?.cancelReason;
+          return {
+            state: seen,
+            terminal: true,
+            polls,
+            waitedMs: performance.now() - started,
+            ...(typeof reason === "string" ? { cancelReason: reason } : {}),
+          };
         }
         if (reply.retryAfterMs !== undefined) interval = Math.max(interval, reply.retryAfterMs);
       }

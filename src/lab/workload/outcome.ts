@@ -6,7 +6,8 @@ import type { ClientOp } from "../history/op.ts";
  *
  * order
  *   ok    200/201 with state CONFIRMED or CANCELLED (any cancel reason, sold_out included), or a
- *         202 (or any non-terminal 2xx) polled to CONFIRMED or CANCELLED: a definite outcome.
+ *         202 (or any non-terminal 2xx) polled to CONFIRMED or CANCELLED: a definite outcome. A
+ *         CANCELLED one records the order's `cancelReason` (the no-false-sold-out check reads it).
  *   fail  the last answer is a 4xx other than 408 (400, 422, 429 after all retries, …) or a refused
  *         connection, AND no attempt could have taken effect (see below): the order does not exist.
  *   info  a timeout, reset or other transport error, a 5xx or 408 after all retries; a 202 never
@@ -64,6 +65,8 @@ export interface PollResult {
   terminal: boolean;
   polls: number;
   waitedMs: number;
+  /** The cancel reason of a CANCELLED order the poll found. */
+  cancelReason?: string;
 }
 
 export interface Outcome {
@@ -119,10 +122,18 @@ function orderOutcome(replies: readonly Reply[], poll?: PollResult): Outcome {
     const status = last.status;
     const answered = last.body?.state;
     if (orderId !== undefined && isTerminalState(answered)) {
-      return { type: "ok", value: { orderId, state: answered, status, attempts } };
+      const cancelReason = stringField(last.body, "cancelReason");
+      return {
+        type: "ok",
+        value: { orderId, state: answered, ...(cancelReason ? { cancelReason } : {}), status, attempts },
+      };
     }
     if (orderId !== undefined && poll?.terminal && poll.state !== undefined) {
-      return { type: "ok", value: { orderId, state: poll.state, status, attempts } };
+      const { cancelReason } = poll;
+      return {
+        type: "ok",
+        value: { orderId, state: poll.state, ...(cancelReason ? { cancelReason } : {}), status, attempts },
+      };
     }
     const state = poll?.state ?? stringField(last.body, "state");
     const error =

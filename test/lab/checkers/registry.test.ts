@@ -27,9 +27,30 @@ const history: ClientOp[] = [
     wall: 2,
     value: { idempotencyKey: "k1", orderId: "1", state: "CONFIRMED" },
   },
+  {
+    type: "invoke",
+    id: 2,
+    process: "client",
+    kind: "order",
+    time: 3,
+    wall: 3,
+    value: { idempotencyKey: "k2", items: [{ sku: "A", qty: 1 }] },
+  },
+  {
+    type: "ok",
+    id: 2,
+    process: "client",
+    kind: "order",
+    time: 4,
+    wall: 4,
+    value: { idempotencyKey: "k2", orderId: "2", state: "CANCELLED", cancelReason: "sold_out" },
+  },
 ];
 
-/** One CONFIRMED order of one unit of A, sold, committed and captured: every check passes. */
+/**
+ * One CONFIRMED order of the only unit of A, sold, committed and captured, and one refused sold_out
+ * after it: every check passes.
+ */
 function consistent(): FinalState {
   return {
     skus: ["A"],
@@ -42,14 +63,22 @@ function consistent(): FinalState {
         items: [{ sku: "A", qty: 1 }],
         stockReserved: true,
       },
+      {
+        id: "2",
+        idemKey: "k2",
+        state: "CANCELLED",
+        total: 500,
+        items: [{ sku: "A", qty: 1 }],
+        stockReserved: false,
+      },
     ],
     inventory: {
-      stock: [{ sku: "A", available: 9, reserved: 0, sold: 1, quota: 10 }],
+      stock: [{ sku: "A", available: 0, reserved: 0, sold: 1, quota: 1 }],
       reservations: [{ orderId: "1", sku: "A", qty: 1, state: "COMMITTED" }],
       movements: [
-        { orderId: null, sku: "A", kind: "seed", qty: 10 },
-        { orderId: "1", sku: "A", kind: "reserve", qty: 1 },
-        { orderId: "1", sku: "A", kind: "commit", qty: 1 },
+        { orderId: null, sku: "A", kind: "seed", qty: 1, at: 0 },
+        { orderId: "1", sku: "A", kind: "reserve", qty: 1, at: 1 },
+        { orderId: "1", sku: "A", kind: "commit", qty: 1, at: 2 },
       ],
     },
     payments: [{ orderId: "1", state: "CAPTURED", captures: 1, amount: 500 }],

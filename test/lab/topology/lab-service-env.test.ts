@@ -37,7 +37,8 @@ describe("the lab's service environment", () => {
     expect(LAB_SERVICE_ENV).toMatchObject({
       CHAOSCART_RESERVATION_TTL_MS: "30000",
       CHAOSCART_ORDER_LEASE_MS: "3000",
-      CHAOSCART_ORDER_MAX_IN_FLIGHT: "32",
+      CHAOSCART_ORDER_MAX_IN_FLIGHT: "96",
+      CHAOSCART_SOLD_OUT_TTL_MS: "1000",
     });
   });
 });

@@ -25,7 +25,7 @@ describe("order outcome classification", () => {
       classifyOrder([response(201, { id: "18", state: "CANCELLED", cancelReason: "sold_out" })]),
     ).toMatchObject({
       type: "ok",
-      value: { state: "CANCELLED" },
+      value: { state: "CANCELLED", cancelReason: "sold_out" },
     });
     expect(classifyOrder([timeout, response(503), response(200, confirmed)])).toMatchObject({
       type: "ok",
@@ -81,6 +81,17 @@ describe("order outcome classification", () => {
     ).toEqual({
       type: "ok",
       value: { orderId: "19", state: "CONFIRMED", status: 202, attempts: 1 },
+    });
+    const cancelled = {
+      state: "CANCELLED",
+      terminal: true,
+      polls: 1,
+      waitedMs: 200,
+      cancelReason: "sold_out",
+    };
+    expect(classifyOrder([accepted], cancelled)).toMatchObject({
+      type: "ok",
+      value: { state: "CANCELLED", cancelReason: "sold_out" },
     });
     expect(classifyOrder([accepted], { state: "PAID", terminal: false, polls: 9, waitedMs: 15_000 })).toEqual(
       {
