@@ -3,10 +3,10 @@ import {
   availabilityTimelines,
   checkNoFalseSoldOut,
   SOLD_OUT_STALENESS_BOUND_MS,
-} from "../../src/lab/checkers/false-sold-out.ts";
-import type { LedgerMovement } from "../../src/lab/checkers/observed.ts";
-import { checkNoStrandedStock } from "../../src/lab/checkers/stranded-stock.ts";
-import type { ClientOp } from "../../src/lab/history/op.ts";
+} from "../../../src/lab/checkers/false-sold-out.ts";
+import type { LedgerMovement } from "../../../src/lab/checkers/observed.ts";
+import { checkNoStrandedStock } from "../../../src/lab/checkers/stranded-stock.ts";
+import type { ClientOp } from "../../../src/lab/history/op.ts";
 
 describe("no-stranded-stock checker", () => {
   const sold = [{ sku: "A", available: 7, reserved: 0, sold: 3, quota: 10 }];
