@@ -31,8 +31,26 @@ describe("load relative to the measured capacity", () => {
   it("refuses a relative rate without a measured capacity", () => {
     expect(() => resolveLoad(relative, undefined)).toThrow(/capacity, which was not measured/);
   });
+  /**
+   * Experiments that run below the suite's 40 %, or never sell out, each with the reason written in its
+   * file (the definition must say so): a deliberate, reviewed exception, not a drift.
+   */
+  const BELOW_40: Record<string, { reason: RegExp; sellsOut: boolean }> = {
+    "db-latency": { reason: /not the suite's 40 %/, sellsOut: true },
+    "reservation-expiry": { reason: /not the suite's 40 %/, sellsOut: true },
+    "payment-brownout": { reason: /A fixed rate, not a share of capacity, and no sell-out/, sellsOut: false },
+  };
+
+  it("runs below 40 % of capacity, or without a sell-out, only where the experiment file says why", () => {
+    for (const { experiment, source } of builtInSuite()) {
+      const exception = BELOW_40[experiment.name];
+      if (exception) expect(source, experiment.name).toMatch(exception.reason);
+    }
+  });
+
   it("every built-in experiment runs at ≥ 40 % of capacity and its demand exceeds its stock", () => {
     for (const { experiment } of builtInSuite()) {
+      if (BELOW_40[experiment.name]) continue;
       for (const capacity of [20, 100, 400]) {
         const load = resolveLoad(experiment, capacity);
         const ordersPerSec = load.rate * orderShare(experiment.workload);
@@ -43,6 +61,7 @@ describe("load relative to the measured capacity", () => {
   });
   it("every built-in experiment with faults sells out before its fault phase ends, at the expected rate", () => {
     for (const { experiment } of builtInSuite()) {
+      if (BELOW_40[experiment.name]?.sellsOut === false) continue;
       const load = resolveLoad(experiment, 100);
       const soldOutAt = (load.stockPerSku / load.hotDemandPerSku) * experiment.workload.duration;
       const fault = phaseWindows(experiment).find((p) => p.phase === "fault");
