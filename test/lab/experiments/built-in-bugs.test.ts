@@ -24,6 +24,10 @@ interface Exposure {
   fails: string[];
   /** Hypotheses that must fail, as `metric:phase` (`metric:` for one without a phase). */
   failsHypotheses?: string[];
+  /** At least one of these hypotheses must fail (the same damage, seen by whichever bound it crosses). */
+  failsOneOfHypotheses?: string[];
+  /** Checks the bug may leave unjudgeable (e.g. its corrupted ledger shows no sell-out): never a pass. */
+  mayBeNotChecked?: string[];
   /** Hypotheses that may fail as well (further damage the same bug does); every other must hold. */
   mayAlsoFailHypotheses?: string[];
   /** Checks that may fail as well: further damage the same bug does. Anything else failing is an error. */
@@ -42,6 +46,8 @@ const EXPOSURES: Exposure[] = [
     fails: ["conservation", "no-oversell"],
     // Drifting `reserved` leaves units neither sold nor on sale.
     mayAlsoFail: ["terminal-sagas", "no-stranded-stock"],
+    // With the counters overwritten, the ledger may never show the SKU sold out: nothing to judge.
+    mayBeNotChecked: ["no-false-sold-out"],
   },
   // The saga masks a lost grant (the commit finds nothing, the order is cancelled and refunded):
   // only the StockReserved events without a stored reservation show it. Under these connection
@@ -85,8 +91,9 @@ const EXPOSURES: Exposure[] = [
     bug: "retry-without-backoff",
     fixture: "payment-brownout",
     fails: [],
-    failsHypotheses: ["payment_amplification:fault"],
-    mayAlsoFailHypotheses: ["goodput:fault"],
+    // The storm shows as amplification (1.50-1.70 against the bound 1.35) or, when the breaker cuts
+    // it short, as the outage it causes (goodput 3.4-4.9 against 6): one of the two, measured.
+    failsOneOfHypotheses: ["payment_amplification:fault", "goodput:fault"],
   },
 ];
 
@@ -167,8 +174,19 @@ describe("the real shop", () => {
 
 describe.each(EXPOSURES)(
   "built-in bug $bug",
-  ({ bug, fixture, fails, failsHypotheses = [], mayAlsoFailHypotheses = [], mayAlsoFail = [], ifDied }) => {
-    it(`fails ${fixture} on ${[...fails, ...failsHypotheses].join(" and ")}`, async () => {
+  ({
+    bug,
+    fixture,
+    fails,
+    failsHypotheses = [],
+    failsOneOfHypotheses = [],
+    mayAlsoFailHypotheses = [],
+    mayAlsoFail = [],
+    mayBeNotChecked = [],
+    ifDied,
+  }) => {
+    const oneOf = failsOneOfHypotheses.length > 0 ? [`one of ${failsOneOfHypotheses.join(", ")}`] : [];
+    it(`fails ${fixture} on ${[...fails, ...failsHypotheses, ...oneOf].join(" and ")}`, async () => {
       const topology = await launch(bug);
       try {
         const outcome = await run(topology, fixture, { brokenShop: true });
@@ -188,15 +206,28 @@ describe.each(EXPOSURES)(
           .filter((h) => h.status !== "pass")
           .map((h) => `${h.metric}:${h.phase ?? ""}`);
         expect(failedHypotheses, report(outcome)).toEqual(expect.arrayContaining(failsHypotheses));
+        if (failsOneOfHypotheses.length > 0) {
+          expect(
+            failedHypotheses.some((h) => failsOneOfHypotheses.includes(h)),
+            report(outcome),
+          ).toBe(true);
+        }
         expect(
-          failedHypotheses.filter((h) => !failsHypotheses.includes(h) && !mayAlsoFailHypotheses.includes(h)),
+          failedHypotheses.filter(
+            (h) =>
+              !failsHypotheses.includes(h) &&
+              !failsOneOfHypotheses.includes(h) &&
+              !mayAlsoFailHypotheses.includes(h),
+          ),
           report(outcome),
         ).toEqual([]);
         expect(
           failed.filter((name) => !fails.includes(name) && !mayAlsoFail.includes(name)),
           report(outcome),
         ).toEqual([]);
-        expect(result.checks.filter((c) => c.status === "not-checked")).toEqual([]);
+        expect(
+          result.checks.filter((c) => c.status === "not-checked" && !mayBeNotChecked.includes(c.name)),
+        ).toEqual([]);
       } finally {
         await topology.stop();
       }
