@@ -4,36 +4,25 @@
 // check can fail: asynchronous replication that lags loses acknowledged orders at a failover, and
 // no-lost-ack says so. (experiments/13-primary-failover.yaml, the same failover in sync mode, passes
 // on the real shop in `chaoscart verify`.) Real PostgreSQL, every service a child process.
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExperiment } from "../../../src/lab/experiments/loader.ts";
 import { runExperiment } from "../../../src/lab/experiments/runner.ts";
 import type { RunResult } from "../../../src/lab/run/result.ts";
-import { startTopology, type Topology } from "../../../src/lab/topology/launcher.ts";
-import { LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
+import type { Topology } from "../../../src/lab/topology/launcher.ts";
+import { launchTestLab, type TestLab } from "../../support/lab.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/negative-controls/", import.meta.url));
 const SUITE = fileURLToPath(new URL("../../../experiments/", import.meta.url));
 
-let dir: string;
+let lab: TestLab;
 let topology: Topology;
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "chaoscart-repl-"));
-  chmodSync(dir, 0o755); // PostgreSQL runs as another user and must reach its data dirs
-  topology = await startTopology({
-    regions: ["east"],
-    replication: "sync",
-    workDir: path.join(dir, "lab"),
-    serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
-  });
+  lab = await launchTestLab("repl");
+  ({ topology } = lab);
 }, 120_000);
-afterAll(async () => {
-  await topology?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => lab?.stop(), 60_000);
 
 function run(file: string, name: string): Promise<RunResult> {
   const log: string[] = [];

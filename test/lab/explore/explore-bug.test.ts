@@ -2,8 +2,7 @@
 // a random schedule that happens to fail payments fails a check; shrinking drops the fault that does
 // not matter, and the reproducing file it writes fails again when run on its own. Real PostgreSQL and
 // real service processes behind fault links, as `verify` launches them.
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type LoadedExperiment, loadExperiment } from "../../../src/lab/experiments/loader.ts";
@@ -11,30 +10,21 @@ import { runExperiment } from "../../../src/lab/experiments/runner.ts";
 import { builtInSuite } from "../../../src/lab/experiments/suite.ts";
 import { baseOf, explorations, reproduceFailures, targetsOf } from "../../../src/lab/explore/session.ts";
 import type { RunResult } from "../../../src/lab/run/result.ts";
-import { startTopology, type Topology } from "../../../src/lab/topology/launcher.ts";
-import { LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
+import type { Topology } from "../../../src/lab/topology/launcher.ts";
+import { launchTestLab, type TestLab } from "../../support/lab.ts";
 
 // Seed 58 draws two faults on the launched lab: a 1.8 s partition of gateway->order, then payment
 // errors (90 %) for 5.6 s. Without compensation, the orders whose payment failed keep their stock.
 const SEED = 58;
 
+let lab: TestLab;
 let dir: string;
 let topology: Topology;
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "chaoscart-explore-"));
-  chmodSync(dir, 0o755); // PostgreSQL runs as another user and must reach its data dirs
-  topology = await startTopology({
-    regions: ["east"],
-    replication: "sync",
-    workDir: path.join(dir, "lab"),
-    serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
-    builtInBug: "no-compensation",
-  });
+  lab = await launchTestLab("explore", "no-compensation");
+  ({ dir, topology } = lab);
 }, 120_000);
-afterAll(async () => {
-  await topology?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => lab?.stop(), 60_000);
 
 it("finds a failing schedule on a shop without compensation, shrinks it, and its file fails again", async () => {
   const log: string[] = [];
