@@ -61,8 +61,10 @@ export function evaluateHypotheses(
         };
       }
       const ratio = observed / base;
-      ok &&= ratio <= h.maxRatioToBaseline;
+      const rise = observed - base;
+      ok &&= ratio <= h.maxRatioToBaseline || (h.tolerance !== undefined && rise <= h.tolerance);
       summary += `, ${ratio.toFixed(2)}× the baseline's ${Number(base.toFixed(1))}, expected ≤ ${h.maxRatioToBaseline}×`;
+      if (h.tolerance !== undefined) summary += ` or at most ${h.tolerance} above it`;
     }
     return { ...h, observed, status: ok ? ("pass" as const) : ("fail" as const), summary };
   });

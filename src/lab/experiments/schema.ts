@@ -107,6 +107,11 @@ export const experimentSchema = z
              * whose absolute figures depend on the machine.
              */
             maxRatioToBaseline: z.number().positive().optional(),
+            /**
+             * With maxRatioToBaseline: a rise of at most this many units over the baseline passes
+             * whatever the ratio (the run-to-run jitter of a small figure, e.g. a p99 of 50 ms).
+             */
+            tolerance: z.number().positive().optional(),
           })
           .strict()
           .refine(
@@ -116,6 +121,10 @@ export const experimentSchema = z
           .refine(
             (h) => h.maxRatioToBaseline === undefined || (h.phase !== undefined && h.phase !== "baseline"),
             "maxRatioToBaseline needs a phase other than baseline",
+          )
+          .refine(
+            (h) => h.tolerance === undefined || h.maxRatioToBaseline !== undefined,
+            "tolerance needs maxRatioToBaseline",
           ),
       )
       .default([]),

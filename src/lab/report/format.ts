@@ -53,13 +53,16 @@ export function formatSeconds(ms: number): string {
 }
 
 /** "≥ 0.99", "≤ 150", "0.5 … 0.9", or "no bound". */
-export function boundText(h: Pick<HypothesisResult, "min" | "max" | "maxRatioToBaseline">): string {
+export function boundText(
+  h: Pick<HypothesisResult, "min" | "max" | "maxRatioToBaseline" | "tolerance">,
+): string {
   if (h.maxRatioToBaseline !== undefined) {
     const absolute =
       h.min !== undefined || h.max !== undefined
         ? `, ${boundText({ ...h, maxRatioToBaseline: undefined })}`
         : "";
-    return `≤ ${formatNumber(h.maxRatioToBaseline)}× baseline${absolute}`;
+    const tolerance = h.tolerance !== undefined ? ` (or + ${formatNumber(h.tolerance)})` : "";
+    return `≤ ${formatNumber(h.maxRatioToBaseline)}× baseline${tolerance}${absolute}`;
   }
   if (h.min !== undefined && h.max !== undefined) return `${formatNumber(h.min)} … ${formatNumber(h.max)}`;
   if (h.min !== undefined) return `≥ ${formatNumber(h.min)}`;
@@ -69,7 +72,7 @@ export function boundText(h: Pick<HypothesisResult, "min" | "max" | "maxRatioToB
 
 /** "availability (recovery) ≥ 0.99": unique within an experiment as long as the file has no duplicates. */
 export function hypothesisLabel(
-  h: Pick<HypothesisResult, "metric" | "phase" | "min" | "max" | "maxRatioToBaseline">,
+  h: Pick<HypothesisResult, "metric" | "phase" | "min" | "max" | "maxRatioToBaseline" | "tolerance">,
 ): string {
   return `${h.metric}${h.phase ? ` (${h.phase})` : ""} ${boundText(h)}`;
 }

@@ -46,6 +46,7 @@ export interface HypothesisResult {
   min?: number;
   max?: number;
   maxRatioToBaseline?: number;
+  tolerance?: number;
   observed: number | null;
   status: CheckStatus;
   summary: string;

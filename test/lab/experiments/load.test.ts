@@ -82,13 +82,24 @@ describe("capacity ramp", () => {
     expect(nextStep([step(40, 40)])).toBe(72);
     expect(nextStep([step(40, 40), step(72, 71)])).toBe(130);
   });
-  it("stops when goodput stops growing, p99 passes its bound or errors appear; capacity is the best goodput", () => {
+  it("runs a step that would end the ramp once more, and ends it only if the repeat fails too", () => {
     const flat = [step(40, 40), step(72, 71), step(130, 75)];
-    expect(nextStep(flat)).toMatch(/goodput stopped growing at 130\/s/);
-    expect(capacityOf(flat, "x").ordersPerSec).toBe(75);
-    expect(nextStep([step(40, 40), step(72, 60, 1_500)])).toMatch(/p99 1500 ms > 1000 ms/);
-    expect(nextStep([step(40, 40), step(72, 60, 100, 10)])).toMatch(/10 errors at 72\/s/);
+    expect(nextStep(flat)).toBe(130);
+    expect(nextStep([...flat, step(130, 74)])).toMatch(/goodput stopped growing at 130\/s .*\(twice\)/);
+    expect(nextStep([...flat, step(130, 126)])).toBe(234);
+    expect(capacityOf([...flat, step(130, 74)], "x").ordersPerSec).toBe(75);
+    const slow = [step(40, 40), step(72, 60, 1_500)];
+    expect(nextStep(slow)).toBe(72);
+    expect(nextStep([...slow, step(72, 60, 1_600)])).toMatch(/p99 1600 ms > 1000 ms/);
+    const refused = [step(40, 40), step(72, 60, 100, 10)];
+    expect(nextStep(refused)).toBe(72);
+    expect(nextStep([...refused, step(72, 60, 100, 10)])).toMatch(/10 errors at 72\/s/);
+    expect(nextStep([...refused, step(72, 72)])).toBe(130);
+  });
+  it("counts rates, not repeats, against its step budget", () => {
     expect(nextStep([1, 2, 3, 4, 5].map((i) => step(i * 40, i * 40)))).toMatch(/still below the knee/);
+    const withRepeat = [step(40, 40), step(72, 40, 1_500), step(72, 72), step(130, 130)];
+    expect(nextStep(withRepeat)).toBe(234);
   });
 });
 
@@ -104,5 +115,21 @@ describe("latency relative to the run's baseline", () => {
     expect(failed[0]?.status).toBe("fail");
     const alone = evaluateHypotheses([hypothesis], [slo("baseline", null), slo("fault", 130)], {});
     expect(alone[0]?.status).toBe("not-checked");
+  });
+  it("lets a small figure rise by its tolerance whatever the ratio, and no further", () => {
+    const tolerant = { ...hypothesis, tolerance: 20 };
+    const jitter = evaluateHypotheses([tolerant], [slo("baseline", 48.4), slo("fault", 61.7)], {});
+    expect(jitter[0]?.status).toBe("pass");
+    expect(jitter[0]?.summary).toMatch(/1\.27× .* or at most 20 above it/);
+    const slowed = evaluateHypotheses([tolerant], [slo("baseline", 48.4), slo("fault", 70)], {});
+    expect(slowed[0]?.status).toBe("fail");
+    const large = evaluateHypotheses([tolerant], [slo("baseline", 400), slo("fault", 440)], {});
+    expect(large[0]?.status).toBe("pass");
+    expect(() =>
+      parseExperiment(
+        "name: t\ndescription: d\nhypothesis:\n  - { metric: p99_ms, phase: fault, max: 9, tolerance: 5 }\n",
+        "t.yaml",
+      ),
+    ).toThrow(/tolerance needs maxRatioToBaseline/);
   });
 });
