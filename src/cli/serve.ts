@@ -8,6 +8,8 @@ import { startInventoryService } from "../shop/inventory/service.ts";
 import { startOrderService } from "../shop/orders/service.ts";
 import { paymentSimEnv } from "../shop/payments/config.ts";
 import { startPaymentSimService } from "../shop/payments/service.ts";
+import { relayEnv } from "../shop/relay/config.ts";
+import { startRelayService } from "../shop/relay/service.ts";
 import { installUnhandledRejectionHandler } from "./unhandled-rejection.ts";
 
 const roles: Record<string, () => Promise<RunningService>> = {
@@ -16,6 +18,7 @@ const roles: Record<string, () => Promise<RunningService>> = {
   inventory: () => startInventoryService(readEnv(inventoryEnv)),
   order: () => startOrderService(readEnv(orderEnv)),
   "payment-sim": () => startPaymentSimService(readEnv(paymentSimEnv)),
+  relay: () => startRelayService(readEnv(relayEnv)),
 };
 
 export function registerServe(program: Command) {

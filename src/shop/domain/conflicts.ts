@@ -95,3 +95,24 @@ function compareText(a: string, b: string): number {
 function fingerprint(v: OrderVersion): string {
   return JSON.stringify([v.state, v.cancelReason, v.payment]);
 }
+
+/** What a region does with a version of an order that a peer shipped it. */
+export type ApplyDecision =
+  | { action: "insert" }
+  | { action: "replace"; conflict: boolean }
+  | { action: "keep"; conflict: boolean };
+
+/**
+ * Whether an incoming version replaces the one a region holds. The greater version wins, so the
+ * result does not depend on the order versions arrive in. It is a conflict (logged with both
+ * versions) when the two were written by different regions and differ: one region's progress on its
+ * own order is not a conflict, two writers of one order are.
+ */
+export function applyDecision(held: OrderVersion | undefined, incoming: OrderVersion): ApplyDecision {
+  if (!held) return { action: "insert" };
+  if (held.id !== incoming.id)
+    throw new RangeError(`versions of different orders: ${held.id} and ${incoming.id}`);
+  const order = compareVersions(incoming, held);
+  const conflict = order !== 0 && held.region !== incoming.region;
+  return order > 0 ? { action: "replace", conflict } : { action: "keep", conflict };
+}

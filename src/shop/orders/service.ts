@@ -89,7 +89,11 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   );
 
   const owner = `order-${randomUUID().slice(0, 8)}`;
-  const store = new OrderStore(db, owner, config.CHAOSCART_ORDER_LEASE_MS, database.guard);
+  const store = new OrderStore(
+    db,
+    { owner, leaseMs: config.CHAOSCART_ORDER_LEASE_MS, region: config.CHAOSCART_REGION },
+    database.guard,
+  );
   const clock = new HybridLogicalClock();
   let saga: OrderSaga | undefined;
   const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);

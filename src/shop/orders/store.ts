@@ -63,16 +63,18 @@ const TRANSITION = (update: string, also = "") => `
   SELECT * FROM moved`;
 
 const LEASE = `lease_owner = $2, lease_until = now() + $3::int * interval '1 millisecond'`;
+/** The stamp of the row's current version (a peer keeps the winning version: migration 005). Only the home region drives a saga. */
+const VERSION = `version_hlc = $6, version_region = home_region`;
 const ACTIVE = `('PENDING', 'RESERVED', 'PAID')`;
 
 const ADVANCE = TRANSITION(`
-  UPDATE orders SET state = $11, updated_at = now(), ${LEASE}
+  UPDATE orders SET state = $11, updated_at = now(), ${VERSION}, ${LEASE}
   WHERE id = $1 AND state = $10 AND cancel_reason IS NULL`);
 const DECIDE_CANCEL = TRANSITION(`
-  UPDATE orders SET cancel_reason = $10, updated_at = now(), ${LEASE}
+  UPDATE orders SET cancel_reason = $10, updated_at = now(), ${VERSION}, ${LEASE}
   WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NULL`);
 const FINISH_CANCEL_UPDATE = `
-  UPDATE orders SET state = 'CANCELLED', updated_at = now(), lease_until = NULL
+  UPDATE orders SET state = 'CANCELLED', updated_at = now(), ${VERSION}, lease_until = NULL
   WHERE id = $1 AND state IN ${ACTIVE} AND cancel_reason IS NOT NULL`;
 const FINISH_CANCEL = TRANSITION(FINISH_CANCEL_UPDATE);
 /** The cancellation of an order that sent an authorize: its void is watched for $10 ms (void-watch.ts). */
@@ -84,14 +86,15 @@ const FINISH_CANCEL_WATCHING_VOID = TRANSITION(
     SELECT id, now() + $10::int * interval '1 millisecond' FROM moved ON CONFLICT DO NOTHING),`,
 );
 const CONFIRM_DESPITE_CANCEL = TRANSITION(`
-  UPDATE orders SET state = 'CONFIRMED', cancel_reason = NULL, updated_at = now(), lease_until = NULL
+  UPDATE orders SET state = 'CONFIRMED', cancel_reason = NULL, updated_at = now(), ${VERSION}, lease_until = NULL
   WHERE id = $1 AND state = 'PAID' AND cancel_reason IS NOT NULL`);
 
 /** Inserts the order unless its key is taken, with its OrderPlaced event; answers the key's order either way. */
 const PLACE = `
   WITH placed AS (
-    INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc, lease_owner, lease_until)
-    VALUES ($1, $2, $3, $4, $5, 'PENDING', $6::text::jsonb, $7::bigint, $8, $9, now() + $10::int * interval '1 millisecond')
+    INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc,
+                        version_hlc, version_region, lease_owner, lease_until)
+    VALUES ($1, $2, $3, $4, $5, 'PENDING', $6::text::jsonb, $7::bigint, $8, $8, $5, $9, now() + $10::int * interval '1 millisecond')
     ON CONFLICT (idem_key) DO NOTHING RETURNING ${ORDER_COLUMNS}),
   emitted AS (
     INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
@@ -107,13 +110,28 @@ export interface WriteGate {
 
 const UNGUARDED: WriteGate = { write: (send) => send() };
 
+export interface OrderStoreOptions {
+  /** This driver's name on the leases it takes. */
+  owner: string;
+  leaseMs: number;
+  /** The region this store drives sagas for: copies of a peer's orders are never claimed. */
+  region: string;
+}
+
 export class OrderStore {
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly region: string;
+
   constructor(
     readonly db: Db,
-    readonly owner: string,
-    readonly leaseMs: number,
+    options: OrderStoreOptions,
     private readonly writes: WriteGate = UNGUARDED,
-  ) {}
+  ) {
+    this.owner = options.owner;
+    this.leaseMs = options.leaseMs;
+    this.region = options.region;
+  }
 
   /** Inserts a PENDING order unless its idempotency key is taken; either way returns the key's order. */
   async placeOrGet(order: NewOrder, placed: OutboxEvent): Promise<{ created: boolean; order: StoredOrder }> {
@@ -300,7 +318,8 @@ export class OrderStore {
       () => this.db<{ id: string }[]>`
       UPDATE orders SET lease_owner = ${this.owner}, lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
       WHERE id IN (SELECT id FROM orders
-                   WHERE state IN ('PENDING', 'RESERVED', 'PAID') AND (lease_until IS NULL OR lease_until < now())
+                   WHERE home_region = ${this.region} AND state IN ('PENDING', 'RESERVED', 'PAID')
+                     AND (lease_until IS NULL OR lease_until < now())
                    ORDER BY lease_until NULLS FIRST LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING id`,
     );

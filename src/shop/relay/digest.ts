@@ -25,6 +25,13 @@ export const ORDERS_DIGEST: DigestTable = {
   columns: ["user_id", "idem_key", "home_region", "state", "cancel_reason", "items", "total", "hlc"],
 };
 
+/** The shop's view of each order's payment, as replicated with its order. */
+export const PAYMENTS_DIGEST: DigestTable = {
+  table: "payment",
+  key: "order_id",
+  columns: ["state", "amount", "provider_ref"],
+};
+
 export type BucketDigests = Map<number, string>;
 export type RowDigests = Map<string, string>;
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  applyDecision,
   compareVersions,
   type OrderVersion,
   resolveAll,
@@ -123,5 +124,43 @@ describe("idempotency-key collisions across regions", () => {
     expect(resolveKeyCollision(base, confirmed).survivor).toBe(confirmed);
     const later = { ...base, id: "0", hlc: formatHlc({ wallMs: 200, logical: 0 }) };
     expect(resolveKeyCollision(later, base).survivor).toBe(base);
+  });
+});
+
+describe("applying a shipped version", () => {
+  /** A region that starts without the order and applies `deliveries` one by one, as its relay would. */
+  const held = (deliveries: readonly OrderVersion[]) =>
+    deliveries.reduce<OrderVersion | undefined>((mine, incoming) => {
+      const decision = applyDecision(mine, incoming);
+      return decision.action === "keep" ? mine : incoming;
+    }, undefined);
+
+  it("leaves every region holding the same version whatever it received, in any order, twice or not", () => {
+    fc.assert(
+      fc.property(
+        fc.array(version("1"), { minLength: 1, maxLength: 8 }),
+        fc.func(fc.integer()),
+        (versions, key) => {
+          const elsewhere = [...versions, ...versions.slice(0, 3)].sort((x, y) => key(x) - key(y));
+          expect(held(elsewhere)).toEqual(held(versions));
+          expect(held(versions)).toEqual(resolveAll(versions));
+        },
+      ),
+    );
+  });
+
+  it("calls it a conflict only when two regions wrote different versions", () => {
+    const paid = { ...base, state: "PAID" as const, hlc: formatHlc({ wallMs: 200, logical: 0 }) };
+    expect(applyDecision(base, paid)).toEqual({ action: "replace", conflict: false });
+    expect(applyDecision(paid, base)).toEqual({ action: "keep", conflict: false });
+    expect(applyDecision(base, base)).toEqual({ action: "keep", conflict: false });
+    const stale = {
+      ...base,
+      state: "CANCELLED" as const,
+      cancelReason: "reservation_expired" as const,
+      region: "west",
+    };
+    expect(applyDecision(paid, stale)).toEqual({ action: "replace", conflict: true });
+    expect(applyDecision(undefined, paid)).toEqual({ action: "insert" });
   });
 });

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { type EnvConfig, inventoryEnv, labTokenSchema } from "../config.ts";
+
+/** `chaoscart serve relay`: read with `readEnv(relayEnv)` from ../config.ts. */
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const relayEnv = {
+  /** The source region's primary: its outbox is read, its cursor confirmed. */
+  CHAOSCART_DATABASE_URL: inventoryEnv.CHAOSCART_DATABASE_URL,
+  /** The peer region's primary, where the source's orders are applied. */
+  CHAOSCART_PEER_DATABASE_URL: inventoryEnv.CHAOSCART_DATABASE_URL,
+  CHAOSCART_REGION: inventoryEnv.CHAOSCART_REGION.unwrap(),
+  CHAOSCART_PEER_REGION: inventoryEnv.CHAOSCART_REGION.unwrap(),
+  CHAOSCART_HOST: inventoryEnv.CHAOSCART_HOST,
+  CHAOSCART_PORT: int(0, 65535).default(7105),
+  CHAOSCART_LAB_TOKEN: labTokenSchema,
+  CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
+  /** Outbox entries shipped per transaction at the peer. */
+  CHAOSCART_RELAY_BATCH: int(1, 10_000).default(500),
+  /** How long an idle relay waits before reading the outbox again. */
+  CHAOSCART_RELAY_IDLE_MS: int(1, 60_000).default(20),
+  /** The longest wait between attempts while the source or the peer is unreachable. */
+  CHAOSCART_RELAY_MAX_BACKOFF_MS: int(10, 600_000).default(2_000),
+  /** Not ready while the last read that reached the source's horizon is older than this. */
+  CHAOSCART_RELAY_READY_LAG_MS: int(100, 3_600_000).default(5_000),
+} as const;
+
+export type RelayConfig = EnvConfig<typeof relayEnv>;

@@ -1,0 +1,121 @@
+import { Counter, Gauge, Histogram } from "prom-client";
+import { migrate } from "../db/migrate.ts";
+import { createPool } from "../db/pool.ts";
+import { createApp } from "../http/app.ts";
+import { listen, type RunningService } from "../http/listen.ts";
+import type { RelayConfig } from "./config.ts";
+import { Relay } from "./relay.ts";
+
+/**
+ * `chaoscart serve relay`: one direction of replication between two regions (relay.ts), run by the
+ * source region. Killable and restartable like any service: it keeps no state of its own.
+ */
+export async function startRelayService(config: RelayConfig): Promise<RunningService> {
+  const source = config.CHAOSCART_REGION;
+  const peer = config.CHAOSCART_PEER_REGION;
+  if (source === peer)
+    throw new Error(`CHAOSCART_PEER_REGION must differ from CHAOSCART_REGION (both ${source})`);
+  const sourceDb = createPool(config.CHAOSCART_DATABASE_URL, {
+    max: 3,
+    applicationName: `chaoscart-relay-${source}`,
+  });
+  const peerDb = createPool(config.CHAOSCART_PEER_DATABASE_URL, {
+    max: 3,
+    applicationName: `chaoscart-relay-${source}`,
+  });
+  let relay: Relay | undefined;
+  const app = createApp({
+    service: "relay",
+    logLevel: config.CHAOSCART_LOG_LEVEL,
+    ready: async () => {
+      const caughtUp = relay?.lastCaughtUpAt;
+      if (caughtUp === undefined) throw new Error(`has not reached ${source}'s log horizon yet`);
+      const behindMs = Date.now() - caughtUp;
+      if (behindMs > config.CHAOSCART_RELAY_READY_LAG_MS)
+        throw new Error(`last caught up with ${source} ${behindMs} ms ago`);
+    },
+  });
+  const labels = { source, peer };
+  const events = new Counter({
+    name: "chaoscart_relay_events_total",
+    help: "Outbox entries shipped to the peer",
+    labelNames: ["source", "peer"],
+    registers: [app.metrics],
+  });
+  const applied = new Counter({
+    name: "chaoscart_relay_orders_applied_total",
+    help: "Order versions the peer applied, by outcome (inserted, replaced, kept)",
+    labelNames: ["source", "peer", "outcome"],
+    registers: [app.metrics],
+  });
+  const conflicts = new Counter({
+    name: "chaoscart_relay_conflicts_total",
+    help: "Resolutions recorded in the peer's conflict log",
+    labelNames: ["source", "peer", "kind"],
+    registers: [app.metrics],
+  });
+  const failures = new Counter({
+    name: "chaoscart_relay_apply_errors_total",
+    help: "Failed shipping attempts (retried with backoff)",
+    labelNames: ["source", "peer"],
+    registers: [app.metrics],
+  });
+  const lag = new Histogram({
+    name: "chaoscart_relay_lag_seconds",
+    help: "From a change's write at the source to its apply at the peer",
+    labelNames: ["source", "peer"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [app.metrics],
+  });
+  let lastBacklog = 0;
+  new Gauge({
+    name: "chaoscart_relay_backlog_events",
+    help: "Source outbox entries the peer has not applied (what the source retains for it)",
+    labelNames: ["source", "peer"],
+    registers: [app.metrics],
+    async collect() {
+      lastBacklog = (await relay?.backlog().catch(() => lastBacklog)) ?? lastBacklog;
+      this.set(labels, lastBacklog);
+    },
+  });
+  try {
+    await migrate(sourceDb);
+    await migrate(peerDb);
+  } catch (error) {
+    await Promise.allSettled([sourceDb.end({ timeout: 2 }), peerDb.end({ timeout: 2 }), app.close()]);
+    throw error;
+  }
+  relay = new Relay({
+    source: { region: source, db: sourceDb },
+    peer: { region: peer, db: peerDb },
+    batchSize: config.CHAOSCART_RELAY_BATCH,
+    idleMs: config.CHAOSCART_RELAY_IDLE_MS,
+    maxBackoffMs: config.CHAOSCART_RELAY_MAX_BACKOFF_MS,
+    telemetry: {
+      shipped(entries, outcome, lagSeconds) {
+        events.inc(labels, entries);
+        applied.inc({ ...labels, outcome: "inserted" }, outcome.inserted);
+        applied.inc({ ...labels, outcome: "replaced" }, outcome.replaced);
+        applied.inc({ ...labels, outcome: "kept" }, outcome.kept);
+        if (outcome.conflicts > 0)
+          conflicts.inc({ ...labels, kind: "concurrent-versions" }, outcome.conflicts);
+        if (outcome.keyCollisions > 0)
+          conflicts.inc({ ...labels, kind: "key-collision" }, outcome.keyCollisions);
+        for (const seconds of lagSeconds) lag.observe(labels, seconds);
+      },
+      failed(error) {
+        failures.inc(labels);
+        app.log.warn({ err: error }, `shipping ${source} -> ${peer} failed; retrying`);
+      },
+    },
+  });
+  const running = relay;
+  app.addHook("onClose", async () => {
+    await running.stop();
+    await Promise.allSettled([sourceDb.end({ timeout: 2 }), peerDb.end({ timeout: 2 })]);
+  });
+  running.start();
+  const listening = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
+  app.log.info({ port: listening.port, source, peer }, "relay listening");
+  return listening;
+}

@@ -1,0 +1,225 @@
+import postgres, { type Sql } from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../../src/shop/db/migrate.ts";
+import { OrderStore } from "../../../src/shop/orders/store.ts";
+import { compareTable, ORDERS_DIGEST, PAYMENTS_DIGEST } from "../../../src/shop/relay/digest.ts";
+import { Relay } from "../../../src/shop/relay/relay.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+
+/**
+ * Replication between two regions (issue "active-active, part 1" §3, §4): each "region" is a
+ * database of one test cluster, with the shop schema; a Relay per direction ships one to the other.
+ */
+
+let database: TestDatabase;
+let east: Sql;
+let west: Sql;
+let eastStore: OrderStore;
+let westStore: OrderStore;
+
+beforeAll(async () => {
+  database = await startTestDatabase();
+  east = database.sql;
+  await east`CREATE DATABASE west`;
+  const url = new URL(database.url);
+  url.pathname = "/west";
+  west = postgres(url.toString(), { max: 4, onnotice: () => {} });
+  await migrate(west);
+  eastStore = new OrderStore(east, { owner: "east-1", leaseMs: 60_000, region: "east" });
+  westStore = new OrderStore(west, { owner: "west-1", leaseMs: 60_000, region: "west" });
+});
+
+afterAll(async () => {
+  await west?.end({ timeout: 2 });
+  await database?.stop();
+});
+
+const relay = (from: "east" | "west", batchSize = 500) =>
+  new Relay({
+    source: from === "east" ? { region: "east", db: east } : { region: "west", db: west },
+    peer: from === "east" ? { region: "west", db: west } : { region: "east", db: east },
+    batchSize,
+    idleMs: 10,
+    maxBackoffMs: 100,
+  });
+
+/** Ships until the source's log has nothing more below its horizon; returns the batches' outcomes summed. */
+async function drain(r: Relay) {
+  const total = { entries: 0, inserted: 0, replaced: 0, kept: 0, conflicts: 0, keyCollisions: 0 };
+  for (;;) {
+    const shipped = await r.shipOnce();
+    if (shipped.entries === 0) return total;
+    for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += shipped[key];
+  }
+}
+
+let sequence = 0;
+let clock = 1_000;
+const hlc = () => `${String(++clock).padStart(15, "0")}.000000`;
+
+async function place(store: OrderStore, region: string) {
+  const id = `${region}-order-${++sequence}`;
+  const { order } = await store.placeOrGet(
+    {
+      id,
+      userId: `user-${sequence}`,
+      idemKey: `user-${sequence}:key`,
+      fingerprint: "f",
+      homeRegion: region,
+      items: [{ sku: "A", qty: 1, price: 100 }],
+      total: 100,
+      hlc: hlc(),
+    },
+    { event: "OrderPlaced", payload: {}, hlc: hlc() },
+  );
+  return order.id;
+}
+
+async function confirm(store: OrderStore, id: string) {
+  await store.advance(id, "PENDING", "RESERVED", { event: "Reserved", payload: {}, hlc: hlc() });
+  await store.advance(
+    id,
+    "RESERVED",
+    "PAID",
+    { event: "Paid", payload: {}, hlc: hlc() },
+    {
+      state: "CAPTURED",
+      amount: 100,
+      providerRef: `ref-${id}`,
+    },
+  );
+  await store.advance(id, "PAID", "CONFIRMED", { event: "Confirmed", payload: {}, hlc: hlc() });
+}
+
+async function converged() {
+  const orders = await compareTable(east, west, ORDERS_DIGEST, 16);
+  const payments = await compareTable(east, west, PAYMENTS_DIGEST, 16);
+  return { orders: orders.rows, payments: payments.rows };
+}
+
+const NO_DIFFERENCE = { missingAtTarget: [], unknownAtSource: [], differing: [] };
+
+describe("relay between two regions", () => {
+  it("ships every order and payment of each region to the other, and the regions converge", async () => {
+    const eastIds = [await place(eastStore, "east"), await place(eastStore, "east")];
+    const westIds = [await place(westStore, "west")];
+    await confirm(eastStore, eastIds[0] as string);
+    await confirm(westStore, westIds[0] as string);
+    const toWest = await drain(relay("east", 2));
+    const toEast = await drain(relay("west"));
+    expect(toWest.inserted).toBe(2);
+    expect(toEast.inserted).toBe(1);
+    expect(await converged()).toEqual({ orders: NO_DIFFERENCE, payments: NO_DIFFERENCE });
+    const [copy] =
+      await west`SELECT state, home_region, lease_until FROM orders WHERE id = ${eastIds[0] as string}`;
+    expect(copy).toEqual({ state: "CONFIRMED", home_region: "east", lease_until: null });
+  });
+
+  it("repeats nothing when restarted, even if the source never heard that the peer applied", async () => {
+    const id = await place(eastStore, "east");
+    const first = relay("east");
+    expect((await drain(first)).inserted).toBe(1);
+    // The confirmation at the source is lost (a crash right after the peer committed).
+    await east`UPDATE outbox_cursor SET txid = '0', id = 0 WHERE consumer = 'relay:west'`;
+    const restarted = relay("east");
+    expect(await drain(restarted)).toMatchObject({ entries: 0 });
+    // And a replayed batch (the peer's position lost too) changes nothing: versions are idempotent.
+    await west`DELETE FROM replication_applied WHERE source_region = 'east'`;
+    const replay = await drain(relay("east"));
+    expect(replay).toMatchObject({ inserted: 0, replaced: 0, conflicts: 0 });
+    expect(replay.kept).toBeGreaterThan(0);
+    const [row] = await west`SELECT state FROM orders WHERE id = ${id}`;
+    expect(row?.state).toBe("PENDING");
+  });
+
+  it("ships a transaction that committed after later ones, once (the horizon holds the cursor back)", async () => {
+    await drain(relay("east"));
+    const held = await east.reserve();
+    await held`BEGIN`;
+    await held`INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc)
+               VALUES ('east-held', 'u-held', 'u-held:key', 'f', 'east', 'PENDING', '[]', 0, ${hlc()})`;
+    await held`INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+               VALUES ('order', 'east-held', 'OrderPlaced', '{}', ${hlc()})`;
+    const later = await place(eastStore, "east");
+    const r = relay("east");
+    const before = await drain(r);
+    expect(before.inserted).toBe(0);
+    await held`COMMIT`;
+    held.release();
+    const after = await drain(r);
+    expect(after.inserted).toBe(2);
+    const rows = await west`SELECT id FROM orders WHERE id IN ('east-held', ${later}) ORDER BY id`;
+    expect(rows.map((r) => r.id).sort()).toEqual(["east-held", later].sort());
+  });
+
+  it("resolves two regions' versions of one order the same way in both, and logs the conflict in each", async () => {
+    const id = await place(eastStore, "east");
+    await drain(relay("east"));
+    // A stale owner in the west cancels the order by timeout while the east, its home, captures and confirms it.
+    await west`UPDATE orders SET state = 'CANCELLED', cancel_reason = 'timeout',
+                 version_hlc = ${hlc()}, version_region = 'west' WHERE id = ${id}`;
+    await west`INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc) VALUES ('order', ${id}, 'Cancelled', '{}', ${hlc()})`;
+    await confirm(eastStore, id);
+    await drain(relay("west"));
+    await drain(relay("east"));
+    const states = await Promise.all(
+      [east, west].map((db) => db`SELECT state, cancel_reason FROM orders WHERE id = ${id}`),
+    );
+    expect(states.map((rows) => rows[0])).toEqual([
+      { state: "CONFIRMED", cancel_reason: null },
+      { state: "CONFIRMED", cancel_reason: null },
+    ]);
+    for (const db of [east, west]) {
+      const log =
+        await db`SELECT kind, kept->>'state' AS kept, discarded->>'state' AS discarded FROM conflict_log WHERE order_id = ${id}`;
+      expect(log).toEqual([{ kind: "concurrent-versions", kept: "CONFIRMED", discarded: "CANCELLED" }]);
+    }
+    expect(await converged()).toEqual({ orders: NO_DIFFERENCE, payments: NO_DIFFERENCE });
+  });
+
+  it("logs a cross-region idempotency-key collision instead of applying it", async () => {
+    const key = "user-collide:key";
+    for (const [db, region] of [
+      [east, "east"],
+      [west, "west"],
+    ] as const) {
+      await db`INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc)
+               VALUES (${`${region}-collide`}, 'user-collide', ${key}, 'f', ${region}, 'PENDING', '[]', 0, ${hlc()})`;
+      await db`INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+               VALUES ('order', ${`${region}-collide`}, 'OrderPlaced', '{}', ${hlc()})`;
+    }
+    expect((await drain(relay("east"))).keyCollisions).toBe(1);
+    const [logged] =
+      await west`SELECT kind, kept->>'id' AS kept, discarded->>'id' AS discarded FROM conflict_log WHERE order_id = 'east-collide'`;
+    expect(logged).toEqual({ kind: "key-collision", kept: "west-collide", discarded: "east-collide" });
+  });
+
+  it("never lets a region's recovery loop drive a copy of a peer's in-flight order", async () => {
+    const id = await place(eastStore, "east");
+    await east`UPDATE orders SET lease_until = now() - interval '1 hour' WHERE id = ${id}`;
+    await drain(relay("east"));
+    expect(await westStore.claimStale(1_000)).not.toContain(id);
+    expect(await eastStore.claimStale(1_000)).toContain(id);
+  });
+
+  it("keeps shipping in the background and resumes after the peer was unreachable", async () => {
+    const failing = new Relay({
+      source: { region: "east", db: east },
+      peer: {
+        region: "west",
+        db: postgres("postgres://nobody@127.0.0.1:1/none", { max: 1, connect_timeout: 1 }),
+      },
+      batchSize: 10,
+      idleMs: 10,
+      maxBackoffMs: 100,
+    });
+    await expect(failing.shipOnce()).rejects.toThrow();
+    const background = relay("east");
+    background.start();
+    const id = await place(eastStore, "east");
+    await expect
+      .poll(async () => (await west`SELECT 1 FROM orders WHERE id = ${id}`).length, { timeout: 5_000 })
+      .toBe(1);
+    await background.stop();
+  });
+});
