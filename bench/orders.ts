@@ -26,7 +26,7 @@ import { checkTerminalSagas } from "../src/lab/checkers/terminal-sagas.ts";
 import { isUnreadable, readFinalState } from "../src/lab/experiments/final-state.ts";
 import { sagasInFlight, waitForSagas } from "../src/lab/experiments/settle.ts";
 import type { HistoryOp } from "../src/lab/history/op.ts";
-import { type ServiceRole, startTopology, type Topology } from "../src/lab/topology/launcher.ts";
+import { startTopology, type Topology } from "../src/lab/topology/launcher.ts";
 import { findPgBinaries, type PgCluster } from "../src/lab/topology/postgres/index.ts";
 import { BENCH_SERVICE_ENV } from "../src/lab/topology/service-env.ts";
 import type { ServiceProcess } from "../src/lab/topology/service-process.ts";
@@ -74,7 +74,7 @@ const OTHER_CPU_WARN_PERCENT = 25;
 const LOOP_TIMER_MS = 10;
 const PROFILE_HOOK = new URL("./cpu-profile-hook.mjs", import.meta.url).href;
 const ROLES = ["inventory", "payment-sim", "order", "gateway"] as const;
-export type Role = ServiceRole;
+export type Role = (typeof ROLES)[number];
 
 /** `order:CHAOSCART_DB_POOL_MAX=40` → { order: { CHAOSCART_DB_POOL_MAX: "40" } }, accumulated over repeats. */
 export function parseServiceEnv(

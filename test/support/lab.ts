@@ -13,16 +13,23 @@ export interface TestLab {
   stop(): Promise<void>;
 }
 
+export interface TestLabOptions {
+  builtInBug?: BuiltInBug;
+  /** Default: one region, "east". */
+  regions?: string[];
+}
+
 /**
- * A single-region lab as `chaoscart verify` launches it (sync replica, fault links, the lab's service
- * settings), in a fresh temporary directory, optionally with a built-in bug.
+ * A lab as `chaoscart verify` launches it (sync replica, fault links, the lab's service settings),
+ * in a fresh temporary directory, optionally with a built-in bug or several regions.
  */
-export async function launchTestLab(prefix: string, builtInBug?: BuiltInBug): Promise<TestLab> {
+export async function launchTestLab(prefix: string, options: TestLabOptions = {}): Promise<TestLab> {
+  const { builtInBug } = options;
   const dir = mkdtempSync(path.join(tmpdir(), `chaoscart-${prefix}-`));
   chmodSync(dir, 0o755); // PostgreSQL runs as another user and must reach its data dirs
   try {
     const topology = await startTopology({
-      regions: ["east"],
+      regions: options.regions ?? ["east"],
       replication: "sync",
       workDir: path.join(dir, "lab"),
       serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },

@@ -93,7 +93,12 @@ export function createNemesis(topology: Topology, input: unknown): Nemesis {
     case "primary-failover": {
       if (stopAfterMs !== undefined) throw new NemesisSpecError("duration", "a failover is not reversible");
       const region = resolveRegion(topology, spec.target, ["primary"]);
-      const names = spec.links ?? linkNames.writes(region.name);
+      const names =
+        spec.links ??
+        linkNames.writes(
+          region.name,
+          topology.regions.map((r) => r.name),
+        );
       const writeLinks = names.map((name, i) => {
         const link = topology.links.get(name);
         if (!link) throw new NemesisSpecError(`links.${i}`, `no link "${name}" in the topology`);

@@ -12,8 +12,17 @@ import { NemesisSpecError } from "./spec.ts";
 /** The launcher's link names for one region. */
 export const linkNames = {
   replication: (region: string) => `${region}/replication`,
-  /** The links services write through: what a failover repoints. */
-  writes: (region: string) => [`${region}/order->primary`, `${region}/inventory->primary`],
+  /**
+   * The links services write through: what a failover repoints. With several regions, the relays'
+   * links to the region's primary too: its own relays read its outbox there, and every peer's relay
+   * applies its changes there (over the WAN).
+   */
+  writes: (region: string, regions: readonly string[] = [region]) => [
+    `${region}/order->primary`,
+    `${region}/inventory->primary`,
+    ...(regions.length > 1 ? [`${region}/relay->primary`] : []),
+    ...regions.filter((peer) => peer !== region).map((peer) => `${peer}/relay->${region}-primary`),
+  ],
   orderPrimary: (region: string) => `${region}/order->primary`,
 };
 

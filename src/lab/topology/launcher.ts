@@ -15,8 +15,24 @@ import { ServiceProcess } from "./service-process.ts";
  *                                      ├────► {r}/order->primary ───► primary ◄── {r}/inventory->primary ◄── inventory
  *                                      └────► {r}/order->replica ───► replica ── {r}/replication ──► primary
  *
+ * With several regions, each region also gets its own gateway, and the regions are joined over the
+ * WAN, every cross-region connection through a link with the WAN profile (one-way latency ± jitter):
+ *
+ *   {r}/gateway ─► {r}/gateway->{p}-order ─► order of region p   (a unit homed in p)
+ *   {r}/relay-{p} ─► {r}/relay->primary ─► r's primary            (r's outbox, read in commit order)
+ *             └───► {r}/relay->{p}-primary ─► p's primary          (r's orders applied in p)
+ *
  * A library first (the experiment runner calls it); `chaoscart lab up` is a thin command around it.
  */
+
+/** One-way latency and jitter on every cross-region link (both directions). */
+export interface WanProfile {
+  latencyMs: number;
+  jitterMs: number;
+}
+
+/** A continent apart, roughly: 20 ± 5 ms each way. */
+export const DEFAULT_WAN: WanProfile = { latencyMs: 20, jitterMs: 5 };
 
 export interface TopologyOptions {
   regions: string[];
@@ -39,17 +55,23 @@ export interface TopologyOptions {
    * regression guard. `stock-from-replica` also gives the inventory a link to the replica.
    */
   builtInBug?: BuiltInBug;
+  /** The WAN between regions (ignored with one region, or without links); default DEFAULT_WAN. */
+  wan?: WanProfile;
   /** A service died without the lab asking. The lab reports it and does not restart it. */
   onServiceExit?: (service: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
-export type ServiceRole = "inventory" | "payment-sim" | "order" | "gateway";
+export type ServiceRole = "inventory" | "payment-sim" | "order" | "gateway" | "relay";
 
 export interface RegionTopology {
   name: string;
   code: number;
   cluster: PgCluster;
-  services: Record<Exclude<ServiceRole, "gateway">, ServiceProcess>;
+  services: Record<Exclude<ServiceRole, "gateway" | "relay">, ServiceProcess>;
+  /** The region's own gateway (the first region's is also `Topology.gateway`). */
+  gateway: ServiceProcess;
+  /** One relay per peer region, by peer name: ships this region's changes there. */
+  relays: Map<string, ServiceProcess>;
 }
 
 export interface ComponentRow {
@@ -68,9 +90,13 @@ export interface Topology {
   /** The deliberate bug the shop was launched with; undefined for the real shop. */
   builtInBug?: BuiltInBug;
   regions: RegionTopology[];
+  /** The first region's gateway: where a single-region client sends its requests. */
   gateway: ServiceProcess;
   links: LinkRegistry;
-  /** Every service by `<region>/<role>`, plus `gateway`. */
+  /**
+   * Every service by `<region>/<role>` (relays as `<region>/relay-<peer>`), plus `gateway` (the
+   * first region's); other regions' gateways are `<region>/gateway`.
+   */
   services(): Map<string, ServiceProcess>;
   components(): ComponentRow[];
   stop(): Promise<void>;
@@ -97,7 +123,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   if (options.builtInBug) log(`BUILT-IN BUG "${options.builtInBug}": this shop is deliberately broken`);
 
   const stop = async () => {
-    await Promise.allSettled([gateway, ...started].map((s) => s?.stop()));
+    await Promise.allSettled(started.map((s) => s.stop()));
     await links.closeAll();
     await Promise.allSettled(clusters.map((c) => c.stop()));
     if (!options.keep) rmSync(options.workDir, { recursive: true, force: true });
@@ -108,7 +134,9 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   /** Where a service reaches `port`: through a new fault link `{region}/{name}`, or directly. */
   const via = async (region: string, name: string, port: number): Promise<{ port: number }> =>
     withLinks ? links.start({ name: `${region}/${name}`, upstream: localhost(port) }) : { port };
-  const gatewayToOrder = new Map<string, number>();
+  const orderPorts = new Map<string, number>();
+  const gateways = new Map<string, ServiceProcess>();
+  const built: Omit<RegionTopology, "gateway" | "relays">[] = [];
 
   try {
     for (const [code, region] of options.regions.entries()) {
@@ -187,33 +215,94 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         CHAOSCART_INVENTORY_URL: `http://127.0.0.1:${orderInventory.port}`,
         CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
       });
-      gatewayToOrder.set(region, (await link("gateway->order", order.port)).port);
-      regions.push({
-        name: region,
-        code,
-        cluster,
-        services: { inventory, "payment-sim": paymentSim, order },
-      });
+      orderPorts.set(region, order.port);
+      built.push({ name: region, code, cluster, services: { inventory, "payment-sim": paymentSim, order } });
     }
 
-    const regionList = regions
-      .map((r) => `${r.name}=http://127.0.0.1:${gatewayToOrder.get(r.name)}`)
-      .join(",");
-    log("starting gateway");
-    gateway = await ServiceProcess.start({
-      role: "gateway",
-      logFile: path.join(options.workDir, "gateway.log"),
-      onUnexpectedExit: (code, signal) => options.onServiceExit?.("gateway", code, signal),
-      env: {
-        CHAOSCART_REGIONS: regionList,
-        CHAOSCART_ADMIN_TOKEN: token,
-        CHAOSCART_SERVICE_TOKEN: serviceToken,
-        CHAOSCART_LOG_LEVEL: "info",
-        ...options.serviceEnv,
-        ...options.roleEnv?.gateway,
-        ...bugEnv,
-      },
-    });
+    const wan = options.wan ?? DEFAULT_WAN;
+    /** A cross-region link: the WAN profile both ways, on top of whatever an experiment injects. */
+    const wanLink = async (region: string, name: string, port: number) => {
+      const linked = await via(region, name, port);
+      const link = links.get(`${region}/${name}`);
+      if (link && wan.latencyMs + wan.jitterMs > 0) {
+        for (const direction of ["upstream", "downstream"] as const) {
+          link.addToxic({
+            type: "latency",
+            direction,
+            attributes: { latencyMs: wan.latencyMs, jitterMs: wan.jitterMs },
+          });
+        }
+      }
+      return linked;
+    };
+    if (built.length > 1) log(`WAN between regions: ${wan.latencyMs} ± ${wan.jitterMs} ms each way`);
+
+    for (const region of built) {
+      const upstreams: string[] = [];
+      for (const home of built) {
+        const port = orderPorts.get(home.name) as number;
+        const linked =
+          home.name === region.name
+            ? await via(region.name, "gateway->order", port)
+            : await wanLink(region.name, `gateway->${home.name}-order`, port);
+        upstreams.push(`${home.name}=http://127.0.0.1:${linked.port}`);
+      }
+      const name = region === built[0] ? "gateway" : `${region.name}/gateway`;
+      log(`${region.name}: starting gateway`);
+      const gateway = await ServiceProcess.start({
+        role: "gateway",
+        logFile: path.join(
+          options.workDir,
+          region === built[0] ? "gateway.log" : `${region.name}-gateway.log`,
+        ),
+        onUnexpectedExit: (code, signal) => options.onServiceExit?.(name, code, signal),
+        env: {
+          CHAOSCART_REGIONS: upstreams.join(","),
+          CHAOSCART_REGION: region.name,
+          CHAOSCART_ADMIN_TOKEN: token,
+          CHAOSCART_SERVICE_TOKEN: serviceToken,
+          CHAOSCART_LOG_LEVEL: "info",
+          ...options.serviceEnv,
+          ...options.roleEnv?.gateway,
+          ...bugEnv,
+        },
+      });
+      started.push(gateway);
+      gateways.set(region.name, gateway);
+    }
+
+    for (const region of built) {
+      const relays = new Map<string, ServiceProcess>();
+      const password = region.cluster.password;
+      const local =
+        built.length > 1 ? await via(region.name, "relay->primary", region.cluster.primary.port) : undefined;
+      for (const peer of built) {
+        if (peer === region || !local) continue;
+        const remote = await wanLink(region.name, `relay->${peer.name}-primary`, peer.cluster.primary.port);
+        log(`${region.name}: starting relay to ${peer.name}`);
+        const name = `${region.name}/relay-${peer.name}`;
+        const relay = await ServiceProcess.start({
+          role: "relay",
+          logFile: path.join(options.workDir, `${region.name}-relay-${peer.name}.log`),
+          onUnexpectedExit: (code, signal) => options.onServiceExit?.(name, code, signal),
+          env: {
+            CHAOSCART_REGION: region.name,
+            CHAOSCART_PEER_REGION: peer.name,
+            CHAOSCART_DATABASE_URL: pgUrl(local.port, "chaoscart", password),
+            CHAOSCART_PEER_DATABASE_URL: pgUrl(remote.port, "chaoscart", peer.cluster.password),
+            CHAOSCART_LAB_TOKEN: token,
+            CHAOSCART_LOG_LEVEL: "info",
+            ...options.serviceEnv,
+            ...options.roleEnv?.relay,
+          },
+        });
+        started.push(relay);
+        relays.set(peer.name, relay);
+      }
+      regions.push({ ...region, gateway: gateways.get(region.name) as ServiceProcess, relays });
+    }
+    gateway = gateways.get(built[0]?.name ?? "");
+    if (!gateway) throw new Error("no gateway started");
   } catch (error) {
     await stop();
     throw error;
@@ -225,6 +314,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     for (const region of regions) {
       for (const [role, process] of Object.entries(region.services))
         all.set(`${region.name}/${role}`, process);
+      for (const [peer, process] of region.relays) all.set(`${region.name}/relay-${peer}`, process);
+      if (region.gateway !== gatewayProcess) all.set(`${region.name}/gateway`, region.gateway);
     }
     all.set("gateway", gatewayProcess);
     return all;

@@ -31,6 +31,9 @@ const userIdSchema = z.string().min(1).max(USER_ID_MAX);
 /** Only `userId` matters to the gateway; the order service validates the rest of the body. */
 const orderBody = z.looseObject({ userId: userIdSchema });
 const orderParams = z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a snowflake id (1-20 digits)") });
+/** Response header naming the region a request was routed to. */
+export const SERVED_BY_HEADER = "x-chaoscart-region";
+
 const regionName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
 const routingUpdate = z.object({
   version: z.number().int().min(1),
@@ -158,6 +161,8 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
     const base = upstreams.get(target.region);
     if (base === undefined) throw new Error(`no upstream configured for region ${target.region}`);
     const service = `the order service of region ${target.region}`;
+    // Which region served (or was asked to serve) the request: the unit's home, local or across the WAN.
+    reply.header(SERVED_BY_HEADER, target.region);
     const started = performance.now();
     // Exactly one outcome per upstream call: the deadline, a response, or a failure, whichever is first.
     let settled = false;

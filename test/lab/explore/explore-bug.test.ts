@@ -21,7 +21,7 @@ let lab: TestLab;
 let dir: string;
 let topology: Topology;
 beforeAll(async () => {
-  lab = await launchTestLab("explore", "no-compensation");
+  lab = await launchTestLab("explore", { builtInBug: "no-compensation" });
   ({ dir, topology } = lab);
 }, 120_000);
 afterAll(() => lab?.stop(), 60_000);
