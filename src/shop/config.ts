@@ -76,6 +76,14 @@ export const orderEnv = {
   CHAOSCART_REGION: inventoryEnv.CHAOSCART_REGION,
   /** This region's position in the deployment's region list; it is written into every order id. */
   CHAOSCART_REGION_CODE: int(0, 31).default(0),
+  /**
+   * Every region of the deployment, in code order (comma-separated); unset: this region alone. Seeds
+   * the unit ownership table (slot i → region i mod n, epoch 1) when a database has none yet.
+   */
+  CHAOSCART_DEPLOYMENT_REGIONS: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}(,[a-z][a-z0-9-]{0,31})*$/, "expected comma-separated region names")
+    .optional(),
   /** Distinguishes order-id generators within a region; default: random. */
   CHAOSCART_WORKER_ID: int(0, 127).optional(),
   CHAOSCART_ADMIN_TOKEN: adminTokenSchema,

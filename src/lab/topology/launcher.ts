@@ -212,6 +212,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         CHAOSCART_DATABASE_URL: url(orderPrimary.port),
         ...(orderReplica ? { CHAOSCART_REPLICA_URL: url(orderReplica.port) } : {}),
         CHAOSCART_REGION_CODE: String(code),
+        CHAOSCART_DEPLOYMENT_REGIONS: options.regions.join(","),
         CHAOSCART_INVENTORY_URL: `http://127.0.0.1:${orderInventory.port}`,
         CHAOSCART_PAYMENT_URL: `http://127.0.0.1:${orderPayment.port}`,
       });

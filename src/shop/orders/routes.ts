@@ -6,8 +6,10 @@ import { formatHlc } from "../domain/hlc.ts";
 import { skuSchema } from "../domain/identifiers.ts";
 import type { SnowflakeGenerator } from "../domain/ids.ts";
 import { isTerminal, normaliseItems, requestFingerprint, total } from "../domain/order.ts";
+import { slotOf } from "../domain/slots.ts";
 import type { ServiceApp } from "../http/app.ts";
 import type { OrderSaga } from "./saga.ts";
+import { NotSlotOwnerError } from "./slots.ts";
 import type { OrderStore, StoredOrder } from "./store.ts";
 
 const userIdSchema = z
@@ -80,22 +82,38 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       const priced = items.map((item) => ({ ...item, price: prices.get(item.sku) ?? 0 }));
       const hlc = formatHlc(options.clock.now());
       const idempotencyKey = request.headers["idempotency-key"];
-      const { created, order } = await store.placeOrGet(
-        {
-          id: options.ids.next(),
-          userId,
-          // Built-in bug "ignore-idempotency" (lab regression guard): the order is keyed by the request
-          // id, which every retry of the client renews, instead of the client's Idempotency-Key.
-          idemKey: options.builtInBug === "ignore-idempotency" ? request.id : idempotencyKey,
-          fingerprint: requestFingerprint(userId, items),
-          homeRegion: options.region,
-          items: priced,
-          total: total(priced),
-          hlc,
-        },
-        // The event records the key the client sent: what the order answers to, whatever the dedupe did.
-        { event: "OrderPlaced", payload: { userId, idempotencyKey, items: priced }, hlc },
-      );
+      const placement = await store
+        .placeOrGet(
+          {
+            id: options.ids.next(),
+            userId,
+            // Built-in bug "ignore-idempotency" (lab regression guard): the order is keyed by the request
+            // id, which every retry of the client renews, instead of the client's Idempotency-Key.
+            idemKey: options.builtInBug === "ignore-idempotency" ? request.id : idempotencyKey,
+            fingerprint: requestFingerprint(userId, items),
+            homeRegion: options.region,
+            slot: slotOf(userId),
+            items: priced,
+            total: total(priced),
+            hlc,
+          },
+          // The event records the key the client sent: what the order answers to, whatever the dedupe did.
+          { event: "OrderPlaced", payload: { userId, idempotencyKey, items: priced }, hlc },
+        )
+        .catch((error: unknown) => {
+          if (error instanceof NotSlotOwnerError) return error;
+          throw error;
+        });
+      if (placement instanceof NotSlotOwnerError) {
+        // Fenced: this region does not own the user's unit (it moved, or has not arrived yet).
+        return reply.code(421).send({
+          error: "not_slot_owner",
+          message: `${placement.message}; nothing was written`,
+          slot: placement.slot,
+          ...(placement.owner ? { owner: placement.owner.region, epoch: placement.owner.epoch } : {}),
+        });
+      }
+      const { created, order } = placement;
       if (!created && order.fingerprint !== requestFingerprint(userId, items)) {
         return reply.code(422).send({
           error: "idempotency_key_reused",

@@ -1,12 +1,13 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { CatalogReader, type Sku } from "../catalog/catalog.ts";
 import { registerCatalogRoutes } from "../catalog/routes.ts";
-import type { OrderConfig } from "../config.ts";
+import { ConfigError, type OrderConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { ReplicaRouter } from "../db/replica-router.ts";
 import { createDatabaseApp, registerDataRoutes } from "../db/service-database.ts";
 import { HybridLogicalClock } from "../domain/hlc.ts";
 import { SnowflakeGenerator } from "../domain/ids.ts";
+import { DEFAULT_SLOT_COUNT } from "../domain/slots.ts";
 import { registerRealm } from "../http/bearer-token.ts";
 import { JsonClient } from "../http/json-client.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
@@ -20,11 +21,14 @@ import { lookupPrices } from "./pricing.ts";
 import { RecoveryLoop } from "./recovery.ts";
 import { registerOrderRoutes } from "./routes.ts";
 import { OrderSaga } from "./saga.ts";
+import { registerSlotRoutes } from "./slot-routes.ts";
+import { seedSlots } from "./slots.ts";
 import { OrderStore } from "./store.ts";
 import { VoidWatch } from "./void-watch.ts";
 
 /** Composes the order service: pool, migrations, dependency clients with their policies, saga, recovery, routes. */
 export async function startOrderService(config: OrderConfig): Promise<RunningService> {
+  const regions = deploymentRegions(config);
   const bug = config.CHAOSCART_BUILT_IN_BUG;
   const { app, database } = await createDatabaseApp({
     service: "order",
@@ -94,6 +98,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     { owner, leaseMs: config.CHAOSCART_ORDER_LEASE_MS, region: config.CHAOSCART_REGION },
     database.guard,
   );
+  await seedSlots(db, regions, DEFAULT_SLOT_COUNT);
   const clock = new HybridLogicalClock();
   let saga: OrderSaga | undefined;
   const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);
@@ -158,6 +163,12 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
       });
     }),
   );
+  registerSlotRoutes(app, {
+    db,
+    region: config.CHAOSCART_REGION,
+    regions,
+    adminToken: config.CHAOSCART_ADMIN_TOKEN,
+  });
   app.addHook("onClose", async () => {
     await recovery.stop();
     await saga?.drain();
@@ -175,4 +186,16 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     app.log.warn({ builtInBug: bug }, `BUILT-IN BUG "${bug}" IS SWITCHED ON: this is not the real shop`);
   app.log.info({ port: running.port, owner }, "order service listening");
   return running;
+}
+
+/** The deployment's regions in code order; this region must be the entry its code names. */
+function deploymentRegions(config: OrderConfig): string[] {
+  const regions = config.CHAOSCART_DEPLOYMENT_REGIONS?.split(",") ?? [config.CHAOSCART_REGION];
+  const code = config.CHAOSCART_DEPLOYMENT_REGIONS ? config.CHAOSCART_REGION_CODE : 0;
+  if (regions[code] !== config.CHAOSCART_REGION || new Set(regions).size !== regions.length) {
+    throw new ConfigError([
+      `CHAOSCART_DEPLOYMENT_REGIONS: expected distinct regions with ${config.CHAOSCART_REGION} at position ${code} (CHAOSCART_REGION_CODE) (got ${JSON.stringify(config.CHAOSCART_DEPLOYMENT_REGIONS)})`,
+    ]);
+  }
+  return regions;
 }

@@ -1,5 +1,6 @@
 import type { Db } from "../db/pool.ts";
 import type { ActiveState, CancelReason, Order, OrderItem, OrderState } from "../domain/order.ts";
+import { NotSlotOwnerError, slotOwner } from "./slots.ts";
 
 /** SQL for orders, their payments and the outbox. Every state change writes its outbox event in the same transaction. */
 
@@ -12,6 +13,8 @@ export interface NewOrder {
   idemKey: string;
   fingerprint: string;
   homeRegion: string;
+  /** The user's unit: the order is placed only while `homeRegion` owns it (slots.ts). */
+  slot: number;
   items: OrderItem[];
   total: number;
   hlc: string;
@@ -89,12 +92,18 @@ const CONFIRM_DESPITE_CANCEL = TRANSITION(`
   UPDATE orders SET state = 'CONFIRMED', cancel_reason = NULL, updated_at = now(), ${VERSION}, lease_until = NULL
   WHERE id = $1 AND state = 'PAID' AND cancel_reason IS NOT NULL`);
 
-/** Inserts the order unless its key is taken, with its OrderPlaced event; answers the key's order either way. */
+/**
+ * Inserts the order unless its key is taken, with its OrderPlaced event; answers the key's order
+ * either way. Fenced: only while this region ($5) owns the user's slot ($13), read under a share
+ * lock, so a slot move at this region waits for this statement and every later one sees the move.
+ */
 const PLACE = `
-  WITH placed AS (
+  WITH owner AS (SELECT region FROM slot_owner WHERE slot = $13::int FOR SHARE),
+  placed AS (
     INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc,
                         version_hlc, version_region, lease_owner, lease_until)
-    VALUES ($1, $2, $3, $4, $5, 'PENDING', $6::text::jsonb, $7::bigint, $8, $8, $5, $9, now() + $10::int * interval '1 millisecond')
+    SELECT $1, $2, $3, $4, $5, 'PENDING', $6::text::jsonb, $7::bigint, $8, $8, $5, $9, now() + $10::int * interval '1 millisecond'
+    WHERE EXISTS (SELECT 1 FROM owner WHERE region = $5)
     ON CONFLICT (idem_key) DO NOTHING RETURNING ${ORDER_COLUMNS}),
   emitted AS (
     INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
@@ -151,6 +160,7 @@ export class OrderStore {
           this.leaseMs,
           placed.event,
           JSON.stringify(placed.payload),
+          order.slot,
         ],
         { prepare: true },
       ),
@@ -159,8 +169,11 @@ export class OrderStore {
       const { created, ...stored } = row;
       return { created, order: stored };
     }
-    // The key was taken by a transaction that committed after this statement's snapshot was taken:
-    // ON CONFLICT saw its row, the snapshot did not. A fresh read does.
+    // Nothing placed and no order under the key: this region does not own the slot (fenced), or
+    // the key was taken by a transaction that committed after this statement's snapshot was taken
+    // (ON CONFLICT saw its row, the snapshot did not; a fresh read does).
+    const owner = await slotOwner(this.db, order.slot);
+    if (owner?.region !== order.homeRegion) throw new NotSlotOwnerError(order.slot, owner);
     const existing = await this.byIdempotencyKey(order.idemKey);
     if (!existing) throw new Error(`order for key ${order.idemKey} vanished`);
     return { created: false, order: existing };

@@ -2,6 +2,7 @@ import type { TransactionSql } from "postgres";
 import type { Db } from "../db/pool.ts";
 import { applyDecision, type OrderVersion, type PaymentOutcome } from "../domain/conflicts.ts";
 import type { CancelReason, OrderState } from "../domain/order.ts";
+import { applySlots, type SlotOwnership } from "../orders/slots.ts";
 import type { OutboxPosition } from "./outbox-log.ts";
 
 /**
@@ -62,11 +63,15 @@ export interface ApplyOutcome {
   conflicts: number;
   /** A copy whose idempotency key a different order of this region holds: logged, not applied. */
   keyCollisions: number;
+  /** Slot ownerships that replaced an older epoch here. */
+  slotsApplied: number;
 }
 
 export interface ShippedBatch {
   source: string;
   copies: readonly OrderCopy[];
+  /** Unit ownership changed at the source (slot moves): a higher epoch replaces a lower one. */
+  slots?: readonly SlotOwnership[];
   /** The source's log position after this batch: recorded with the data, in the same transaction. */
   position: OutboxPosition;
   /** When the newest change of the batch was written at the source. */
@@ -81,8 +86,16 @@ export interface ShippedBatch {
  * Rows are locked in id order, so two relays applying into one region never deadlock.
  */
 export async function applyOrderCopies(db: Db, batch: ShippedBatch): Promise<ApplyOutcome> {
-  const outcome: ApplyOutcome = { inserted: 0, replaced: 0, kept: 0, conflicts: 0, keyCollisions: 0 };
+  const outcome: ApplyOutcome = {
+    inserted: 0,
+    replaced: 0,
+    kept: 0,
+    conflicts: 0,
+    keyCollisions: 0,
+    slotsApplied: 0,
+  };
   await db.begin(async (tx) => {
+    outcome.slotsApplied = await applySlots(tx, batch.slots ?? []);
     const ids = batch.copies.map((c) => c.id);
     const held = new Map(
       (

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { Db } from "../db/pool.ts";
+import { readSlots } from "../orders/slots.ts";
 import { type ApplyOutcome, appliedPosition, applyOrderCopies, readOrderCopies } from "./order-copies.ts";
 import { LOG_START, OutboxLog, type OutboxPosition } from "./outbox-log.ts";
 
@@ -74,15 +75,21 @@ export class Relay {
           kept: 0,
           conflicts: 0,
           keyCollisions: 0,
+          slotsApplied: 0,
         };
       }
       const ids = [...new Set(read.entries.filter((e) => e.aggregate === "order").map((e) => e.aggregateId))];
       const copies = await readOrderCopies(source.db, ids);
+      const slotIds = [
+        ...new Set(read.entries.filter((e) => e.aggregate === "slot").map((e) => Number(e.aggregateId))),
+      ];
+      const slots = await readSlots(source.db, slotIds);
       const position = { txid: last.txid, id: last.id };
       const sourceAt = new Date(Math.max(...read.entries.map((e) => e.createdAt.getTime())));
       const outcome = await applyOrderCopies(peer.db, {
         source: source.region,
         copies,
+        slots,
         position,
         sourceAt,
         resolvedBy: `relay ${source.region}->${peer.region}`,

@@ -1,6 +1,8 @@
 import postgres, { type Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../../src/shop/db/migrate.ts";
+import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
+import { seedSlots } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
 import { compareTable, ORDERS_DIGEST, PAYMENTS_DIGEST } from "../../../src/shop/relay/digest.ts";
 import { Relay } from "../../../src/shop/relay/relay.ts";
@@ -25,6 +27,7 @@ beforeAll(async () => {
   url.pathname = "/west";
   west = postgres(url.toString(), { max: 4, onnotice: () => {} });
   await migrate(west);
+  for (const db of [east, west]) await seedSlots(db, ["east", "west"], DEFAULT_SLOT_COUNT);
   eastStore = new OrderStore(east, { owner: "east-1", leaseMs: 60_000, region: "east" });
   westStore = new OrderStore(west, { owner: "west-1", leaseMs: 60_000, region: "west" });
 });
@@ -57,15 +60,25 @@ let sequence = 0;
 let clock = 1_000;
 const hlc = () => `${String(++clock).padStart(15, "0")}.000000`;
 
+/** A user whose unit `region` owns (slot i → ["east", "west"][i mod 2] at the start). */
+function userHomedIn(region: string): string {
+  for (;;) {
+    const user = `user-${++sequence}`;
+    if (["east", "west"][slotOf(user) % 2] === region) return user;
+  }
+}
+
 async function place(store: OrderStore, region: string) {
-  const id = `${region}-order-${++sequence}`;
+  const userId = userHomedIn(region);
+  const id = `${region}-order-${sequence}`;
   const { order } = await store.placeOrGet(
     {
       id,
-      userId: `user-${sequence}`,
-      idemKey: `user-${sequence}:key`,
+      userId,
+      idemKey: `${userId}:key`,
       fingerprint: "f",
       homeRegion: region,
+      slot: slotOf(userId),
       items: [{ sku: "A", qty: 1, price: 100 }],
       total: 100,
       hlc: hlc(),
