@@ -35,10 +35,14 @@ const orderParams = z.object({ id: z.string().regex(/^\d{1,20}$/, "expected a sn
 export const SERVED_BY_HEADER = "x-chaoscart-region";
 
 const regionName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
-const routingUpdate = z.object({
-  version: z.number().int().min(1),
-  move: z.object({ from: regionName, to: regionName }),
-});
+/** A new routing table version: every slot of one region moved (failover), or some slots (a unit move). */
+const routingUpdate = z
+  .object({
+    version: z.number().int().min(1),
+    move: z.object({ from: regionName, to: regionName }).optional(),
+    slots: z.object({ slots: z.array(z.number().int().min(0)).min(1), to: regionName }).optional(),
+  })
+  .refine((body) => (body.move === undefined) !== (body.slots === undefined), "give either move or slots");
 
 /** Connection-phase failures: the request never reached the upstream, so retrying is safe. */
 const UNREACHABLE = new Set([
@@ -305,20 +309,23 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
   registerRealm(app, { realm: "admin", token: options.adminToken }, (admin) => {
     admin.get("/admin/routing", async () => router.summary());
     admin.put("/admin/routing", { schema: { body: routingUpdate } }, async (request, reply) => {
-      const { version, move } = request.body;
-      for (const [field, region] of [
-        ["from", move.from],
-        ["to", move.to],
-      ] as const) {
+      const { version, move, slots } = request.body;
+      const named: [string, string][] = move
+        ? [
+            ["move.from", move.from],
+            ["move.to", move.to],
+          ]
+        : [["slots.to", slots?.to ?? ""]];
+      for (const [field, region] of named) {
         if (!router.regions.includes(region)) {
           return reply.code(400).send({
             error: "invalid_request",
-            field: `body.move.${field}`,
-            message: `body.move.${field}: unknown region ${region}; known: ${router.regions.join(", ")}`,
+            field: `body.${field}`,
+            message: `body.${field}: unknown region ${region}; known: ${router.regions.join(", ")}`,
           });
         }
       }
-      if (move.from === move.to) {
+      if (move && move.from === move.to) {
         return reply.code(400).send({
           error: "invalid_request",
           field: "body.move.to",
@@ -326,14 +333,25 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
         });
       }
       const current = router.table;
-      if (!router.update(current.withRegionMoved(move.from, move.to).withVersion(version))) {
+      const outside = slots?.slots.findIndex((slot) => slot >= current.slotCount) ?? -1;
+      if (outside >= 0) {
+        return reply.code(400).send({
+          error: "invalid_request",
+          field: `body.slots.slots.${outside}`,
+          message: `body.slots.slots.${outside}: slot ${slots?.slots[outside]} is outside 0..${current.slotCount - 1}`,
+        });
+      }
+      const next = move
+        ? current.withRegionMoved(move.from, move.to)
+        : current.withSlotsMoved(slots?.slots ?? [], slots?.to ?? "");
+      if (!router.update(next.withVersion(version))) {
         return reply.code(409).send({
           error: "stale_version",
           message: `routing version ${version} is not newer than the current ${current.version}`,
           currentVersion: current.version,
         });
       }
-      request.log.info({ version, move }, "routing table updated");
+      request.log.info({ version, move, slots }, "routing table updated");
       return router.summary();
     });
   });

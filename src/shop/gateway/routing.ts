@@ -64,6 +64,16 @@ export class SlotTable {
     );
   }
 
+  /** A new table, one version later, in which `slots` are homed in `to` (a unit move). */
+  withSlotsMoved(slots: readonly number[], to: string): SlotTable {
+    const moving = new Set(slots);
+    for (const slot of moving) this.regionOfSlot(slot); // throws for a slot outside the table
+    return new SlotTable(
+      this.version + 1,
+      this.slots.map((region, slot) => (moving.has(slot) ? to : region)),
+    );
+  }
+
   /** The same slots under another version number (e.g. the one a failover controller assigned). */
   withVersion(version: number): SlotTable {
     return new SlotTable(version, this.slots);

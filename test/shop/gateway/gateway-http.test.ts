@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEnv } from "../../../src/shop/config.ts";
 import { SnowflakeGenerator } from "../../../src/shop/domain/ids.ts";
 import { gatewayEnv } from "../../../src/shop/gateway/config.ts";
-import { SlotRouter } from "../../../src/shop/gateway/routing.ts";
+import { SlotRouter, slotOf } from "../../../src/shop/gateway/routing.ts";
 import { startGatewayService } from "../../../src/shop/gateway/service.ts";
 import { listen, type RunningService } from "../../../src/shop/http/listen.ts";
 
@@ -418,6 +418,32 @@ describe("routing admin", () => {
 
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/chaoscart_gateway_routing_version\{service="gateway"\} 2/);
+  });
+
+  it("moves single slots (a unit move) and routes their users to the new home", async () => {
+    const user = userIn("east");
+    const slot = slotOf(user);
+    const moved = await call("PUT", "/admin/routing", {
+      body: { version: 3, slots: { slots: [slot], to: "west" } },
+      headers: auth,
+    });
+    expect(moved).toMatchObject({ status: 200, body: { version: 3 } });
+    expect(await call("POST", "/orders", { body: { userId: user } })).toMatchObject({
+      status: 201,
+      body: { region: "west" },
+    });
+    expect(
+      await call("PUT", "/admin/routing", {
+        body: { version: 4, slots: { slots: [5_000], to: "west" } },
+        headers: auth,
+      }),
+    ).toMatchObject({ status: 400, body: { field: "body.slots.slots.0" } });
+    expect(
+      await call("PUT", "/admin/routing", {
+        body: { version: 4, move: { from: "east", to: "west" }, slots: { slots: [1], to: "west" } },
+        headers: auth,
+      }),
+    ).toMatchObject({ status: 400 });
   });
 });
 
