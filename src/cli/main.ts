@@ -4,6 +4,7 @@ import { registerFault } from "./fault.ts";
 import { registerFlashSale } from "./flash-sale.ts";
 import { registerLab } from "./lab.ts";
 import { registerNemesis } from "./nemesis.ts";
+import { registerReconcile } from "./reconcile.ts";
 import { registerRegions } from "./regions.ts";
 import { registerServe } from "./serve.ts";
 import { registerVerify } from "./verify.ts";
@@ -17,6 +18,7 @@ registerLab(program);
 registerFault(program);
 registerNemesis(program);
 registerRegions(program);
+registerReconcile(program);
 registerVerify(program);
 registerCheck(program);
 

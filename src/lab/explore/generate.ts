@@ -163,6 +163,13 @@ export const GENERATORS: Record<Exclude<NemesisKind, "primary-failover">, Genera
     const offsetMs = between(rng, 1, 60, 1) * 1_000 * (rng.chance(0.5) ? 1 : -1);
     return { target, resource: target, params: { offsetMs } };
   },
+  "replication-loss": (rng, t) => {
+    // Only a lab of several regions has relays.
+    const relays = t.services.filter((service) => service.startsWith(`${t.region}/relay-`));
+    if (relays.length === 0) return undefined;
+    const target = rng.pick(relays);
+    return { target, resource: target, params: { drop: between(rng, 1, 5) / 10 } };
+  },
   "reservation-ttl": (rng, t) => {
     const target = regionService(t, "inventory");
     if (!target) return undefined;

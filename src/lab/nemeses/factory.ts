@@ -16,6 +16,7 @@ import { PaymentNemesis } from "./payment.ts";
 import { PrimaryFailoverNemesis } from "./primary-failover.ts";
 import { ReadonlyEndpointNemesis } from "./readonly-endpoint.ts";
 import { ReplicaLagNemesis } from "./replica-lag.ts";
+import { ReplicationLossNemesis } from "./replication-loss.ts";
 import { ReservationTtlNemesis } from "./reservation-ttl.ts";
 import { type NemesisSpec, NemesisSpecError, parseNemesisSpec } from "./spec.ts";
 import { linkNames, regionOf, resolveLink, resolvePgNode, resolveRegion, resolveService } from "./targets.ts";
@@ -133,6 +134,12 @@ export function createNemesis(topology: Topology, input: unknown): Nemesis {
       });
     case "clock-offset":
       return new ClockOffsetNemesis(lab(spec.target), spec.offsetMs, { stopAfterMs });
+    case "replication-loss":
+      return new ReplicationLossNemesis(
+        lab(spec.target),
+        { drop: spec.drop, corrupt: spec.corrupt },
+        { stopAfterMs },
+      );
     case "reservation-ttl": {
       const isRegion = topology.regions.some((r) => r.name === spec.target);
       return new ReservationTtlNemesis(lab(isRegion ? `${spec.target}/inventory` : spec.target), spec.ttlMs, {

@@ -96,6 +96,14 @@ export const NEMESIS_SCHEMAS = {
    * gone wrong, or a deliberately short hold); stop puts back the TTL it found.
    */
   "reservation-ttl": spec("reservation-ttl", { ttlMs: z.number().int().min(100).max(86_400_000) }),
+  /**
+   * A relay (`east/relay-west`) loses `drop` and garbles `corrupt` (shares, 0..1) of the order
+   * versions it ships; stop puts back what it found. Reconciliation must find and repair them.
+   */
+  "replication-loss": spec("replication-loss", {
+    drop: z.number().min(0).max(1).default(0),
+    corrupt: z.number().min(0).max(1).default(0),
+  }),
 } as const;
 
 export type NemesisKind = keyof typeof NEMESIS_SCHEMAS;

@@ -41,6 +41,10 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   // overload burst was still shed with 429 + Retry-After. (The database pool stays at the shop's
   // default 10: at 32 the built-in bug ack-before-commit escaped db-blips in 2 of 4 runs, 0 of 3 at 10.)
   CHAOSCART_ORDER_MAX_IN_FLIGHT: "96",
+  // Relays (several regions only): reconcile every 3 s, so a replication-loss fault is repaired
+  // within an experiment; a difference must last 1 s (the WAN's lag is tens of ms) to count.
+  CHAOSCART_RECONCILE_INTERVAL_MS: "3000",
+  CHAOSCART_RECONCILE_GRACE_MS: "1000",
 };
 
 /**

@@ -16,6 +16,9 @@
  *   has no clock). `GET /lab/clock` reads it.
  * - `PUT /lab/reservation-ttl {ttlMs}`: sets the TTL of reservations granted from now on (a
  *   misconfiguration fault; 501 when the service grants none). `GET /lab/reservation-ttl` reads it.
+ * - `PUT /lab/replication-faults {drop, corrupt}`: the relay loses (`drop`) or garbles (`corrupt`)
+ *   that share of the order versions it ships from now on, still advancing its position: changes a
+ *   peer never gets right unless reconciliation repairs them (501 when the service relays nothing).
  * - `GET /lab`: what is running.
  */
 
@@ -31,6 +34,8 @@ export interface LabEndpointsOptions {
   clock?: { offsetMs: number };
   /** The TTL of new reservations, in the inventory service. */
   reservationTtl?: { reservationTtlMs: number };
+  /** Shares of shipped order versions a relay loses or garbles (relay.ts). */
+  replicationFaults?: { drop: number; corrupt: number };
 }
 
 const MAX_MS = 600_000;
@@ -47,6 +52,9 @@ const burnBody = z
   .strict();
 const clockBody = z.object({ offsetMs: z.number().int().min(-86_400_000).max(86_400_000) }).strict();
 const ttlBody = z.object({ ttlMs: z.number().int().min(100).max(86_400_000) }).strict();
+const replicationFaultsBody = z
+  .object({ drop: z.number().min(0).max(1).default(0), corrupt: z.number().min(0).max(1).default(0) })
+  .strict();
 
 interface Block {
   ms: number;
@@ -92,7 +100,7 @@ export function registerLabEndpoints(app: AnyFastify, options: LabEndpointsOptio
   registerRealm(app, { realm: "lab", token: options.token }, (lab) => labRoutes(lab, options));
 }
 
-function labRoutes(app: AnyFastify, { clock, reservationTtl }: LabEndpointsOptions): void {
+function labRoutes(app: AnyFastify, { clock, reservationTtl, replicationFaults }: LabEndpointsOptions): void {
   let block: Block | undefined;
   let burn: Burn | undefined;
 
@@ -108,6 +116,7 @@ function labRoutes(app: AnyFastify, { clock, reservationTtl }: LabEndpointsOptio
     cpuBurn: burn ? describeBurn(burn) : null,
     clock: clock ? { offsetMs: clock.offsetMs } : null,
     reservationTtl: reservationTtl ? { ttlMs: reservationTtl.reservationTtlMs } : null,
+    replicationFaults: replicationFaults ? { ...replicationFaults } : null,
   }));
 
   app.post("/lab/block", async (request, reply) => {
@@ -249,6 +258,21 @@ function labRoutes(app: AnyFastify, { clock, reservationTtl }: LabEndpointsOptio
       "lab: reservation TTL set",
     );
     return { ttlMs: body.ttlMs, previousMs };
+  });
+
+  app.put("/lab/replication-faults", async (request, reply) => {
+    if (!replicationFaults) {
+      return reply.code(501).send({ error: "no_replication", message: "this service relays nothing" });
+    }
+    const body = parse(replicationFaultsBody, request.body, reply);
+    if (!body) return reply;
+    const previous = { ...replicationFaults };
+    Object.assign(replicationFaults, body);
+    request.log.warn(
+      { resilience_stage: "fault_injection", lab: "replication-faults", ...body, previous },
+      "lab: replication faults set",
+    );
+    return { ...body, previous };
   });
 
   app.addHook("onClose", async () => {

@@ -22,6 +22,13 @@ export const relayEnv = {
   CHAOSCART_RELAY_IDLE_MS: int(1, 60_000).default(20),
   /** The longest wait between attempts while the source or the peer is unreachable. */
   CHAOSCART_RELAY_MAX_BACKOFF_MS: int(10, 600_000).default(2_000),
+  /**
+   * How often the relay reconciles its pair of regions and repairs the source's orders at the peer
+   * (reconcile.ts); 0: never (`chaoscart reconcile` still can).
+   */
+  CHAOSCART_RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(30_000),
+  /** How long a difference must last to count as divergent (longer than the replication lag). */
+  CHAOSCART_RECONCILE_GRACE_MS: int(0, 600_000).default(2_000),
   /** Not ready while the last read that reached the source's horizon is older than this. */
   CHAOSCART_RELAY_READY_LAG_MS: int(100, 3_600_000).default(5_000),
 } as const;

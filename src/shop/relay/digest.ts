@@ -105,6 +105,16 @@ export async function rowDigests(
   return new Map(rows.map((r) => [r.key, r.digest]));
 }
 
+/** The row digests of the given keys of `spec.table` in this database (keys it lacks are absent). */
+export async function rowDigestsOf(db: Db, spec: DigestTable, keys: readonly string[]): Promise<RowDigests> {
+  const rows = await db.unsafe<{ key: string; digest: string }[]>(
+    `SELECT ${spec.key}::text AS key, md5(${rowText(spec)}) AS digest FROM ${spec.table}
+     WHERE ${spec.key}::text = ANY($1::text[])`,
+    [keys as string[]],
+  );
+  return new Map(rows.map((r) => [r.key, r.digest]));
+}
+
 export interface Comparison {
   bucketsCompared: number;
   bucketsDiffering: number[];

@@ -137,6 +137,29 @@ export async function applyOrderCopies(db: Db, batch: ShippedBatch): Promise<App
   return outcome;
 }
 
+/**
+ * Reconciliation's repair: makes this region's row of each order exactly the home region's version,
+ * whatever this region holds (a lost or corrupted change would otherwise win or stay). One
+ * transaction per order, so one that cannot be written (e.g. its key taken here) spoils no other.
+ */
+export async function overwriteWithCopies(db: Db, copies: readonly OrderCopy[]): Promise<void> {
+  for (const copy of copies) {
+    await db.begin(async (tx) => {
+      await tx`
+        INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, cancel_reason, items, total,
+                            hlc, version_hlc, version_region, created_at)
+        VALUES (${copy.id}, ${copy.userId}, ${copy.idemKey}, '', ${copy.homeRegion}, ${copy.state},
+                ${copy.cancelReason}, ${JSON.stringify(copy.items)}::text::jsonb, ${copy.total}, ${copy.hlc},
+                ${copy.versionHlc}, ${copy.versionRegion}, ${copy.createdAt})
+        ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, idem_key = EXCLUDED.idem_key,
+          home_region = EXCLUDED.home_region, state = EXCLUDED.state, cancel_reason = EXCLUDED.cancel_reason,
+          items = EXCLUDED.items, total = EXCLUDED.total, hlc = EXCLUDED.hlc, version_hlc = EXCLUDED.version_hlc,
+          version_region = EXCLUDED.version_region, updated_at = now()`;
+      await upsertPayment(tx, copy);
+    });
+  }
+}
+
 /** Where this region has applied `source`'s stream up to (the relay resumes there). */
 export async function appliedPosition(db: Db, source: string): Promise<OutboxPosition | undefined> {
   const [row] = await db<OutboxPosition[]>`

@@ -2,7 +2,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { Db } from "../db/pool.ts";
 import { readSlots } from "../orders/slots.ts";
-import { type ApplyOutcome, appliedPosition, applyOrderCopies, readOrderCopies } from "./order-copies.ts";
+import {
+  type ApplyOutcome,
+  appliedPosition,
+  applyOrderCopies,
+  type OrderCopy,
+  readOrderCopies,
+} from "./order-copies.ts";
 import { LOG_START, OutboxLog, type OutboxPosition } from "./outbox-log.ts";
 
 /**
@@ -28,10 +34,18 @@ export interface RelayOptions {
   idleMs: number;
   maxBackoffMs: number;
   telemetry?: RelayTelemetry;
+  /**
+   * The lab's fault (PUT /lab/replication-faults): shares of order versions lost or garbled on the
+   * way, the position advancing all the same. Read on every batch; absent in a real deployment.
+   */
+  faults?: { drop: number; corrupt: number };
+  random?: () => number;
 }
 
 export interface RelayTelemetry {
   shipped(entries: number, outcome: ApplyOutcome, lagSeconds: readonly number[]): void;
+  /** Versions the lab's fault dropped or garbled in a batch. */
+  injected?(dropped: number, corrupted: number): void;
   failed(error: unknown): void;
 }
 
@@ -79,7 +93,7 @@ export class Relay {
         };
       }
       const ids = [...new Set(read.entries.filter((e) => e.aggregate === "order").map((e) => e.aggregateId))];
-      const copies = await readOrderCopies(source.db, ids);
+      const copies = this.injectFaults(await readOrderCopies(source.db, ids));
       const slotIds = [
         ...new Set(read.entries.filter((e) => e.aggregate === "slot").map((e) => Number(e.aggregateId))),
       ];
@@ -109,6 +123,27 @@ export class Relay {
       this.position = undefined;
       throw error;
     }
+  }
+
+  private injectFaults(copies: OrderCopy[]): OrderCopy[] {
+    const faults = this.options.faults;
+    if (!faults || (faults.drop === 0 && faults.corrupt === 0)) return copies;
+    const random = this.options.random ?? Math.random;
+    let dropped = 0;
+    let corrupted = 0;
+    const shipped = copies.flatMap((copy) => {
+      if (random() < faults.drop) {
+        dropped++;
+        return [];
+      }
+      if (random() < faults.corrupt) {
+        corrupted++;
+        return [{ ...copy, total: copy.total + 1 }];
+      }
+      return [copy];
+    });
+    this.options.telemetry?.injected?.(dropped, corrupted);
+    return shipped;
   }
 
   /** Ships until stopped: at once while there is a backlog, every `idleMs` otherwise, backing off on failures. */

@@ -2,8 +2,10 @@ import { Counter, Gauge, Histogram } from "prom-client";
 import { migrate } from "../db/migrate.ts";
 import { createPool } from "../db/pool.ts";
 import { createApp } from "../http/app.ts";
+import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { listen, type RunningService } from "../http/listen.ts";
 import type { RelayConfig } from "./config.ts";
+import { reconcile } from "./reconcile.ts";
 import { Relay } from "./relay.ts";
 
 /**
@@ -85,7 +87,15 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     await Promise.allSettled([sourceDb.end({ timeout: 2 }), peerDb.end({ timeout: 2 }), app.close()]);
     throw error;
   }
+  const injected = new Counter({
+    name: "chaoscart_relay_injected_faults_total",
+    help: "Order versions the lab's replication fault dropped or garbled",
+    labelNames: ["source", "peer", "fault"],
+    registers: [app.metrics],
+  });
+  const replicationFaults = { drop: 0, corrupt: 0 };
   relay = new Relay({
+    faults: replicationFaults,
     source: { region: source, db: sourceDb },
     peer: { region: peer, db: peerDb },
     batchSize: config.CHAOSCART_RELAY_BATCH,
@@ -103,6 +113,10 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
           conflicts.inc({ ...labels, kind: "key-collision" }, outcome.keyCollisions);
         for (const seconds of lagSeconds) lag.observe(labels, seconds);
       },
+      injected(dropped, corrupted) {
+        injected.inc({ ...labels, fault: "drop" }, dropped);
+        injected.inc({ ...labels, fault: "corrupt" }, corrupted);
+      },
       failed(error) {
         failures.inc(labels);
         app.log.warn({ err: error }, `shipping ${source} -> ${peer} failed; retrying`);
@@ -111,10 +125,52 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
   });
   const running = relay;
   app.addHook("onClose", async () => {
+    clearInterval(reconcileTimer);
+    await reconciling;
     await running.stop();
     await Promise.allSettled([sourceDb.end({ timeout: 2 }), peerDb.end({ timeout: 2 })]);
   });
   running.start();
+  const reconciled = new Counter({
+    name: "chaoscart_reconcile_rows_total",
+    help: "Rows the periodic reconciliation found divergent, and repaired",
+    labelNames: ["source", "peer", "outcome"],
+    registers: [app.metrics],
+  });
+  const reconcileRuns = new Counter({
+    name: "chaoscart_reconcile_runs_total",
+    help: "Periodic reconciliation runs, by result",
+    labelNames: ["source", "peer", "result"],
+    registers: [app.metrics],
+  });
+  let reconciling: Promise<void> | undefined;
+  const reconcileTimer =
+    config.CHAOSCART_RECONCILE_INTERVAL_MS > 0
+      ? setInterval(() => {
+          reconciling ??= reconcile(
+            { name: source, db: sourceDb },
+            { name: peer, db: peerDb },
+            { buckets: 64, graceMs: config.CHAOSCART_RECONCILE_GRACE_MS, repair: true, onlyHome: source },
+          )
+            .then((report) => {
+              reconcileRuns.inc({ ...labels, result: "ok" });
+              reconciled.inc({ ...labels, outcome: "divergent" }, report.rowsDiffering);
+              reconciled.inc({ ...labels, outcome: "repaired" }, report.rowsRepaired);
+              if (report.rowsDiffering > 0)
+                app.log.warn({ reconcile: report }, "reconciliation found divergent rows");
+            })
+            .catch((error) => {
+              reconcileRuns.inc({ ...labels, result: "error" });
+              app.log.warn({ err: error }, "reconciliation failed");
+            })
+            .finally(() => {
+              reconciling = undefined;
+            });
+        }, config.CHAOSCART_RECONCILE_INTERVAL_MS)
+      : undefined;
+  reconcileTimer?.unref();
+  if (config.CHAOSCART_LAB_TOKEN)
+    registerLabEndpoints(app, { token: config.CHAOSCART_LAB_TOKEN, replicationFaults });
   const listening = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
   app.log.info({ port: listening.port, source, peer }, "relay listening");
   return listening;
