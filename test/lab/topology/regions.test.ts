@@ -3,6 +3,8 @@
 // region's orders to the other, also across a primary failover in the source region.
 import postgres, { type Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CROSS_REGION_CHECKS } from "../../../src/lab/checkers/regions.ts";
+import { readRegionState } from "../../../src/lab/experiments/region-state.ts";
 import { FaultController } from "../../../src/lab/nemeses/controller.ts";
 import { createNemesis } from "../../../src/lab/nemeses/factory.ts";
 import { pgUrl } from "../../../src/lab/topology/postgres/index.ts";
@@ -151,6 +153,35 @@ describe("two regions", () => {
     for (const region of REGIONS) {
       const [logged] = await db(region)`SELECT count(*)::int AS n FROM conflict_log`;
       expect(logged?.n, `conflicts logged in ${region}`).toBe(0);
+    }
+  });
+
+  it("passes every cross-region check once the regions settled", async () => {
+    // Every saga ends (terminal), then both regions hold the same final versions.
+    await expect
+      .poll(
+        async () =>
+          (
+            await db(
+              "east",
+            )`SELECT count(*)::int AS n FROM orders WHERE state NOT IN ('CONFIRMED', 'CANCELLED')`
+          )[0]?.n,
+        { timeout: 30_000 },
+      )
+      .toBe(0);
+    await expect
+      .poll(converged, { timeout: 30_000, interval: 500 })
+      .toEqual({ orders: NO_DIFFERENCE, payments: NO_DIFFERENCE });
+    const states = await Promise.all(
+      lab.topology.regions.map((r) =>
+        readRegionState(r.name, db(r.name), {
+          url: r.services["payment-sim"].url,
+          token: lab.topology.token,
+        }),
+      ),
+    );
+    for (const [name, check] of Object.entries(CROSS_REGION_CHECKS)) {
+      expect(check(states), name).toEqual({ valid: true, problems: [] });
     }
   });
 });
