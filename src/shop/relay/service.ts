@@ -66,7 +66,9 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     name: "chaoscart_relay_lag_seconds",
     help: "From a change's write at the source to its apply at the peer",
     labelNames: ["source", "peer"],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    buckets: [
+      0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30, 60,
+    ],
     registers: [app.metrics],
   });
   let lastBacklog = 0;

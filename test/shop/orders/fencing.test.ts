@@ -60,20 +60,23 @@ function userHomedIn(region: string): string {
 const usedSlots = new Set<number>();
 
 let orders = 0;
+function newOrder(userId: string, idemKey: string) {
+  return {
+    id: `fence-${++orders}`,
+    userId,
+    idemKey,
+    fingerprint: "f",
+    homeRegion: "east",
+    slot: slotOf(userId),
+    items: [{ sku: "A", qty: 1, price: 100 }],
+    total: 100,
+    hlc: "000000000001000.000000",
+  };
+}
+
 function place(store: OrderStore, userId: string) {
-  const id = `fence-${++orders}`;
   return store.placeOrGet(
-    {
-      id,
-      userId,
-      idemKey: `${userId}:${orders}`,
-      fingerprint: "f",
-      homeRegion: store.region,
-      slot: slotOf(userId),
-      items: [{ sku: "A", qty: 1, price: 100 }],
-      total: 100,
-      hlc: "000000000001000.000000",
-    },
+    { ...newOrder(userId, `${userId}:${orders + 1}`), homeRegion: store.region },
     { event: "OrderPlaced", payload: {}, hlc: "000000000001000.000000" },
   );
 }
@@ -122,6 +125,38 @@ describe("moving a slot", () => {
     await expect(place(westStore, user)).rejects.toMatchObject({ owner: { region: "east", epoch: 1 } });
     for (;;) if ((await relay().shipOnce()).entries === 0) break;
     expect((await place(westStore, user)).created).toBe(true);
+  });
+
+  it("gives the new owner every order the old one placed for the slot first: a retry there finds it", async () => {
+    const user = userHomedIn("east");
+    const slot = slotOf(user);
+    const placed = await place(eastStore, user);
+    await moveSlots(east, "east", "west", [slot]);
+    // One log entry per batch: the placement committed before the move, so it arrives first.
+    const oneByOne = new Relay({
+      source: { region: "east", db: east },
+      peer: { region: "west", db: west },
+      batchSize: 1,
+      idleMs: 10,
+      maxBackoffMs: 100,
+    });
+    const arrivals: number[] = [];
+    for (;;) {
+      const shipped = await oneByOne.shipOnce();
+      if (shipped.entries === 0) break;
+      arrivals.push(shipped.slotsApplied > 0 ? 1 : 0);
+      if (shipped.slotsApplied > 0) {
+        const [copy] = await west`SELECT id FROM orders WHERE id = ${placed.order.id}`;
+        expect(copy, "the order is at the new owner when the slot is").toBeDefined();
+      }
+    }
+    expect(arrivals).toContain(1);
+    // The client timed out at the east and retries (same key) at the new home: the same order, not a second one.
+    const retried = await westStore.placeOrGet(
+      { ...newOrder(user, placed.order.idemKey), homeRegion: "west" },
+      { event: "OrderPlaced", payload: {}, hlc: "000000000002000.000000" },
+    );
+    expect(retried).toMatchObject({ created: false, order: { id: placed.order.id, homeRegion: "east" } });
   });
 
   it("never lets a late or replayed older ownership undo a newer one", async () => {

@@ -1,0 +1,192 @@
+/**
+ * `npm run bench:regions`: replication between two regions (issue "active-active, part 1", targets),
+ * on a two-region lab with the default WAN (20 ± 5 ms each way):
+ *
+ * (a) lag: orders through both regions' gateways at `--rate` per region for `--duration`; the
+ *     relays' `chaoscart_relay_lag_seconds` histograms (write at the source → applied at the peer)
+ *     give p50/p99 per direction, as the upper bound of the bucket they fall in;
+ * (b) convergence: the relays' WAN links are partitioned for `--partition` while the load goes on;
+ *     at the heal the load stops, and the bench measures how long until both regions' digests of
+ *     orders and payments are equal (sagas in flight finish meanwhile, so this is an upper bound).
+ *
+ * Durability as deployed: fsync and synchronous_commit on, a synchronous standby in each region.
+ * Writes the figures as JSON (default bench/results/regions.json).
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Command } from "commander";
+import postgres, { type Sql } from "postgres";
+import type { HistoryOp } from "../src/lab/history/op.ts";
+import { healOnly } from "../src/lab/nemeses/link-ops.ts";
+import { DEFAULT_WAN, startTopology, type Topology } from "../src/lab/topology/launcher.ts";
+import { pgUrl } from "../src/lab/topology/postgres/index.ts";
+import { BENCH_SERVICE_ENV } from "../src/lab/topology/service-env.ts";
+import { runWorkload } from "../src/lab/workload/index.ts";
+import { compareTable, ORDERS_DIGEST, PAYMENTS_DIGEST } from "../src/shop/relay/digest.ts";
+import { parseDuration, progress } from "./common.ts";
+
+interface Options {
+  rate: number;
+  duration: number;
+  partition: number;
+  out: string;
+  keep: boolean;
+}
+
+const SKU = "REGIONS-BENCH-1";
+
+/** p50/p99 of a Prometheus histogram (cumulative buckets) as the upper bound of their bucket, in ms. */
+export function histogramQuantiles(
+  metrics: string,
+  name: string,
+  labels: Record<string, string>,
+): { count: number; p50Ms: number | null; p99Ms: number | null } {
+  const matches = (line: string) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
+  const buckets: { le: number; count: number }[] = [];
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith(`${name}_bucket{`) || !matches(line)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    const count = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (le !== undefined) buckets.push({ le: le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le), count });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  const quantile = (q: number) => {
+    if (total === 0) return null;
+    const bucket = buckets.find((b) => b.count >= q * total);
+    return bucket ? bucket.le * 1000 : null;
+  };
+  return { count: total, p50Ms: quantile(0.5), p99Ms: quantile(0.99) };
+}
+
+async function main(options: Options) {
+  const { say } = progress();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chaoscart-bench-regions-"));
+  chmodSync(dir, 0o755);
+  let topology: Topology | undefined;
+  const sqls: Sql[] = [];
+  try {
+    say(
+      `launching two regions (sync standby each, WAN ${DEFAULT_WAN.latencyMs} ± ${DEFAULT_WAN.jitterMs} ms)`,
+    );
+    topology = await startTopology({
+      regions: ["east", "west"],
+      replication: "sync",
+      workDir: path.join(dir, "lab"),
+      keep: options.keep,
+      serviceEnv: { ...BENCH_SERVICE_ENV },
+      log: (line) => say(`lab: ${line}`),
+    });
+    const lab = topology;
+    for (const region of lab.regions) {
+      const seeded = await fetch(`${region.services.inventory.url}/admin/skus`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${lab.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ skus: [{ id: SKU, stock: 10_000_000, price: 500 }] }),
+      });
+      if (!seeded.ok) throw new Error(`${region.name}: seeding answered ${seeded.status}`);
+      const link = lab.links.get(`${region.name}/order->primary`);
+      sqls.push(
+        postgres(pgUrl(link?.port ?? 0, "chaoscart", region.cluster.password), {
+          max: 2,
+          onnotice: () => {},
+        }),
+      );
+    }
+    const [eastDb, westDb] = sqls as [Sql, Sql];
+    const load = (durationMs: number, tag: string) => {
+      const ops: HistoryOp[] = [];
+      return Promise.all(
+        lab.regions.map((region) =>
+          runWorkload({
+            gatewayUrl: region.gateway.url,
+            rate: options.rate,
+            durationMs,
+            users: 50_000,
+            hotSkus: [SKU],
+            coldSkus: [],
+            mix: { order: 1, "order-read": 0, "catalog-read": 0 },
+            shape: { multiItemShare: 0, missingSkuShare: 0 },
+            keyPrefix: `bench-${tag}-${region.name}`,
+            history: { append: (op) => ops.push(op) },
+          }),
+        ),
+      ).then(() => ops);
+    };
+
+    say(`(a) lag: ${options.rate} orders/s through each region's gateway for ${options.duration / 1000} s`);
+    const ops = await load(options.duration, "lag");
+    const acknowledged = ops.filter((op) => op.process === "client" && op.type === "ok").length;
+    const lag: Record<string, ReturnType<typeof histogramQuantiles>> = {};
+    for (const region of lab.regions) {
+      for (const [peer, relay] of region.relays) {
+        const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+        lag[`${region.name}->${peer}`] = histogramQuantiles(metrics, "chaoscart_relay_lag_seconds", {
+          source: region.name,
+          peer,
+        });
+      }
+    }
+    for (const [direction, q] of Object.entries(lag))
+      say(`  ${direction}: ${q.count} changes, lag p50 ≤ ${q.p50Ms} ms, p99 ≤ ${q.p99Ms} ms`);
+
+    say(
+      `(b) convergence: relays' WAN links partitioned for ${options.partition / 1000} s under load, then healed`,
+    );
+    const wanLinks = ["east/relay->west-primary", "west/relay->east-primary"].map((name) => {
+      const link = lab.links.get(name);
+      if (!link) throw new Error(`no link ${name}`);
+      return link;
+    });
+    const partitioned = load(options.partition, "partition");
+    for (const link of wanLinks) link.partition({ direction: "both" });
+    await partitioned;
+    // Only the partition: the WAN latency (a toxic of the same links) stays.
+    for (const link of wanLinks) await healOnly(link, { partition: true });
+    const healedAt = performance.now();
+    let convergedMs: number | null = null;
+    while (performance.now() - healedAt < 60_000) {
+      const [orders, payments] = await Promise.all([
+        compareTable(eastDb, westDb, ORDERS_DIGEST, 64),
+        compareTable(eastDb, westDb, PAYMENTS_DIGEST, 64),
+      ]);
+      if (orders.bucketsDiffering.length === 0 && payments.bucketsDiffering.length === 0) {
+        convergedMs = Math.round(performance.now() - healedAt);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    say(`  digests equal ${convergedMs === null ? "not within 60 s" : `${convergedMs} ms after the heal`}`);
+
+    const figures = {
+      rate: options.rate,
+      durationMs: options.duration,
+      acknowledged,
+      wan: DEFAULT_WAN,
+      lag,
+      partitionMs: options.partition,
+      convergedAfterHealMs: convergedMs,
+      targets: { lagP99Ms: DEFAULT_WAN.latencyMs + 50, convergedMs: 2_000 },
+    };
+    mkdirSync(path.dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(figures, null, 2)}\n`);
+    say(`figures: ${options.out}`);
+  } finally {
+    await Promise.allSettled(sqls.map((sql) => sql.end({ timeout: 1 })));
+    await topology?.stop();
+    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const program = new Command("bench:regions")
+  .option("--rate <n>", "orders/s through each region's gateway", Number, 40)
+  .option("--duration <d>", "the lag measurement's load", parseDuration, 20_000)
+  .option("--partition <d>", "how long the relays' WAN links stay partitioned", parseDuration, 5_000)
+  .option("--out <file>", "figures as JSON", "bench/results/regions.json")
+  .option("--keep", "keep the lab's directory (logs)", false)
+  .action((options: Options) => main(options));
+program.parseAsync().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
