@@ -11,7 +11,7 @@ import {
 } from "../lab/control/state-file.ts";
 import { labTopologyFile, TOPOLOGY_FILE, writeTopologyFile } from "../lab/deployment/topology-file.ts";
 import type { ComponentRow } from "../lab/topology/launcher.ts";
-import { startTopology } from "../lab/topology/launcher.ts";
+import { DEFAULT_WAN, startTopology } from "../lab/topology/launcher.ts";
 import type { ReplicationMode } from "../lab/topology/postgres/index.ts";
 import { builtInBugFromEnv, builtInBugWarning, LAB_SERVICE_ENV } from "../lab/topology/service-env.ts";
 import { BUILT_IN_BUG_NAMES, type BuiltInBug } from "../shop/built-in-bugs.ts";
@@ -34,6 +34,11 @@ export function labStatusHeader(
   return [
     ...(builtInBug ? [`!!! ${builtInBugWarning(builtInBug)} !!!`] : []),
     `lab pid ${state.pid}, up since ${state.startedAt}, ${state.regions.join(", ")}, ${state.replication} replication`,
+    ...(state.regions.length > 1
+      ? [
+          `WAN between regions: ${DEFAULT_WAN.latencyMs} ± ${DEFAULT_WAN.jitterMs} ms each way (latency toxics on the cross-region links below)`,
+        ]
+      : []),
   ];
 }
 

@@ -67,6 +67,9 @@ describe("a built-in bug is never silent", () => {
     expect(labStatusHeader(state, undefined)).toEqual([
       "lab pid 42, up since 2025-01-01T00:00:00Z, east, sync replication",
     ]);
+    expect(labStatusHeader({ ...state, regions: ["east", "west"] }, undefined)[1]).toBe(
+      "WAN between regions: 20 ± 5 ms each way (latency toxics on the cross-region links below)",
+    );
     expect(labStatusHeader(state, "no-compensation")[0]).toMatch(
       /^!!! BUILT-IN BUG "no-compensation" \(.*\): this is NOT the real shop !!!$/,
     );
