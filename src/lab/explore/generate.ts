@@ -180,6 +180,15 @@ export const GENERATORS: Record<Exclude<NemesisKind, "primary-failover">, Genera
 export type GeneratedKind = keyof typeof GENERATORS;
 export const GENERATED_KINDS = Object.keys(GENERATORS) as GeneratedKind[];
 
+/**
+ * The kinds a topology can host. Drawing only among them keeps a seed's schedule on a one-region lab
+ * what it was before kinds that need several regions (a relay to fault) were added.
+ */
+export function kindsFor(targets: ExploreTargets): GeneratedKind[] {
+  const relays = targets.services.some((service) => service.includes("/relay-"));
+  return GENERATED_KINDS.filter((kind) => kind !== "replication-loss" || relays);
+}
+
 /** `4.3s` or `250ms`: the experiment files' duration format. */
 export function formatMs(ms: number): string {
   return ms % 100 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
@@ -209,8 +218,9 @@ export function generateExperiment(
   const slots: Slot[] = [];
   const faults: { start: number; fault: GeneratedFault }[] = [];
   // A bounded number of draws: a schedule whose resources are all taken ends with fewer faults.
+  const kinds = kindsFor(targets);
   for (let attempt = 0; attempt < count * 10 && faults.length < count; attempt++) {
-    const kind = rng.pick(GENERATED_KINDS);
+    const kind = rng.pick(kinds);
     const draw = GENERATORS[kind](rng, targets);
     if (!draw) continue;
     const maxMs = Math.min(draw.maxMs ?? MAX_FAULT_MS, last - first);

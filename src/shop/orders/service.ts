@@ -98,7 +98,11 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     { owner, leaseMs: config.CHAOSCART_ORDER_LEASE_MS, region: config.CHAOSCART_REGION },
     database.guard,
   );
-  await seedSlots(db, regions, DEFAULT_SLOT_COUNT);
+  // Like the migrations: whenever the write endpoint is (or becomes) writable. A read-only endpoint
+  // at start leaves the service unready (the write guard says why), not dead.
+  const seed = () => seedSlots(db, regions, DEFAULT_SLOT_COUNT);
+  database.guard.onWritable(seed);
+  if (database.guard.isWritable) await seed();
   const clock = new HybridLogicalClock();
   let saga: OrderSaga | undefined;
   const metrics = orderMetrics(app.metrics, () => saga?.inFlight ?? 0);

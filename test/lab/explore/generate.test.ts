@@ -6,6 +6,7 @@ import {
   type ExploreTargets,
   GENERATED_KINDS,
   generateExperiment,
+  kindsFor,
   MAX_FAULTS,
   RECOVERY_MS,
 } from "../../../src/lab/explore/generate.ts";
@@ -78,11 +79,22 @@ describe("random fault schedules", () => {
   it("covers the catalogue: every nemesis kind is drawn, or excluded with a reason", () => {
     const covered = [...GENERATED_KINDS, ...Object.keys(EXCLUDED_KINDS)].sort();
     expect(covered).toEqual([...NEMESIS_KINDS].sort());
+    // Two regions: the relays can be faulted too.
+    const twoRegions = { ...TARGETS, services: [...TARGETS.services, "east/relay-west", "west/order"] };
     const drawn = new Set(
-      SEEDS.flatMap((s) => generateExperiment(s, TARGETS, BASE).faults.map((f) => f.action)),
+      SEEDS.flatMap((s) => generateExperiment(s, twoRegions, BASE).faults.map((f) => f.action)),
     );
     expect([...drawn].sort()).toEqual([...GENERATED_KINDS].sort());
     expect(drawn.has("primary-failover")).toBe(false);
+  });
+
+  it("draws a one-region lab's schedule only among the kinds it hosts (a seed's schedule stays what it was)", () => {
+    expect(kindsFor(TARGETS)).not.toContain("replication-loss");
+    expect(kindsFor(TARGETS)).toHaveLength(GENERATED_KINDS.length - 1);
+    for (const seed of SEEDS) {
+      for (const f of generateExperiment(seed, TARGETS, BASE).faults)
+        expect(f.action).not.toBe("replication-loss");
+    }
   });
 
   it("overlaps faults on different targets", () => {
