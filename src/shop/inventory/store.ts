@@ -55,9 +55,12 @@ const settleStatement = (commitWhatIsHeld: boolean) => `
       available = s.available + d.q * (1 - $5::int), version = s.version + 1
     FROM per_sku d JOIN locked l USING (sku_id)
     WHERE s.sku_id = d.sku_id AND s.region = $3),
+  -- Joined to \`locked\`: the movement is stamped (clock_timestamp()) only once this statement holds
+  -- the stock row, so the ledger's order is the row's order. A sibling CTE would stamp it while
+  -- still waiting behind a reserve batch, before that batch's own movements.
   ledger AS (
     INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
-    SELECT order_id, sku_id, $3, $4::text, qty FROM changed)
+    SELECT c.order_id, c.sku_id, $3, $4::text, c.qty FROM changed c JOIN locked l USING (sku_id))
   SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt", true AS changed FROM changed
   UNION ALL
   SELECT m.order_id, m.sku_id, m.qty, m.state, m.expires_at, false FROM mine m

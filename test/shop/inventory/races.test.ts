@@ -69,6 +69,34 @@ async function statesOf(orderId: string): Promise<string[]> {
   return rows.map((r) => r.state);
 }
 
+describe("the ledger is in the stock row's order", () => {
+  it("stamps a release's movement once it holds the stock row, not while it waits for it", async () => {
+    const engine = new InventoryEngine(store, options);
+    const sku = await newSku(5);
+    const order = `ledger-order-${sku}`;
+    await engine.reserve(order, sku, 1);
+    // A reserve batch (say) holds the stock row: the release must wait for it.
+    const holder = await holdOpen(
+      fixture.database.sql,
+      (tx) => tx`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${REGION} FOR UPDATE`,
+    );
+    const release = engine.release(order);
+    await sleep(300);
+    const [{ handedOver } = { handedOver: new Date(0) }] = await fixture.database.sql<{ handedOver: Date }[]>`
+      SELECT clock_timestamp() AS "handedOver"`;
+    await holder.release();
+    await release;
+    await engine.close();
+    const [movement] = await fixture.database.sql<{ at: Date }[]>`
+      SELECT at FROM stock_movement WHERE order_id = ${order} AND kind = 'release'`;
+    // Stamped while waiting, the release would sit before the holder's own movements in the ledger
+    // while its stock came back after them (a no-false-sold-out false alarm: a unit "in stock" that
+    // a batch had just taken).
+    expect(movement?.at.getTime()).toBeGreaterThanOrEqual(handedOver.getTime());
+    await expectLedgerConsistent();
+  });
+});
+
 describe("settlement is all-or-nothing per order", () => {
   it("does not commit the rest of an order one of whose items expired and was swept", async () => {
     const engine = new InventoryEngine(store, options);
