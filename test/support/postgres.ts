@@ -35,3 +35,30 @@ export async function startTestDatabase(options: PgClusterOptions = {}): Promise
     },
   };
 }
+
+/** Two "regions" as two databases of one test cluster, each with the shop schema. */
+export interface TwoRegionDatabases {
+  database: TestDatabase;
+  east: Sql;
+  west: Sql;
+  stop(): Promise<void>;
+}
+
+export async function startTwoRegionDatabases(): Promise<TwoRegionDatabases> {
+  const database = await startTestDatabase();
+  const east = database.sql;
+  await east`CREATE DATABASE west`;
+  const url = new URL(database.url);
+  url.pathname = "/west";
+  const west = postgres(url.toString(), { max: 4, onnotice: () => {} });
+  await migrate(west);
+  return {
+    database,
+    east,
+    west,
+    async stop() {
+      await west.end({ timeout: 2 });
+      await database.stop();
+    },
+  };
+}

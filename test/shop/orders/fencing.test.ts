@@ -1,6 +1,5 @@
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../../src/shop/db/migrate.ts";
 import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
 import {
   applySlots,
@@ -11,7 +10,7 @@ import {
 } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
 import { Relay } from "../../../src/shop/relay/relay.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
 /**
  * Unit ownership and fencing (issue "active-active, part 1" §2): a region places an order only for a
@@ -20,29 +19,21 @@ import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts"
  */
 
 const REGIONS = ["east", "west"];
-let database: TestDatabase;
+let regions: TwoRegionDatabases;
 let east: Sql;
 let west: Sql;
 let eastStore: OrderStore;
 let westStore: OrderStore;
 
 beforeAll(async () => {
-  database = await startTestDatabase();
-  east = database.sql;
-  await east`CREATE DATABASE west`;
-  const url = new URL(database.url);
-  url.pathname = "/west";
-  west = postgres(url.toString(), { max: 4, onnotice: () => {} });
-  await migrate(west);
+  regions = await startTwoRegionDatabases();
+  ({ east, west } = regions);
   for (const db of [east, west]) await seedSlots(db, REGIONS, DEFAULT_SLOT_COUNT);
   eastStore = new OrderStore(east, { owner: "east-1", leaseMs: 60_000, region: "east" });
   westStore = new OrderStore(west, { owner: "west-1", leaseMs: 60_000, region: "west" });
 });
 
-afterAll(async () => {
-  await west?.end({ timeout: 2 });
-  await database?.stop();
-});
+afterAll(() => regions?.stop());
 
 let users = 0;
 /** A fresh user in a slot that `region` owned at the start, and in a slot no earlier test used. */

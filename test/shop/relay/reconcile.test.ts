@@ -1,13 +1,12 @@
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../../src/shop/db/migrate.ts";
 import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
 import { seedSlots } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
 import { compareTable, ORDERS_DIGEST, PAYMENTS_DIGEST } from "../../../src/shop/relay/digest.ts";
 import { reconcile } from "../../../src/shop/relay/reconcile.ts";
 import { Relay } from "../../../src/shop/relay/relay.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
 /**
  * Reconciliation (issue "active-active, part 1" §5): a relay that loses or garbles order versions
@@ -15,27 +14,19 @@ import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts"
  * row through the digests and repairs it from the order's home region.
  */
 
-let database: TestDatabase;
+let databases: TwoRegionDatabases;
 let east: Sql;
 let west: Sql;
 let store: OrderStore;
 
 beforeAll(async () => {
-  database = await startTestDatabase();
-  east = database.sql;
-  await east`CREATE DATABASE west`;
-  const url = new URL(database.url);
-  url.pathname = "/west";
-  west = postgres(url.toString(), { max: 4, onnotice: () => {} });
-  await migrate(west);
+  databases = await startTwoRegionDatabases();
+  ({ east, west } = databases);
   for (const db of [east, west]) await seedSlots(db, ["east", "west"], DEFAULT_SLOT_COUNT);
   store = new OrderStore(east, { owner: "east-1", leaseMs: 60_000, region: "east" });
 });
 
-afterAll(async () => {
-  await west?.end({ timeout: 2 });
-  await database?.stop();
-});
+afterAll(() => databases?.stop());
 
 let n = 0;
 async function placeConfirmed(): Promise<string> {

@@ -1,41 +1,33 @@
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../../src/shop/db/migrate.ts";
 import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
 import { seedSlots } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
 import { compareTable, ORDERS_DIGEST, PAYMENTS_DIGEST } from "../../../src/shop/relay/digest.ts";
 import { Relay } from "../../../src/shop/relay/relay.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
 /**
  * Replication between two regions (issue "active-active, part 1" §3, §4): each "region" is a
  * database of one test cluster, with the shop schema; a Relay per direction ships one to the other.
  */
 
-let database: TestDatabase;
+let regions: TwoRegionDatabases;
 let east: Sql;
 let west: Sql;
 let eastStore: OrderStore;
 let westStore: OrderStore;
 
 beforeAll(async () => {
-  database = await startTestDatabase();
-  east = database.sql;
-  await east`CREATE DATABASE west`;
-  const url = new URL(database.url);
-  url.pathname = "/west";
-  west = postgres(url.toString(), { max: 4, onnotice: () => {} });
-  await migrate(west);
+  regions = await startTwoRegionDatabases();
+  ({ east, west } = regions);
   for (const db of [east, west]) await seedSlots(db, ["east", "west"], DEFAULT_SLOT_COUNT);
   eastStore = new OrderStore(east, { owner: "east-1", leaseMs: 60_000, region: "east" });
   westStore = new OrderStore(west, { owner: "west-1", leaseMs: 60_000, region: "west" });
 });
 
-afterAll(async () => {
-  await west?.end({ timeout: 2 });
-  await database?.stop();
-});
+afterAll(() => regions?.stop());
 
 const relay = (from: "east" | "west", batchSize = 500) =>
   new Relay({
