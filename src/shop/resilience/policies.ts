@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -109,6 +110,11 @@ export function createDependencyPolicy(
   });
   const limiter = bulkhead(options.bulkheadLimit, options.bulkheadQueue);
   const pipeline: IPolicy = wrap(limiter, retries, breaker, perAttemptTimeout);
+  // Cockatiel links each attempt's timeout to the caller's signal, by default one signal it shares
+  // across the process: past 10 concurrent calls Node warned of a listener leak (each listener is
+  // removed when its call returns). The calls' own parent, bounded by what the bulkhead admits.
+  const calls = new AbortController();
+  setMaxListeners(options.bulkheadLimit + options.bulkheadQueue + 1, calls.signal);
 
   const state = () =>
     (CIRCUIT_NAMES[breaker.state] ?? "closed") as ReturnType<DependencyPolicy["breakerState"]>;
@@ -144,7 +150,8 @@ export function createDependencyPolicy(
     breakerState: state,
     async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
       try {
-        return await pipeline.execute(({ signal: attemptSignal }) => fn(attemptSignal), signal);
+        const parent = signal ?? calls.signal;
+        return await pipeline.execute(({ signal: attemptSignal }) => fn(attemptSignal), parent);
       } catch (error) {
         const kind =
           error instanceof BrokenCircuitError
