@@ -89,7 +89,7 @@ function parseOptions(argv: string[]): Options {
       "--window-ms <ms>",
       "coalescing batch window, 0..2 ms (CHAOSCART_BATCH_WINDOW_MS)",
       parseWindow,
-      1,
+      0,
     )
     .option(
       "--db-pool-max <n>",

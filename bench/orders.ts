@@ -677,7 +677,7 @@ async function describeSettings(
     "payment provider": "payment-sim, latency 0, no errors or declines, journal fsync'ed per change",
     "order service":
       "service defaults: deadline 3000 ms (then 202), DB pool 10, per-attempt timeouts inventory 1000 / payment 1500 ms, 3 attempts, bulkhead 128+512",
-    "inventory service": "service defaults: coalesce strategy, batch window 1 ms, DB pool 10",
+    "inventory service": "service defaults: coalesce strategy, batch window 0 (adaptive), DB pool 10",
     gateway: "service defaults: POST /orders upstream timeout 5000 ms (then 504)",
     "gateway rate limits": `raised to ${BENCH_SERVICE_ENV.CHAOSCART_RATE_LIMIT_RPS} rps / burst (global and per user)`,
     workload: `${HOT_SKUS.length} hot SKUs (${HOT_SKUS.join(", ")}), ${STOCK_PER_SKU} units each at ${PRICE}; one item, qty 1; a new user and Idempotency-Key per request`,

@@ -19,6 +19,12 @@ export const BUILT_IN_BUGS = {
     "order service: retries dependency calls at once (no backoff, no jitter, Retry-After ignored), up to 10 attempts",
   "ignore-readonly":
     "order service: keeps sending write requests to a write endpoint its guard knows is read-only, instead of refusing them at once",
+  "recover-copies":
+    "order service: its recovery loop claims stale in-flight orders of every region, copies of other regions' orders included, and drives them here",
+  "reconcile-report-only":
+    "relay: its periodic reconciliation finds the rows that differ between regions and logs them, but never repairs them",
+  "sticky-sold-out-gate":
+    "order service: a SKU its sold-out gate closed stays closed for good (no release, poll or TTL opens it again)",
 } as const;
 
 export type BuiltInBug = keyof typeof BUILT_IN_BUGS;

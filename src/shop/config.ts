@@ -45,7 +45,7 @@ export const inventoryEnv = {
   CHAOSCART_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   CHAOSCART_DB_POOL_MAX: int(1, 200).default(10),
   CHAOSCART_INVENTORY_STRATEGY: z.enum(["coalesce", "direct"]).default("coalesce"),
-  CHAOSCART_BATCH_WINDOW_MS: ms(0, 2).default(1),
+  CHAOSCART_BATCH_WINDOW_MS: ms(0, 2).default(0),
   CHAOSCART_BATCH_MAX: int(1, 5000).default(512),
   CHAOSCART_RESERVATION_TTL_MS: int(100, 86_400_000).default(60_000),
   CHAOSCART_SOLD_OUT_TTL_MS: int(0, 60_000).default(1_000),
@@ -108,6 +108,15 @@ export const orderEnv = {
    * admitting more only lengthens every queue — a burst would leave a backlog that outlives it.
    */
   CHAOSCART_ORDER_MAX_IN_FLIGHT: int(1, 100_000).default(64),
+  /**
+   * The sold-out gate (src/shop/orders/sold-out-gate.ts): how long one "none left" from the inventory
+   * lets this service answer new orders of that SKU `409 sold_out` from memory (0: no gate). Its
+   * staleness bound: a gate is open within a poll of the stock coming back, and after this long at
+   * most when polls fail; it stacks on the inventory's CHAOSCART_SOLD_OUT_TTL_MS.
+   */
+  CHAOSCART_SOLD_OUT_GATE_TTL_MS: int(0, 60_000).default(500),
+  /** While any SKU is gated, how often the gate asks the inventory for the gated SKUs' stock. */
+  CHAOSCART_SOLD_OUT_GATE_POLL_MS: int(10, 60_000).default(100),
   /**
    * A driver's claim on an in-flight order, renewed by the recovery loop of the process driving it
    * (every CHAOSCART_RECOVERY_INTERVAL_MS); the recovery loop of any instance takes over orders whose

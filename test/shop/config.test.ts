@@ -26,3 +26,20 @@ describe("CHAOSCART_LAB_TOKEN", () => {
     expect(short).toThrow(/CHAOSCART_LAB_TOKEN: must be at least 8 characters \(got "short"\)/);
   });
 });
+
+describe("the sold-out gate's settings", () => {
+  it("default to a 500 ms mark and a 100 ms poll; 0 turns the gate off; a bad value names the variable", () => {
+    const config = readEnv(orderEnv, BASE);
+    expect(config.CHAOSCART_SOLD_OUT_GATE_TTL_MS).toBe(500);
+    expect(config.CHAOSCART_SOLD_OUT_GATE_POLL_MS).toBe(100);
+    expect(
+      readEnv(orderEnv, { ...BASE, CHAOSCART_SOLD_OUT_GATE_TTL_MS: "0" }).CHAOSCART_SOLD_OUT_GATE_TTL_MS,
+    ).toBe(0);
+    expect(() => readEnv(orderEnv, { ...BASE, CHAOSCART_SOLD_OUT_GATE_POLL_MS: "0" })).toThrow(
+      /CHAOSCART_SOLD_OUT_GATE_POLL_MS: .* \(got "0"\)/,
+    );
+    expect(() => readEnv(orderEnv, { ...BASE, CHAOSCART_SOLD_OUT_GATE_TTL_MS: "-1" })).toThrow(
+      /CHAOSCART_SOLD_OUT_GATE_TTL_MS/,
+    );
+  });
+});

@@ -74,6 +74,11 @@ export const gatewayEnv = {
   CHAOSCART_ORDER_TIMEOUT_MS: int(1, 600_000).default(5000),
   /** Per-request upstream timeout for reads (GET /orders/:id, GET /skus/:id). */
   CHAOSCART_READ_TIMEOUT_MS: int(1, 600_000).default(1000),
+  /**
+   * Adds `POST /bench/noop-order`: the order route's parsing, limits and routing decision, answered
+   * without an upstream (the HTTP ceiling `npm run bench:flash-sale` compares the shop against).
+   */
+  CHAOSCART_BENCH_ENDPOINTS: z.enum(["0", "1"]).default("0"),
 } as const;
 
 export type GatewayConfig = EnvConfig<typeof gatewayEnv>;

@@ -24,6 +24,8 @@ export interface GatewayRoutesOptions {
   /** Sent to the order services (CHAOSCART_SERVICE_TOKEN). */
   serviceToken: string;
   metrics: GatewayMetrics;
+  /** Registers the bench's no-op order route (CHAOSCART_BENCH_ENDPOINTS). */
+  benchEndpoints?: boolean;
 }
 
 const USER_ID_MAX = 128;
@@ -264,6 +266,22 @@ export async function registerGatewayRoutes(app: ServiceApp, options: GatewayRou
       });
     },
   );
+
+  if (options.benchEndpoints) {
+    app.post(
+      "/bench/noop-order",
+      {
+        schema: { body: orderBody },
+        onRequest: globalLimit,
+        preHandler: userLimit((request) => (request.body as { userId: string }).userId),
+      },
+      async (request, reply) =>
+        reply
+          .code(201)
+          .header(SERVED_BY_HEADER, router.regionForUser(request.body.userId))
+          .send({ id: "0", state: "CONFIRMED" }),
+    );
+  }
 
   app.get(
     "/orders/:id",

@@ -43,6 +43,7 @@ export async function startGatewayService(config: GatewayConfig): Promise<Runnin
     adminToken: config.CHAOSCART_ADMIN_TOKEN,
     serviceToken: config.CHAOSCART_SERVICE_TOKEN,
     metrics: gatewayMetrics(app.metrics, () => router.table.version),
+    benchEndpoints: config.CHAOSCART_BENCH_ENDPOINTS === "1",
   });
   const running = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
   app.log.info({ port: running.port, regions: router.regions, local }, "gateway listening");

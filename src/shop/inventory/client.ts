@@ -5,7 +5,12 @@ import { DependencyError, type DependencyPolicy } from "../resilience/policies.t
 export type ReserveResult =
   | { kind: "granted" }
   | { kind: "rejected"; reason: RejectReason | "sold_out" | "unknown_sku" };
-export type SettleResult = { kind: "done" } | { kind: "conflict"; state: string } | { kind: "not_found" };
+export type SettleResult =
+  /** `returned`: for a release, the SKUs whose stock it put back on sale. */
+  { kind: "done"; returned?: string[] } | { kind: "conflict"; state: string } | { kind: "not_found" };
+
+/** SKUs per `GET /stock?skus=` (the route's limit). */
+const STOCK_READ_MAX = 100;
 
 /** The order service's view of the inventory service: every call idempotent by order id. */
 export class InventoryClient {
@@ -31,6 +36,27 @@ export class InventoryClient {
     });
   }
 
+  /**
+   * Units on sale now of each of `skus` (the sold-out gate's poll). One attempt, outside the policy:
+   * a poll that fails is simply sent again on the next tick, and must not count against the breaker
+   * that guards the order path.
+   */
+  async available(skus: readonly string[], signal: AbortSignal): Promise<Map<string, number>> {
+    const available = new Map<string, number>();
+    for (let from = 0; from < skus.length; from += STOCK_READ_MAX) {
+      const chunk = skus.slice(from, from + STOCK_READ_MAX);
+      const { status, body } = await this.http.request<{ stock?: { sku: string; available: number }[] }>({
+        method: "GET",
+        path: `/stock?skus=${chunk.map(encodeURIComponent).join(",")}`,
+        signal,
+      });
+      if (status !== 200 || !Array.isArray(body.stock))
+        throw new DependencyError("inventory", `stock read answered ${status}`, status);
+      for (const row of body.stock) available.set(row.sku, row.available);
+    }
+    return available;
+  }
+
   commit(orderId: string, requestId?: string): Promise<SettleResult> {
     return this.settle(orderId, "commit", requestId);
   }
@@ -41,13 +67,13 @@ export class InventoryClient {
 
   private settle(orderId: string, action: "commit" | "release", requestId?: string): Promise<SettleResult> {
     return this.policy.execute(async (signal) => {
-      const { status, body } = await this.http.request<{ state?: string }>({
+      const { status, body } = await this.http.request<{ state?: string; returned?: string[] }>({
         method: "POST",
         path: `/reservations/${encodeURIComponent(orderId)}/${action}`,
         headers: requestId ? { "x-request-id": requestId } : {},
         signal,
       });
-      if (status === 200) return { kind: "done" };
+      if (status === 200) return { kind: "done", ...(body.returned ? { returned: body.returned } : {}) };
       if (status === 409) return { kind: "conflict", state: body.state ?? "unknown" };
       if (status === 404) return { kind: "not_found" };
       throw new DependencyError("inventory", `${action} answered ${status}`, status);

@@ -1,4 +1,5 @@
 import type { BuiltInBug } from "../built-in-bugs.ts";
+import { pgCode } from "../db/errors.ts";
 import type { Allocation, RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
 import { BatchRaceError, type ReservationRow, type SettleOutcome } from "./records.ts";
 import type { InventoryStore } from "./store.ts";
@@ -7,7 +8,12 @@ export type Strategy = "coalesce" | "direct";
 
 export interface EngineOptions {
   strategy: Strategy;
-  /** How long the first request of a batch waits for company before the batch is written. */
+  /**
+   * How long the first request of a batch waits for company before the batch is written, when no
+   * batch of its SKU is in flight. 0 (the default): it waits only for the requests that arrived in
+   * the same turn of the event loop, so a lone buyer's reserve goes out at once; under load the
+   * batch in flight is the window (arrivals during it form the next batch).
+   */
   batchWindowMs: number;
   batchMax: number;
   reservationTtlMs: number;
@@ -49,7 +55,8 @@ interface Pending extends ReserveRequest {
  */
 class SkuLane {
   queue: Pending[] = [];
-  timer: NodeJS.Timeout | undefined;
+  /** The pending flush of a batch that waits for company (a timeout, or an immediate for window 0). */
+  timer: { cancel(): void } | undefined;
   inFlight: Promise<void> | undefined;
   soldOutUntil = 0;
   /** Drops the sold-out mark (and the lane, if idle) when it expires. */
@@ -154,7 +161,7 @@ export class InventoryEngine {
     if (this.sweeper) clearInterval(this.sweeper);
     for (const [sku, lane] of this.lanes) {
       lane.clearSoldOut();
-      if (lane.timer) clearTimeout(lane.timer);
+      lane.timer?.cancel();
       lane.timer = undefined;
       if (!lane.inFlight && lane.queue.length > 0) this.flush(sku, lane);
     }
@@ -183,8 +190,21 @@ export class InventoryEngine {
       lane.queue.push({ orderId, qty, resolve, reject });
       if (lane.inFlight) return; // the batch in flight flushes this one when it ends
       if (lane.queue.length >= this.options.batchMax) this.flush(sku, lane);
-      else lane.timer ??= setTimeout(() => this.flush(sku, lane), this.options.batchWindowMs);
+      else lane.timer ??= this.afterWindow(() => this.flush(sku, lane));
     });
+  }
+
+  /**
+   * Node's setTimeout(0) waits at least 1 ms; setImmediate runs once the event loop has read what
+   * arrived, so window 0 costs a lone request nothing and still batches a burst read together.
+   */
+  private afterWindow(flush: () => void): { cancel(): void } {
+    if (this.options.batchWindowMs === 0) {
+      const immediate = setImmediate(flush);
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timeout = setTimeout(flush, this.options.batchWindowMs);
+    return { cancel: () => clearTimeout(timeout) };
   }
 
   private lane(sku: string): SkuLane {
@@ -197,7 +217,7 @@ export class InventoryEngine {
   }
 
   private flush(sku: string, lane: SkuLane): void {
-    if (lane.timer) clearTimeout(lane.timer);
+    lane.timer?.cancel();
     lane.timer = undefined;
     if (lane.inFlight || lane.queue.length === 0) return;
     const batch = lane.queue.splice(0, this.options.batchMax);
@@ -296,8 +316,4 @@ function answerBatch(sku: string, batch: readonly Pending[], allocation: Allocat
 function replayOutcome(orderId: string, sku: string, qty: number, state: ReservationState): ReserveOutcome {
   if (state === "RELEASED") return { kind: "rejected", orderId, sku, qty, reason: "order_released" };
   return { kind: "granted", orderId, sku, qty, state, replay: true };
-}
-
-function pgCode(error: unknown): string {
-  return typeof error === "object" && error !== null ? String((error as { code?: unknown }).code ?? "") : "";
 }

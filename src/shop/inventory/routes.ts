@@ -13,6 +13,12 @@ const reserveBody = z.object({
   qty: z.number().int().min(1).max(1000),
 });
 
+/** `?skus=A,B,…`: at most 100 SKU ids, comma-separated. */
+const availabilityQuery = z
+  .string()
+  .transform((value) => value.split(","))
+  .pipe(z.array(skuSchema).min(1).max(100));
+
 const seedBody = z.object({
   skus: z
     .array(
@@ -71,6 +77,14 @@ export function registerInventoryRoutes(
       return { orderId: request.params.orderId, items };
     });
 
+    // The order service's sold-out gate polls this for the SKUs it answers "sold out" from memory:
+    // one indexed read of the stock rows, however many SKUs, never the engine's own sold-out flag.
+    internal.get(
+      "/stock",
+      { schema: { querystring: z.object({ skus: availabilityQuery }) } },
+      async (request) => ({ stock: await store.available(request.query.skus) }),
+    );
+
     internal.get(
       "/stock/:sku",
       { schema: { params: z.object({ sku: skuSchema }) } },
@@ -101,7 +115,12 @@ export function registerInventoryRoutes(
 
 /** Release of an order nobody reserved for is a success: compensation must be safe to run blind. */
 function sendSettled(reply: FastifyReply, outcome: SettleOutcome, releasing = false) {
-  if (outcome.kind === "done") return reply.code(200).send({ state: outcome.state, items: outcome.items });
+  if (outcome.kind === "done") {
+    // What this release put back on sale (a repeated release returns nothing): the order service
+    // opens its sold-out gate for these SKUs at once.
+    const returned = releasing ? { returned: [...new Set(outcome.moved.map((item) => item.sku))] } : {};
+    return reply.code(200).send({ state: outcome.state, items: outcome.items, ...returned });
+  }
   if (outcome.kind === "conflict") {
     return reply.code(409).send({
       error: "invalid_state",
@@ -110,6 +129,6 @@ function sendSettled(reply: FastifyReply, outcome: SettleOutcome, releasing = fa
       items: outcome.items,
     });
   }
-  if (releasing) return reply.code(200).send({ state: "RELEASED", items: [] });
+  if (releasing) return reply.code(200).send({ state: "RELEASED", items: [], returned: [] });
   return reply.code(404).send({ error: "not_found", message: "no reservation for this order" });
 }

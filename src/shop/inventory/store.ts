@@ -1,4 +1,6 @@
 import type { BuiltInBug } from "../built-in-bugs.ts";
+import { pgCode } from "../db/errors.ts";
+import { ASSERTION_FAILED, pipelinedTransaction } from "../db/pipelined.ts";
 import type { Db } from "../db/pool.ts";
 import {
   type Allocation,
@@ -117,7 +119,8 @@ export class InventoryStore {
       return reserveBatchFromReplica(this.db, this.staleStockSource, this.region, sku, requests, ttlMs);
     }
     const orderIds = [...new Set(requests.map((r) => r.orderId))];
-    return this.db.begin(async (tx) => {
+    // Two round trips: BEGIN and the reads, then the writes and COMMIT (db/pipelined.ts).
+    return pipelinedTransaction(this.db, async (tx, commitWith) => {
       // Pipelined, executed in order: the reads after the locks see every batch and release
       // committed before them.
       const [, stockRows, priorRows, releasedRows] = await Promise.all([
@@ -145,21 +148,27 @@ export class InventoryStore {
 
       const ids = allocation.grants.map((g) => g.orderId);
       const qtys = allocation.grants.map((g) => g.qty);
-      const [inserted] = await Promise.all([
-        tx`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
-           SELECT o, ${sku}, ${this.region}, q, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
-           FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)
-           ON CONFLICT DO NOTHING RETURNING order_id`,
-        tx`UPDATE stock SET available = available - ${allocation.granted}, reserved = reserved + ${allocation.granted},
-             version = version + 1
-           WHERE sku_id = ${sku} AND region = ${this.region}`,
-        tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
-           SELECT o, ${sku}, ${this.region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
-      ]);
-      if (inserted.count !== ids.length) {
-        throw new BatchRaceError(
-          `batch for ${sku} planned ${ids.length} grants but inserted ${inserted.count}`,
-        );
+      try {
+        await commitWith([
+          // A reservation another writer inserted since the reads (none of ours is lost: ON CONFLICT
+          // skips it) makes the batch's plan wrong: the assertion aborts the transaction before the
+          // COMMIT behind it, and the batch is retried from fresh reads.
+          tx`WITH inserted AS (
+               INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+               SELECT o, ${sku}, ${this.region}, q, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
+               FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)
+               ON CONFLICT DO NOTHING RETURNING order_id)
+             SELECT chaoscart_assert((SELECT count(*) FROM inserted) = ${ids.length},
+                                     ${`batch for ${sku} planned ${ids.length} grants but another writer got in first`})`,
+          tx`UPDATE stock SET available = available - ${allocation.granted}, reserved = reserved + ${allocation.granted},
+               version = version + 1
+             WHERE sku_id = ${sku} AND region = ${this.region}`,
+          tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+             SELECT o, ${sku}, ${this.region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
+        ]);
+      } catch (error) {
+        if (pgCode(error) === ASSERTION_FAILED) throw new BatchRaceError((error as Error).message);
+        throw error;
       }
       return allocation;
     });
@@ -285,6 +294,13 @@ export class InventoryStore {
       SELECT sku_id AS sku, region, available, reserved, sold, quota FROM stock
       WHERE sku_id = ${sku} AND region = ${this.region}`;
     return row;
+  }
+
+  /** Units on sale now, of those of `skus` this region stocks (the sold-out gate's poll). */
+  async available(skus: readonly string[]): Promise<{ sku: string; available: number }[]> {
+    return this.db<{ sku: string; available: number }[]>`
+      SELECT sku_id AS sku, available FROM stock
+      WHERE sku_id = ANY(${this.db.array(skus as string[])}) AND region = ${this.region}`;
   }
 
   async reservation(orderId: string, sku: string): Promise<ReservationRow | undefined> {

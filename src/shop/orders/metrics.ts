@@ -38,3 +38,31 @@ export function orderMetrics(registry: Registry, inFlight: () => number) {
   };
   return { events, recovered: (n: number) => recovered.inc(n) };
 }
+
+/** The sold-out gate (README "The sold-out gate"): what it answered, what it holds, how its polls go. */
+export function soldOutGateMetrics(registry: Registry, gatedSkus: () => number) {
+  const gated = new Counter({
+    name: "chaoscart_orders_gated_total",
+    help: "New orders answered 409 sold_out by the sold-out gate, from memory, nothing written; by the gated SKU",
+    labelNames: ["sku"],
+    registers: [registry],
+  });
+  const polls = new Counter({
+    name: "chaoscart_sold_out_gate_polls_total",
+    help: "The sold-out gate's availability reads of its gated SKUs, by result",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "chaoscart_sold_out_gate_skus",
+    help: "SKUs the sold-out gate holds state for (gated, or with a reserve in flight)",
+    registers: [registry],
+    collect() {
+      this.set(gatedSkus());
+    },
+  });
+  return {
+    gated: (sku: string) => gated.inc({ sku }),
+    poll: (result: "ok" | "failed") => polls.inc({ result }),
+  };
+}

@@ -8,8 +8,11 @@ import type { SnowflakeGenerator } from "../domain/ids.ts";
 import { isTerminal, normaliseItems, requestFingerprint, total } from "../domain/order.ts";
 import { slotOf } from "../domain/slots.ts";
 import type { ServiceApp } from "../http/app.ts";
+import { KeyLookup } from "./key-lookup.ts";
+import { PlacementsInFlight } from "./placements-in-flight.ts";
 import type { OrderSaga } from "./saga.ts";
 import { NotSlotOwnerError } from "./slots.ts";
+import type { SoldOutGate } from "./sold-out-gate.ts";
 import type { OrderStore, StoredOrder } from "./store.ts";
 
 const userIdSchema = z
@@ -44,6 +47,8 @@ export interface OrderRoutesOptions {
   prices: (skus: readonly string[]) => Promise<Map<string, number>>;
   /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
   builtInBug?: BuiltInBug;
+  /** The sold-out gate; undefined: every order goes to the inventory. */
+  soldOutGate?: { gate: SoldOutGate; onGated?(sku: string): void; now?: () => number };
 }
 
 export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions) {
@@ -52,8 +57,30 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
   // Admitted requests that have not handed their order to the saga yet: with saga.inFlight, the load
   // admission control bounds (counting only sagas would let a burst through before any saga starts).
   let placing = 0;
+  const placements = new PlacementsInFlight();
+  const keysWithOrders = new KeyLookup((keys) => store.keysWithOrders(keys));
+  const soldOut = options.soldOutGate;
+  const now = soldOut?.now ?? (() => performance.now());
 
   app.post("/orders", { schema: { body: orderBody, headers: orderHeaders } }, async (request, reply) => {
+    // Built-in bug "ignore-idempotency" (lab regression guard): the order is keyed by the request
+    // id, which every retry of the client renews, instead of the client's Idempotency-Key.
+    const idemKey =
+      options.builtInBug === "ignore-idempotency" ? request.id : request.headers["idempotency-key"];
+    // Before admission control: a buyer of a sold-out SKU hears so at once, even when the service
+    // is too busy to place orders.
+    const gatedSku = soldOut?.gate.gated(
+      request.body.items.map((item) => item.sku),
+      now(),
+    );
+    if (gatedSku !== undefined && !(await keyHasOrder(idemKey))) {
+      soldOut?.onGated?.(gatedSku);
+      return reply.code(409).send({
+        error: "sold_out",
+        sku: gatedSku,
+        message: `${gatedSku} is sold out; nothing was written`,
+      });
+    }
     const inFlight = saga.inFlight + placing;
     if (inFlight >= options.maxInFlight) {
       return reply
@@ -65,6 +92,7 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
         });
     }
     placing++;
+    const placed = placements.start(idemKey);
     let handedOver = false;
     try {
       const { userId } = request.body;
@@ -87,9 +115,7 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
           {
             id: options.ids.next(),
             userId,
-            // Built-in bug "ignore-idempotency" (lab regression guard): the order is keyed by the request
-            // id, which every retry of the client renews, instead of the client's Idempotency-Key.
-            idemKey: options.builtInBug === "ignore-idempotency" ? request.id : idempotencyKey,
+            idemKey,
             fingerprint: requestFingerprint(userId, items),
             homeRegion: options.region,
             slot: slotOf(userId),
@@ -103,7 +129,8 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
         .catch((error: unknown) => {
           if (error instanceof NotSlotOwnerError) return error;
           throw error;
-        });
+        })
+        .finally(placed);
       if (placement instanceof NotSlotOwnerError) {
         // Fenced: this region does not own the user's unit (it moved, or has not arrived yet).
         return reply.code(421).send({
@@ -134,9 +161,28 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       }
       return reply.code(created ? 201 : 200).send(present(settled));
     } finally {
+      placed();
       if (!handedOver) placing--;
     }
   });
+
+  /**
+   * Whether a gated request must go the normal way after all, because its key has an order: a
+   * retry whose first attempt was placed gets that order, never "sold out". Read by key rather than
+   * remembering keys: an index read writes nothing (and a burst's reads are coalesced), and it knows
+   * orders placed by another instance or before a restart, which no memory of this process does.
+   * The read sees committed orders;
+   * `placements` covers the ones this process is placing (started before the read, or during it).
+   */
+  async function keyHasOrder(key: string): Promise<boolean> {
+    if (placements.has(key)) return true;
+    const watch = placements.watch(key);
+    try {
+      return (await keysWithOrders.has(key)) || watch.overtaken;
+    } finally {
+      watch.stop();
+    }
+  }
 
   app.get(
     "/orders/:id",

@@ -8,9 +8,10 @@ import {
   isTerminal,
   type OrderState,
 } from "../domain/order.ts";
-import type { InventoryClient, ReserveResult, SettleResult } from "../inventory/client.ts";
+import type { ReserveResult, SettleResult } from "../inventory/client.ts";
 import type { PaymentClient } from "../payments/client.ts";
 import { DependencyError } from "../resilience/policies.ts";
+import type { InventoryPort } from "./gated-inventory.ts";
 import type { OrderStore, OutboxEvent, ShopPaymentState, StoredOrder } from "./store.ts";
 import type { VoidWatch } from "./void-watch.ts";
 
@@ -21,7 +22,7 @@ export interface SagaEvents {
 
 export interface SagaDeps {
   store: OrderStore;
-  inventory: InventoryClient;
+  inventory: InventoryPort;
   payments: PaymentClient;
   clock: HybridLogicalClock;
   log: Logger;

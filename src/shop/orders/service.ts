@@ -16,13 +16,16 @@ import { serviceAuthorization } from "../http/service-token.ts";
 import { InventoryClient } from "../inventory/client.ts";
 import { PaymentClient } from "../payments/client.ts";
 import { createDependencyPolicy, type DependencyPolicyOptions } from "../resilience/policies.ts";
-import { orderMetrics } from "./metrics.ts";
+import { GatedInventory } from "./gated-inventory.ts";
+import { orderMetrics, soldOutGateMetrics } from "./metrics.ts";
 import { lookupPrices } from "./pricing.ts";
 import { RecoveryLoop } from "./recovery.ts";
 import { registerOrderRoutes } from "./routes.ts";
 import { OrderSaga } from "./saga.ts";
 import { registerSlotRoutes } from "./slot-routes.ts";
 import { seedSlots } from "./slots.ts";
+import { SoldOutGate } from "./sold-out-gate.ts";
+import { SoldOutPoller } from "./sold-out-poller.ts";
 import { OrderStore } from "./store.ts";
 import { VoidWatch } from "./void-watch.ts";
 
@@ -95,7 +98,12 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   const owner = `order-${randomUUID().slice(0, 8)}`;
   const store = new OrderStore(
     db,
-    { owner, leaseMs: config.CHAOSCART_ORDER_LEASE_MS, region: config.CHAOSCART_REGION },
+    {
+      owner,
+      leaseMs: config.CHAOSCART_ORDER_LEASE_MS,
+      region: config.CHAOSCART_REGION,
+      ...(bug ? { builtInBug: bug } : {}),
+    },
     database.guard,
   );
   // Like the migrations: whenever the write endpoint is (or becomes) writable. A read-only endpoint
@@ -109,9 +117,24 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   const voidWatch = new VoidWatch(store, payments, app.log, {
     recheckMs: Math.max(config.CHAOSCART_RECOVERY_INTERVAL_MS, 1_000),
   });
+  const gateTtlMs = config.CHAOSCART_SOLD_OUT_GATE_TTL_MS;
+  // Built-in bug "sticky-sold-out-gate" (lab regression guard): a closed gate never opens again.
+  const gate =
+    gateTtlMs > 0 ? new SoldOutGate({ ttlMs: gateTtlMs, sticky: bug === "sticky-sold-out-gate" }) : undefined;
+  const gateMetrics = gate ? soldOutGateMetrics(app.metrics, () => gate.size) : undefined;
+  const poller =
+    gate &&
+    new SoldOutPoller({
+      gate,
+      available: (skus, signal) => inventory.available(skus, signal),
+      intervalMs: config.CHAOSCART_SOLD_OUT_GATE_POLL_MS,
+      timeoutMs: config.CHAOSCART_INVENTORY_TIMEOUT_MS,
+      log: app.log,
+      onPoll: (result) => gateMetrics?.poll(result),
+    });
   saga = new OrderSaga({
     store,
-    inventory,
+    inventory: gate ? new GatedInventory(inventory, gate) : inventory,
     payments,
     clock,
     log: app.log,
@@ -164,6 +187,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
         reads,
         prices: (skus) => lookupPrices(catalog, (missing) => store.prices(missing), skus),
         ...(bug ? { builtInBug: bug } : {}),
+        ...(gate ? { soldOutGate: { gate, onGated: (sku: string) => gateMetrics?.gated(sku) } } : {}),
       });
     }),
   );
@@ -175,6 +199,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   });
   app.addHook("onClose", async () => {
     await recovery.stop();
+    await poller?.stop();
     await saga?.drain();
     reads.stop();
     clearInterval(catalogRefresh);
@@ -183,6 +208,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   });
   recovery.start();
   reads.start();
+  poller?.start();
   const labToken = config.CHAOSCART_LAB_TOKEN;
   if (labToken) registerLabEndpoints(app, { token: labToken, clock });
   const running = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);

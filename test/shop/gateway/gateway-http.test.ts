@@ -321,6 +321,40 @@ describe("rate limiting", () => {
   });
 });
 
+describe("the bench's no-op order route", () => {
+  it("exists only with CHAOSCART_BENCH_ENDPOINTS=1, answers without an upstream, and is rate limited like /orders", async () => {
+    const body = { userId: userIn("east"), items: [{ sku: "A", qty: 1 }] };
+    expect((await call("POST", "/bench/noop-order", { body })).status).toBe(404);
+    const bench = await startGatewayService(
+      readEnv(gatewayEnv, {
+        CHAOSCART_PORT: "0",
+        CHAOSCART_LOG_LEVEL: "silent",
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
+        CHAOSCART_REGIONS: `east=${east.url}`,
+        CHAOSCART_USER_RATE_LIMIT_RPS: "0.5",
+        CHAOSCART_USER_RATE_LIMIT_BURST: "1",
+        CHAOSCART_BENCH_ENDPOINTS: "1",
+      }),
+    );
+    try {
+      const before = ordersSeen(east);
+      const post = () =>
+        fetch(`${bench.url}/bench/noop-order`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const first = await post();
+      expect(first.status).toBe(201);
+      expect(first.headers.get("x-chaoscart-region")).toBe("east");
+      expect((await post()).status).toBe(429);
+      expect(ordersSeen(east)).toBe(before);
+    } finally {
+      await bench.close();
+    }
+  });
+});
+
 describe("upstream failures", () => {
   it("answers 504 upstream_timeout when the order service is slower than the timeout", async () => {
     const userId = userIn("west");

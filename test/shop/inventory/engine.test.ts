@@ -24,9 +24,13 @@ function granted(outcomes: ReserveOutcome[]) {
   return outcomes.filter((o) => o.kind === "granted");
 }
 
-describe.each(["coalesce", "direct"] as const)("inventory engine (%s)", (strategy) => {
+describe.each([
+  { strategy: "coalesce", batchWindowMs: 1 },
+  { strategy: "coalesce", batchWindowMs: 0 },
+  { strategy: "direct", batchWindowMs: 1 },
+] as const)("inventory engine ($strategy, window $batchWindowMs ms)", ({ strategy, batchWindowMs }) => {
   it("grants exactly the stock when many more buyers reserve concurrently", async () => {
-    const engine = new InventoryEngine(store, { ...options, strategy });
+    const engine = new InventoryEngine(store, { ...options, strategy, batchWindowMs });
     const sku = await newSku(37);
     const outcomes = await Promise.all(
       Array.from({ length: 400 }, (_, i) => engine.reserve(`${strategy}-hot-${sku}-${i}`, sku, 1)),
@@ -40,7 +44,7 @@ describe.each(["coalesce", "direct"] as const)("inventory engine (%s)", (strateg
   });
 
   it("grants one reservation for concurrent duplicates of one order", async () => {
-    const engine = new InventoryEngine(store, { ...options, strategy });
+    const engine = new InventoryEngine(store, { ...options, strategy, batchWindowMs });
     const sku = await newSku(100);
     const orderId = `${strategy}-dup-${sku}`;
     const outcomes = await Promise.all(
@@ -56,6 +60,27 @@ describe.each(["coalesce", "direct"] as const)("inventory engine (%s)", (strateg
     );
     expect(await store.reservationsOf(orderId)).toHaveLength(1);
     expect(await store.stock(sku)).toMatchObject({ reserved: 2 + 40, available: 100 - 42 });
+    await expectLedgerConsistent();
+  });
+});
+
+describe("inventory engine: window 0", () => {
+  it("sends a lone reserve at once and batches what arrived in one turn of the event loop", async () => {
+    const batches: number[] = [];
+    const engine = new InventoryEngine(
+      store,
+      { ...options, batchWindowMs: 0 },
+      { batch: (_sku, size) => batches.push(size) },
+    );
+    const sku = await newSku(100);
+    await engine.reserve(`w0-lone-${sku}`, sku, 1);
+    // Five reserves issued in one turn: one batch; three more while it is in flight: the next one.
+    const burst = Array.from({ length: 5 }, (_, i) => engine.reserve(`w0-burst-${sku}-${i}`, sku, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    const during = Array.from({ length: 3 }, (_, i) => engine.reserve(`w0-during-${sku}-${i}`, sku, 1));
+    await Promise.all([...burst, ...during]);
+    await engine.close();
+    expect(batches).toEqual([1, 5, 3]);
     await expectLedgerConsistent();
   });
 });

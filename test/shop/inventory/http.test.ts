@@ -199,3 +199,46 @@ describe("configuration", () => {
     );
   });
 });
+
+describe("the sold-out gate's reads", () => {
+  async function get(path: string) {
+    const response = await fetch(`${service.url}${path}`, { headers: INTERNAL });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  it("GET /stock?skus= answers the available units of the SKUs it stocks, in one read", async () => {
+    await post(
+      "/admin/skus",
+      {
+        skus: [
+          { id: "AVAIL-1", stock: 3 },
+          { id: "AVAIL-2", stock: 1 },
+        ],
+      },
+      { authorization: `Bearer ${TOKEN}` },
+    );
+    expect((await post("/reservations", { orderId: "avail-o1", sku: "AVAIL-2", qty: 1 })).status).toBe(201);
+    const answer = await get("/stock?skus=AVAIL-1,AVAIL-2,AVAIL-NOPE");
+    expect(answer.status).toBe(200);
+    const stock = answer.body.stock as { sku: string; available: number }[];
+    expect(stock.sort((a, b) => a.sku.localeCompare(b.sku))).toEqual([
+      { sku: "AVAIL-1", available: 3 },
+      { sku: "AVAIL-2", available: 0 },
+    ]);
+    expect((await get("/stock?skus=lower case")).status).toBe(400);
+    expect(
+      (await get(`/stock?skus=${Array.from({ length: 101 }, (_, i) => `S${i}`).join(",")}`)).status,
+    ).toBe(400);
+  });
+
+  it("a release answers the SKUs it put back on sale; a repeated one, none", async () => {
+    await post("/admin/skus", { skus: [{ id: "RET-1", stock: 2 }] }, { authorization: `Bearer ${TOKEN}` });
+    expect((await post("/reservations", { orderId: "ret-o1", sku: "RET-1", qty: 1 })).status).toBe(201);
+    const first = await post("/reservations/ret-o1/release", {});
+    expect(first.body).toMatchObject({ state: "RELEASED", returned: ["RET-1"] });
+    const again = await post("/reservations/ret-o1/release", {});
+    expect(again.body).toMatchObject({ state: "RELEASED", returned: [] });
+    const blind = await post("/reservations/ret-nobody/release", {});
+    expect(blind.body).toMatchObject({ state: "RELEASED", returned: [] });
+  });
+});

@@ -97,6 +97,43 @@ describe("the ledger is in the stock row's order", () => {
   });
 });
 
+describe("a reserve batch whose plan went stale", () => {
+  it("writes nothing when another writer inserted one of its orders' reservations after its reads", async () => {
+    const sku = await newSku(5);
+    const [taken, other] = [`stale-taken-${sku}`, `stale-other-${sku}`];
+    // Another writer's reservation for `taken`, uncommitted: the batch reads no reservation for it,
+    // then its insert waits on the row and, once the writer commits, skips it.
+    const writer = await fixture.database.sql.reserve();
+    try {
+      await writer`BEGIN`;
+      await writer`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+                   VALUES (${taken}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`;
+      const batch = store.reserveBatch(
+        sku,
+        [
+          { orderId: taken, qty: 1 },
+          { orderId: other, qty: 1 },
+        ],
+        60_000,
+      );
+      batch.catch(() => {});
+      await sleep(200); // the batch is now waiting on the writer's row
+      await writer`COMMIT`;
+      await expect(batch).rejects.toThrow(/another writer got in first/);
+    } finally {
+      writer.release();
+    }
+    // All or nothing: the batch's grant for `other`, its stock and its ledger rolled back with it.
+    expect(await statesOf(other)).toEqual([]);
+    expect(await store.stock(sku)).toMatchObject({ available: 5, reserved: 0 });
+    const [moved] = await fixture.database.sql`
+      SELECT count(*)::int AS n FROM stock_movement WHERE sku_id = ${sku} AND kind = 'reserve'`;
+    expect(moved?.n).toBe(0);
+    // The other writer was this test, not an engine: its row has no ledger; remove it.
+    await fixture.database.sql`DELETE FROM reservation WHERE order_id = ${taken}`;
+  });
+});
+
 describe("settlement is all-or-nothing per order", () => {
   it("does not commit the rest of an order one of whose items expired and was swept", async () => {
     const engine = new InventoryEngine(store, options);

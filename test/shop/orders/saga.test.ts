@@ -100,9 +100,16 @@ describe("order saga", () => {
         return placeOrder({ userId: `u${i}`, items }, undefined, shop.gateway.url);
       }),
     );
-    expect(results.filter((r) => ![201, 202].includes(r.status))).toEqual([]);
+    // Once a SKU is known sold out, the sold-out gate answers 409 sold_out without placing an order.
+    expect(results.filter((r) => ![201, 202, 409].includes(r.status))).toEqual([]);
+    for (const gated of results.filter((r) => r.status === 409))
+      expect(gated.body).toMatchObject({ error: "sold_out" });
     await expectAllInvariants();
     const orders = await finalOrders();
+    const [placed] = await database.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM orders
+      WHERE items @> '[{"sku": "SALE-A"}]' OR items @> '[{"sku": "SALE-B"}]'`;
+    expect(placed?.n).toBe(results.filter((r) => r.status !== 409).length);
     // Demand (200 units) far exceeds stock (50): some orders sold, the rest cancelled as sold out.
     expect(orders.filter((o) => o.state === "CONFIRMED").length).toBeGreaterThan(0);
     expect(orders.filter((o) => o.state === "CANCELLED").length).toBeGreaterThan(0);

@@ -1,0 +1,275 @@
+/**
+ * `npm run bench:flash-sale`: a flash sale as it happens (issue 13 §1): far more buyers than units,
+ * arriving faster than the shop can confirm, open loop through the gateway (rate limits lifted, the
+ * order service's own admission control as deployed), at a few hot SKUs with a fixed quota each plus a
+ * trickle of orders for cold SKUs. Side by side in one run, on the same gateway and with the same
+ * generator and client: the gateway's no-op order route (`/bench/noop-order`: parsing, limits and the
+ * routing decision, no upstream), the ceiling the sale's answer rate is reported against.
+ *
+ * Reports, per class of answer (confirmed, sold out, 429, other): answers/s and p50/p99/p99.9 latency
+ * from each buyer's *intended* send time; the time each hot SKU took to sell out, units sold against
+ * the quota, false sold-outs (refused while stock was available, the lab's checker), CPU per answer
+ * across every process, and every lab invariant over the run's history and final state. A buyer is
+ * one attempt: no retry after a 429 (the next buyer is the retry). Durability as deployed: fsync and
+ * synchronous_commit on, a synchronous standby. Writes bench/results/flash-sale.json.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Command } from "commander";
+import { availabilityTimelines } from "../src/lab/checkers/false-sold-out.ts";
+import { CHECK_NAMES, runChecks } from "../src/lab/checkers/registry.ts";
+import { isUnreadable, namedInHistory, readFinalState } from "../src/lab/experiments/final-state.ts";
+import { settle } from "../src/lab/experiments/settle.ts";
+import type { HistoryOp } from "../src/lab/history/op.ts";
+import { startTopology, type Topology } from "../src/lab/topology/launcher.ts";
+import { BENCH_SERVICE_ENV } from "../src/lab/topology/service-env.ts";
+import { runWorkload } from "../src/lab/workload/index.ts";
+import { seedSkus } from "./api.ts";
+import { parseDuration, progress } from "./common.ts";
+import { cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { classFigures, classify } from "./flash-sale-figures.ts";
+
+interface Options {
+  rate: number;
+  duration: number;
+  hotSkus: number;
+  units: number;
+  coldShare: number;
+  connections: number;
+  timeout: number;
+  gate: boolean;
+  out: string;
+  keep: boolean;
+}
+
+const HOT_PRICE = 1_000;
+const COLD_STOCK = 10_000_000;
+const COLD_SKUS = 20;
+
+async function main(options: Options): Promise<number> {
+  const { say, status } = progress();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chaoscart-bench-flash-sale-"));
+  chmodSync(dir, 0o755);
+  let topology: Topology | undefined;
+  try {
+    say("launching the shop (primary + synchronous standby, fsync on), rate limits lifted");
+    topology = await startTopology({
+      regions: ["east"],
+      replication: "sync",
+      links: false,
+      workDir: path.join(dir, "lab"),
+      keep: options.keep,
+      serviceEnv: {
+        ...BENCH_SERVICE_ENV,
+        CHAOSCART_BENCH_ENDPOINTS: "1",
+        ...(options.gate ? {} : { CHAOSCART_SOLD_OUT_GATE_TTL_MS: "0" }),
+      },
+      log: (line) => say(`lab: ${line}`),
+    });
+    const region = topology.regions[0];
+    if (!region) throw new Error("the topology has no region");
+    const tag = Date.now().toString(36).toUpperCase();
+    const hot = Array.from({ length: options.hotSkus }, (_, i) => `FLASH-${tag}-HOT-${i + 1}`);
+    const cold = Array.from({ length: COLD_SKUS }, (_, i) => `FLASH-${tag}-COLD-${i + 1}`);
+    await seedSkus(region.services.inventory.url, topology.token, [
+      ...hot.map((id) => ({ id, stock: options.units, price: HOT_PRICE })),
+      ...cold.map((id) => ({ id, stock: COLD_STOCK, price: HOT_PRICE })),
+    ]);
+    const roots = {
+      gateway: topology.gateway.pid,
+      order: region.services.order.pid,
+      inventory: region.services.inventory.pid,
+      payment: region.services["payment-sim"].pid,
+      "pg-primary": region.cluster.primary.pid,
+      "pg-replica": region.cluster.replica?.pid,
+    };
+    const gatewayUrl = topology.gateway.url;
+    const burst = async (label: string, orderPath: string) => {
+      const ops: HistoryOp[] = [];
+      const before = cpuSnapshot(roots);
+      const result = await runWorkload({
+        gatewayUrl,
+        rate: options.rate,
+        arrival: "poisson",
+        durationMs: options.duration,
+        users: 10_000_000,
+        hotSkus: hot,
+        coldSkus: cold,
+        mix: { order: 1, "order-read": 0, "catalog-read": 0 },
+        shape: { hotShare: 1 - options.coldShare, multiItemShare: 0, missingSkuShare: 0 },
+        keyPrefix: `flash-${tag}-${label}`,
+        // Every arrival is sent, however many are outstanding: their wait counts in their latency.
+        maxOutstanding: 1_000_000,
+        timeoutMs: options.timeout,
+        client: { maxRetries: 0, connections: options.connections, orderPath },
+        history: { append: (op) => ops.push(op) },
+        onProgress: (p) =>
+          status(
+            `${label}: ${(p.elapsedMs / 1000).toFixed(0)} s, ${p.arrivals} sent, ${p.completed} answered`,
+          ),
+      });
+      const cpu = cpuBetween(before, cpuSnapshot(roots));
+      const figures = classFigures(ops);
+      const otherKinds = new Map<string, number>();
+      for (const op of ops)
+        if (
+          op.process === "client" &&
+          op.type !== "invoke" &&
+          ["other", "no_answer"].includes(classify(op))
+        ) {
+          const kind =
+            `${op.type} ${op.value.status ?? ""} ${op.value.state ?? ""} ${op.value.cancelReason ?? op.value.error ?? ""}`.slice(
+              0,
+              80,
+            );
+          otherKinds.set(kind, (otherKinds.get(kind) ?? 0) + 1);
+        }
+      for (const [kind, n] of [...otherKinds].sort((a, b) => b[1] - a[1]).slice(0, 4))
+        say(`  other: ${n} × ${kind}`);
+      // Buyers who heard something; those who heard nothing within their timeout are not answers.
+      const answers = Object.entries(figures.classes)
+        .filter(([name]) => name !== "no_answer")
+        .reduce((sum, [, c]) => sum + c.answers, 0);
+      const shopCores = Object.entries(cpu.percent)
+        .filter(([name]) => name !== "bench" && name !== "other")
+        .reduce((sum, [, percent]) => sum + percent / 100, 0);
+      const cpuMsPerAnswer = answers > 0 ? (shopCores * figures.spanMs) / answers : null;
+      say(
+        `${label}: ${answers} answers in ${(figures.spanMs / 1000).toFixed(1)} s (${((answers / figures.spanMs) * 1000).toFixed(0)}/s); ` +
+          `offered ${result.progress.arrivals} at ${options.rate}/s`,
+      );
+      return { ops, figures, answers, cpu, cpuMsPerAnswer, sent: result.progress.arrivals };
+    };
+
+    say(
+      `(1) ceiling: the gateway's no-op order route, ${options.rate} buyers/s for ${options.duration / 1000} s`,
+    );
+    const ceiling = await burst("ceiling", "/bench/noop-order");
+    say(
+      `(2) the sale: ${options.rate} buyers/s for ${options.duration / 1000} s at ${hot.length} hot SKUs × ${options.units} units` +
+        ` (${Math.round((1 - options.coldShare) * 100)} %), the rest at ${cold.length} cold SKUs`,
+    );
+    const since = new Date();
+    const saleStartedAt = Date.now();
+    const sale = await burst("sale", "/orders");
+
+    say("settling: waiting for every saga, then reading the final state and running every checker");
+    const databaseUrl = region.cluster.primary.url;
+    await settle(databaseUrl, 0, since, { floorMs: 10_000, stallMs: 10_000 });
+    const final = await readFinalState({
+      databaseUrl,
+      region: region.name,
+      skus: [...hot, ...cold],
+      since,
+      ...namedInHistory(sale.ops),
+      paymentUrl: region.services["payment-sim"].url,
+      token: topology.token,
+    });
+    const checks = runChecks(CHECK_NAMES, sale.ops, final);
+    const inventory = isUnreadable(final.inventory) ? undefined : final.inventory;
+    const timelines = inventory ? availabilityTimelines(inventory.movements) : undefined;
+    const hotSkus = hot.map((sku) => {
+      const stock = inventory?.stock.find((s) => s.sku === sku);
+      const soldOutAt = timelines
+        ?.get(sku)
+        ?.find((point) => point.at >= saleStartedAt && point.available === 0)?.at;
+      return {
+        sku,
+        quota: options.units,
+        sold: stock?.sold ?? null,
+        reserved: stock?.reserved ?? null,
+        soldOutAfterMs: soldOutAt === undefined ? null : soldOutAt - saleStartedAt,
+      };
+    });
+    const falseSoldOut = checks.find((c) => c.name === "no-false-sold-out");
+    const figures = {
+      benchmark: "flash-sale",
+      startedAt: new Date(saleStartedAt).toISOString(),
+      settings: {
+        rate: options.rate,
+        durationMs: options.duration,
+        hotSkus: options.hotSkus,
+        unitsPerHotSku: options.units,
+        coldShare: options.coldShare,
+        connections: options.connections,
+        buyerTimeoutMs: options.timeout,
+        soldOutGate: options.gate ? "on (the shop's defaults)" : "off",
+        cores: os.availableParallelism(),
+        durability: "fsync on, synchronous_commit on, synchronous standby",
+      },
+      ceiling: {
+        ...ceiling.figures,
+        answers: ceiling.answers,
+        sent: ceiling.sent,
+        cpuMsPerAnswer: ceiling.cpuMsPerAnswer,
+      },
+      sale: {
+        ...sale.figures,
+        answers: sale.answers,
+        sent: sale.sent,
+        cpuMsPerAnswer: sale.cpuMsPerAnswer,
+        cpu: sale.cpu,
+      },
+      answerRateToCeiling:
+        ceiling.answers > 0
+          ? sale.answers / sale.figures.spanMs / (ceiling.answers / ceiling.figures.spanMs)
+          : null,
+      hotSkus,
+      falseSoldOuts: falseSoldOut?.status === "fail" ? falseSoldOut.problems.length : falseSoldOut?.status,
+      checks: checks.map((c) => ({ name: c.name, status: c.status, problems: c.problems.slice(0, 5) })),
+    };
+    say("");
+    say(`class          answers    /s     p50 ms   p99 ms   p99.9 ms`);
+    for (const [name, c] of Object.entries(sale.figures.classes))
+      say(
+        `${name.padEnd(13)} ${String(c.answers).padStart(8)} ${c.perSecond.toFixed(0).padStart(6)} ${fmt(c.p50Ms)} ${fmt(c.p99Ms)} ${fmt(c.p999Ms)}`,
+      );
+    say(
+      `answers/s: sale ${((sale.answers / sale.figures.spanMs) * 1000).toFixed(0)} vs no-op ceiling ` +
+        `${((ceiling.answers / ceiling.figures.spanMs) * 1000).toFixed(0)} = ${figures.answerRateToCeiling?.toFixed(3)}×`,
+    );
+    for (const h of hotSkus)
+      say(
+        `${h.sku}: sold ${h.sold}/${h.quota}` +
+          (h.soldOutAfterMs === null
+            ? ", never sold out"
+            : `, sold out after ${(h.soldOutAfterMs / 1000).toFixed(2)} s`),
+      );
+    say(
+      `CPU per answer: sale ${fmt(sale.cpuMsPerAnswer)} ms, no-op ${fmt(ceiling.cpuMsPerAnswer)} ms (all shop processes)`,
+    );
+    for (const c of checks)
+      say(`check ${c.name}: ${c.status}${c.problems.length ? ` (${c.problems[0]})` : ""}`);
+    mkdirSync(path.dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(figures, null, 2)}\n`);
+    say(`figures: ${options.out}`);
+    return checks.some((c) => c.status === "fail") ? 1 : 0;
+  } finally {
+    await topology?.stop();
+    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fmt(value: number | null): string {
+  return value === null ? "     -" : value.toFixed(1).padStart(8);
+}
+
+const program = new Command("bench:flash-sale")
+  .option("--rate <n>", "buyers per second (open loop, Poisson arrivals)", Number, 10_000)
+  .option("--duration <d>", "how long buyers keep arriving", parseDuration, 10_000)
+  .option("--hot-skus <n>", "SKUs on sale", Number, 3)
+  .option("--units <n>", "units of each SKU on sale", Number, 1_000)
+  .option("--cold-share <x>", "share of buyers ordering a cold (plentiful) SKU", Number, 0.02)
+  .option("--connections <n>", "sockets from the buyers to the gateway", Number, 256)
+  .option("--timeout <d>", "how long a buyer waits for an answer", parseDuration, 10_000)
+  .option("--no-gate", "switch the order service's sold-out gate off (CHAOSCART_SOLD_OUT_GATE_TTL_MS=0)")
+  .option("--out <file>", "figures as JSON", "bench/results/flash-sale.json")
+  .option("--keep", "keep the lab's directory (logs, data)", false)
+  .action(async (options: Options) => {
+    process.exitCode = await main(options);
+  });
+program.parseAsync().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
