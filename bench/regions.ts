@@ -7,7 +7,11 @@
  *     give p50/p99 per direction, as the upper bound of the bucket they fall in;
  * (b) convergence: the relays' WAN links are partitioned for `--partition` while the load goes on;
  *     at the heal the load stops, and the bench measures how long until both regions' digests of
- *     orders and payments are equal (sagas in flight finish meanwhile, so this is an upper bound).
+ *     orders and payments are equal (sagas in flight finish meanwhile, so this is an upper bound);
+ * (c) the cost of replication: the e2e bench's closed loop (`--clients`, users homed in east)
+ *     through east's gateway, in cells ordered on, off, off, on: replication on (both relays running) or off
+ *     (both relays stopped with SIGSTOP, resumed and caught up before the next "on" cell), side by
+ *     side in one run; reported as the ratio of confirmed orders/s, on / off.
  *
  * Durability as deployed: fsync and synchronous_commit on, a synchronous standby in each region.
  * Writes the figures as JSON (default bench/results/regions.json).
@@ -23,13 +27,19 @@ import { DEFAULT_WAN, startTopology, type Topology } from "../src/lab/topology/l
 import { pgUrl } from "../src/lab/topology/postgres/index.ts";
 import { BENCH_SERVICE_ENV } from "../src/lab/topology/service-env.ts";
 import { runWorkload } from "../src/lab/workload/index.ts";
+import { slotOf } from "../src/shop/domain/slots.ts";
 import { compareTable, ORDERS_DIGEST, PAYMENTS_DIGEST } from "../src/shop/relay/digest.ts";
 import { parseDuration, progress } from "./common.ts";
+import { type CpuRoots, type CpuSnapshot, cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { runClosedLoop } from "./load.ts";
 
 interface Options {
   rate: number;
   duration: number;
   partition: number;
+  clients: number;
+  cell: number;
+  cells: number;
   out: string;
   keep: boolean;
 }
@@ -159,6 +169,104 @@ async function main(options: Options) {
     }
     say(`  digests equal ${convergedMs === null ? "not within 60 s" : `${convergedMs} ms after the heal`}`);
 
+    say(
+      `(c) cost of replication: ${options.clients} clients, closed loop, east's users through east's gateway; ` +
+        `${options.cells} cells of ${options.cell / 1000} s alternating replication on / off`,
+    );
+    const relays = lab.regions.flatMap((region) => [...region.relays.values()]);
+    const east = lab.regions[0];
+    if (!east) throw new Error("no east region");
+    const backlog = async () => {
+      let total = 0;
+      for (const relay of relays) {
+        const text = await (await fetch(`${relay.url}/metrics`)).text();
+        const line = text.split("\n").find((l) => l.startsWith("chaoscart_relay_backlog_events{"));
+        total += Number(line?.slice(line.lastIndexOf(" ") + 1) ?? 0);
+      }
+      return total;
+    };
+    const probe = await fetch(`${east.gateway.url}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "cost-probe" },
+      body: JSON.stringify({ userId: eastUser("cost-probe"), items: [{ sku: SKU, qty: 1 }] }),
+    });
+    if (probe.headers.get("x-chaoscart-region") !== east.name)
+      throw new Error(`an east user was served by ${probe.headers.get("x-chaoscart-region")}`);
+    const cost: {
+      replication: "on" | "off";
+      ordersPerSecond: number;
+      p99Ms: number;
+      errors: number;
+      replicationCpuPercent: number;
+    }[] = [];
+    const west = lab.regions[1];
+    const replicationRoots: CpuRoots = Object.fromEntries([
+      ...relays.map((relay, i) => [`relay-${i}`, relay.pid]),
+      ["west-primary", west?.cluster.primary.pid],
+      ["west-replica", west?.cluster.replica?.pid],
+    ]);
+    for (let cell = 0; cell < options.cells; cell++) {
+      // on, off, off, on, …: a drift over the run (tables growing) weighs on both sides alike.
+      const replication = (["on", "off", "off", "on"] as const)[cell % 4] ?? "on";
+      if (replication === "on") {
+        for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGCONT");
+        const waitFrom = performance.now();
+        while ((await backlog()) > 0 && performance.now() - waitFrom < 30_000)
+          await new Promise((r) => setTimeout(r, 100));
+      } else {
+        for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGSTOP");
+      }
+      let cpuBefore: CpuSnapshot | undefined;
+      let cpuAfter: CpuSnapshot | undefined;
+      const result = await runClosedLoop({
+        onMeasureStart: () => {
+          cpuBefore = cpuSnapshot(replicationRoots);
+        },
+        onMeasureEnd: () => {
+          cpuAfter = cpuSnapshot(replicationRoots);
+        },
+        origin: east.gateway.url,
+        path: "/orders",
+        concurrency: options.clients,
+        warmupMs: 1_000,
+        durationMs: options.cell,
+        okStatus: 201,
+        headers: (worker, seq) => ({ "idempotency-key": `cost-${cell}-${worker}-${seq}` }),
+        body: (worker, seq) =>
+          JSON.stringify({
+            userId: eastUser(`cost-${cell}-${worker}-${seq}`),
+            items: [{ sku: SKU, qty: 1 }],
+          }),
+      });
+      // On one host the peer region's share of the work (its relays and database) takes the same
+      // cores as the region measured; in a deployment it runs elsewhere. Reported beside the ratio.
+      const used = cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter).percent : {};
+      const replicationCpuPercent = Math.round(
+        Object.entries(used)
+          .filter(([label]) => label !== "bench" && label !== "other")
+          .reduce((sum, [, percent]) => sum + percent, 0),
+      );
+      cost.push({
+        replication,
+        ordersPerSecond: Math.round(result.okPerSecond),
+        p99Ms: Math.round(result.latencyMs.p99),
+        errors: result.errors,
+        replicationCpuPercent,
+      });
+      say(
+        `  replication ${replication.padEnd(3)}: ${Math.round(result.okPerSecond)} orders/s, p99 ${result.latencyMs.p99.toFixed(0)} ms, ${result.errors} errors; relays + west's databases ${replicationCpuPercent} % of a core`,
+      );
+    }
+    for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGCONT");
+    const mean = (side: "on" | "off") => {
+      const cells = cost.filter((c) => c.replication === side);
+      return cells.reduce((sum, c) => sum + c.ordersPerSecond, 0) / Math.max(1, cells.length);
+    };
+    const throughputRatio = mean("off") > 0 ? mean("on") / mean("off") : null;
+    say(
+      `  on / off: ${throughputRatio === null ? "n/a" : `${throughputRatio.toFixed(3)}×`} confirmed orders/s`,
+    );
+
     const figures = {
       rate: options.rate,
       durationMs: options.duration,
@@ -167,7 +275,8 @@ async function main(options: Options) {
       lag,
       partitionMs: options.partition,
       convergedAfterHealMs: convergedMs,
-      targets: { lagP99Ms: DEFAULT_WAN.latencyMs + 50, convergedMs: 2_000 },
+      replicationCost: { clients: options.clients, cellMs: options.cell, cells: cost, throughputRatio },
+      targets: { lagP99Ms: DEFAULT_WAN.latencyMs + 50, convergedMs: 2_000, throughputRatio: 0.85 },
     };
     mkdirSync(path.dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(figures, null, 2)}\n`);
@@ -179,10 +288,21 @@ async function main(options: Options) {
   }
 }
 
+/** A user id from `seed` whose unit east owns at the start (the lab spreads slots evenly: slot i → regions[i mod 2]). */
+function eastUser(seed: string): string {
+  for (let n = 0; ; n++) {
+    const user = `u-${seed}-${n}`;
+    if (slotOf(user) % 2 === 0) return user;
+  }
+}
+
 const program = new Command("bench:regions")
   .option("--rate <n>", "orders/s through each region's gateway", Number, 40)
   .option("--duration <d>", "the lag measurement's load", parseDuration, 20_000)
   .option("--partition <d>", "how long the relays' WAN links stay partitioned", parseDuration, 5_000)
+  .option("--clients <n>", "(c): closed-loop clients (the e2e bench's best cell)", Number, 64)
+  .option("--cell <d>", "(c): the timed window of each cell", parseDuration, 8_000)
+  .option("--cells <n>", "(c): cells, alternating replication on and off", Number, 4)
   .option("--out <file>", "figures as JSON", "bench/results/regions.json")
   .option("--keep", "keep the lab's directory (logs)", false)
   .action((options: Options) => main(options));

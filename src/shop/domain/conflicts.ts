@@ -48,14 +48,21 @@ export function precedence(v: Pick<OrderVersion, "state" | "cancelReason" | "pay
   }
 }
 
+/**
+ * The version's place in the total order as one string: versions compare as their keys compare,
+ * code unit by code unit (`COLLATE "C"` in SQL). Business precedence first (one digit), then the
+ * HLC (fixed width), then the writing region, then the fields the rules above do not rank, so two
+ * keys are equal only for equal versions. The relay's apply statement compares the version a region
+ * holds with an incoming one in SQL by the same key: migration 007's `chaoscart_version_key` builds
+ * it there, and test/shop/relay/version-key.test.ts holds the two to the same strings.
+ */
+export function versionKey(v: Omit<OrderVersion, "id">): string {
+  return [precedence(v), v.hlc, v.region, v.state, v.cancelReason ?? "-", v.payment ?? "-"].join(" ");
+}
+
 /** Negative, zero or positive as `a` loses to, ties with or beats `b`. Zero only for equal versions. */
 export function compareVersions(a: OrderVersion, b: OrderVersion): number {
-  return (
-    precedence(a) - precedence(b) ||
-    compareText(a.hlc, b.hlc) ||
-    compareText(a.region, b.region) ||
-    compareText(fingerprint(a), fingerprint(b))
-  );
+  return compareText(versionKey(a), versionKey(b));
 }
 
 /** The version both regions keep. */
@@ -91,11 +98,6 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Breaks the last tie between versions that differ only in fields the rules above do not rank. */
-function fingerprint(v: OrderVersion): string {
-  return JSON.stringify([v.state, v.cancelReason, v.payment]);
-}
-
 /** What a region does with a version of an order that a peer shipped it. */
 export type ApplyDecision =
   | { action: "insert" }
@@ -106,7 +108,9 @@ export type ApplyDecision =
  * Whether an incoming version replaces the one a region holds. The greater version wins, so the
  * result does not depend on the order versions arrive in. It is a conflict (logged with both
  * versions) when the two were written by different regions and differ: one region's progress on its
- * own order is not a conflict, two writers of one order are.
+ * own order is not a conflict, two writers of one order are. The relay applies this rule in SQL, in
+ * the statement that writes the batch (relay/order-copies.ts); test/shop/relay/version-key.test.ts
+ * checks the two decide alike.
  */
 export function applyDecision(held: OrderVersion | undefined, incoming: OrderVersion): ApplyDecision {
   if (!held) return { action: "insert" };

@@ -83,19 +83,13 @@ export async function moveSlots(
 }
 
 /** The current ownership of `slots` in the source region, for the relay. */
+/** Every slot's ownership as this region has it. */
+export function readAllSlots(db: Db): Promise<SlotOwnership[]> {
+  return db<SlotOwnership[]>`SELECT slot, region, epoch::int AS epoch FROM slot_owner ORDER BY slot`;
+}
+
 export async function readSlots(db: Db, slots: readonly number[]): Promise<SlotOwnership[]> {
   if (slots.length === 0) return [];
   return db<SlotOwnership[]>`
     SELECT slot, region, epoch::int AS epoch FROM slot_owner WHERE slot = ANY(${slots as number[]}::int[]) ORDER BY slot`;
-}
-
-/** Applies shipped ownership at a peer: a higher epoch replaces a lower one, never the reverse. */
-export async function applySlots(tx: TransactionSql, slots: readonly SlotOwnership[]): Promise<number> {
-  if (slots.length === 0) return 0;
-  const applied = await tx`
-    INSERT INTO slot_owner (slot, region, epoch)
-    SELECT * FROM unnest(${slots.map((s) => s.slot)}::int[], ${slots.map((s) => s.region)}::text[], ${slots.map((s) => s.epoch)}::bigint[])
-    ON CONFLICT (slot) DO UPDATE SET region = EXCLUDED.region, epoch = EXCLUDED.epoch, changed_at = now()
-      WHERE slot_owner.epoch < EXCLUDED.epoch`;
-  return applied.count;
 }

@@ -1,3 +1,4 @@
+import type { BuiltInBug } from "../built-in-bugs.ts";
 import type { Db } from "../db/pool.ts";
 import type { ActiveState, CancelReason, Order, OrderItem, OrderState } from "../domain/order.ts";
 import { NotSlotOwnerError, slotOwner } from "./slots.ts";
@@ -125,12 +126,14 @@ export interface OrderStoreOptions {
   leaseMs: number;
   /** The region this store drives sagas for: copies of a peer's orders are never claimed. */
   region: string;
+  builtInBug?: BuiltInBug;
 }
 
 export class OrderStore {
   readonly owner: string;
   readonly leaseMs: number;
   readonly region: string;
+  private readonly builtInBug: BuiltInBug | undefined;
 
   constructor(
     readonly db: Db,
@@ -140,6 +143,7 @@ export class OrderStore {
     this.owner = options.owner;
     this.leaseMs = options.leaseMs;
     this.region = options.region;
+    this.builtInBug = options.builtInBug;
   }
 
   /** Inserts a PENDING order unless its idempotency key is taken; either way returns the key's order. */
@@ -184,6 +188,19 @@ export class OrderStore {
       prepare: true,
     });
     return row;
+  }
+
+  /**
+   * Which of `keys` have an order, read on the primary (a replica may not have it yet): one read of
+   * the unique index, however many keys (the sold-out gate's KeyLookup batches them).
+   */
+  async keysWithOrders(keys: readonly string[]): Promise<Set<string>> {
+    const rows = await this.db.unsafe<{ idem_key: string }[]>(
+      "SELECT idem_key FROM orders WHERE idem_key = ANY($1::text[])",
+      [keys as string[]],
+      { prepare: true },
+    );
+    return new Set(rows.map((row) => row.idem_key));
   }
 
   private async byIdempotencyKey(key: string): Promise<StoredOrder | undefined> {
@@ -327,11 +344,15 @@ export class OrderStore {
 
   /** Takes over in-flight orders whose driver's lease ran out (a crash, a pause, a lost request). */
   async claimStale(limit: number): Promise<string[]> {
+    // Built-in bug "recover-copies" (lab regression guard): the home filter is forgotten, so copies
+    // of other regions' orders (which carry no lease) are claimed and driven here too.
+    const everyRegion = this.builtInBug === "recover-copies";
     const rows = await this.writes.write(
       () => this.db<{ id: string }[]>`
       UPDATE orders SET lease_owner = ${this.owner}, lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
       WHERE id IN (SELECT id FROM orders
-                   WHERE home_region = ${this.region} AND state IN ('PENDING', 'RESERVED', 'PAID')
+                   WHERE (${everyRegion} OR home_region = ${this.region})
+                     AND state IN ('PENDING', 'RESERVED', 'PAID')
                      AND (lease_until IS NULL OR lease_until < now())
                    ORDER BY lease_until NULLS FIRST LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING id`,

@@ -19,7 +19,7 @@ export const relayEnv = {
   /** Outbox entries shipped per transaction at the peer. */
   CHAOSCART_RELAY_BATCH: int(1, 10_000).default(500),
   /** How long an idle relay waits before reading the outbox again. */
-  CHAOSCART_RELAY_IDLE_MS: int(1, 60_000).default(20),
+  CHAOSCART_RELAY_IDLE_MS: int(1, 60_000).default(5),
   /** The longest wait between attempts while the source or the peer is unreachable. */
   CHAOSCART_RELAY_MAX_BACKOFF_MS: int(10, 600_000).default(2_000),
   /**
@@ -29,6 +29,18 @@ export const relayEnv = {
   CHAOSCART_RECONCILE_INTERVAL_MS: int(0, 86_400_000).default(30_000),
   /** How long a difference must last to count as divergent (longer than the replication lag). */
   CHAOSCART_RECONCILE_GRACE_MS: int(0, 600_000).default(2_000),
+  /**
+   * Outbox retention (outbox-log.ts prune): rows every consumer confirmed are kept this long...
+   */
+  CHAOSCART_OUTBOX_KEEP_MS: int(0, 604_800_000).default(600_000),
+  /**
+   * ...and no row longer than this, confirmed or not: a peer away longer catches up by
+   * reconciliation (relay.ts catchUp) instead of making its source's outbox grow without end.
+   */
+  CHAOSCART_OUTBOX_MAX_RETENTION_MS: int(1_000, 604_800_000).default(3_600_000),
+  /** How often the relay prunes its source's outbox; 0: never. */
+  CHAOSCART_OUTBOX_PRUNE_INTERVAL_MS: int(0, 86_400_000).default(10_000),
+  CHAOSCART_BUILT_IN_BUG: inventoryEnv.CHAOSCART_BUILT_IN_BUG,
   /** Not ready while the last read that reached the source's horizon is older than this. */
   CHAOSCART_RELAY_READY_LAG_MS: int(100, 3_600_000).default(5_000),
 } as const;

@@ -1,8 +1,8 @@
 import type { TransactionSql } from "postgres";
 import type { Db } from "../db/pool.ts";
-import { applyDecision, type OrderVersion, type PaymentOutcome } from "../domain/conflicts.ts";
+import { compareVersions, type OrderVersion, type PaymentOutcome } from "../domain/conflicts.ts";
 import type { CancelReason, OrderState } from "../domain/order.ts";
-import { applySlots, type SlotOwnership } from "../orders/slots.ts";
+import type { SlotOwnership } from "../orders/slots.ts";
 import type { OutboxPosition } from "./outbox-log.ts";
 
 /**
@@ -41,6 +41,7 @@ export async function readOrderCopies(db: Db, ids: readonly string[]): Promise<O
     `SELECT ${COPY_COLUMNS} FROM orders o LEFT JOIN payment p ON p.order_id = o.id
      WHERE o.id = ANY($1::text[]) ORDER BY o.id`,
     [ids as string[]],
+    { prepare: true },
   );
 }
 
@@ -67,6 +68,13 @@ export interface ApplyOutcome {
   slotsApplied: number;
 }
 
+export interface AppliedBatch extends ApplyOutcome {
+  /** False when the peer did not stand at `after`: nothing was written. */
+  applied: boolean;
+  /** The peer's clock when the batch's writes were done (its commit follows: the standby's confirmation). */
+  appliedAt: Date;
+}
+
 export interface ShippedBatch {
   source: string;
   copies: readonly OrderCopy[];
@@ -74,6 +82,12 @@ export interface ShippedBatch {
   slots?: readonly SlotOwnership[];
   /** The source's log position after this batch: recorded with the data, in the same transaction. */
   position: OutboxPosition;
+  /**
+   * Where the peer must stand for this batch to apply (the previous batch's position): otherwise
+   * the statement writes nothing and answers `applied: false`. What lets a relay send a batch
+   * before the previous one is confirmed. Absent: applied wherever the peer stands.
+   */
+  after?: OutboxPosition;
   /** When the newest change of the batch was written at the source. */
   sourceAt: Date;
   /** Who resolves conflicts here, for the log (e.g. "relay east->west"). */
@@ -81,205 +95,166 @@ export interface ShippedBatch {
 }
 
 /**
- * Applies one shipped batch at the peer in one transaction, with the position it reached: a relay
+ * Applies one shipped batch at the peer in one statement, with the position it reached: a relay
  * that dies after this commit resumes after the batch, one that dies before repeats all of it.
  * Rows are locked in id order, so two relays applying into one region never deadlock.
  *
- * Set-based and pipelined: the peer is across the WAN, so the cost is round trips, not rows. A
- * batch takes the same few round trips whatever its size (lock and read what is held; write every
- * insert, replacement, payment and the position; log conflicts), where a statement per row took
- * seconds per batch at 20 ms each way.
+ * One round trip whatever the batch's size: the peer is across the WAN, so the cost of an apply is
+ * its round trips, not its rows. The statement compares each incoming version with the one the
+ * region holds by their version keys (domain/conflicts.ts versionKey, built in SQL by migration
+ * 007), then writes inserts, replacements, payments, slot ownership, the position and the conflict
+ * log. (A statement per step cost 7 round trips, over 300 ms per batch at 20 ms each way.)
  */
-export async function applyOrderCopies(db: Db, batch: ShippedBatch): Promise<ApplyOutcome> {
-  const outcome: ApplyOutcome = {
-    inserted: 0,
-    replaced: 0,
-    kept: 0,
-    conflicts: 0,
-    keyCollisions: 0,
-    slotsApplied: 0,
-  };
-  const copies = [...batch.copies].sort((a, b) => (a.id < b.id ? -1 : 1));
-  await db.begin(async (tx) => {
-    const [slotsApplied, heldRows] = await Promise.all([
-      applySlots(tx, batch.slots ?? []),
-      tx.unsafe<OrderCopy[]>(
-        `SELECT ${COPY_COLUMNS} FROM orders o LEFT JOIN payment p ON p.order_id = o.id
-         WHERE o.id = ANY($1::text[]) ORDER BY o.id FOR UPDATE OF o`,
-        [copies.map((c) => c.id)],
-      ),
-    ]);
-    outcome.slotsApplied = slotsApplied;
-    const held = new Map(heldRows.map((c) => [c.id, c]));
-    const inserts: OrderCopy[] = [];
-    const replaces: OrderCopy[] = [];
-    const conflicts: { orderId: string; kept: OrderCopy | undefined; discarded: OrderCopy | undefined }[] =
-      [];
-    for (const copy of copies) {
-      const mine = held.get(copy.id);
-      const decision = applyDecision(mine && versionOf(mine), versionOf(copy));
-      if (decision.action === "insert") {
-        inserts.push(copy);
-        continue;
-      }
-      if (decision.conflict) {
-        const [kept, discarded] = decision.action === "replace" ? [copy, mine] : [mine, copy];
-        conflicts.push({ orderId: copy.id, kept, discarded });
-      }
-      if (decision.action === "replace") replaces.push(copy);
-      else outcome.kept++;
-    }
-    // Executed in this order on the transaction's connection, sent without waiting in between.
-    const [inserted] = await Promise.all([
-      insertCopies(tx, inserts),
-      replaceWithCopies(tx, replaces),
-      writePayments(tx, [...inserts, ...replaces]),
-      tx`
-        INSERT INTO replication_applied (source_region, txid, id, source_at)
-        VALUES (${batch.source}, ${batch.position.txid}::xid8, ${batch.position.id}::bigint, ${batch.sourceAt})
-        ON CONFLICT (source_region) DO UPDATE
-          SET txid = EXCLUDED.txid, id = EXCLUDED.id, source_at = EXCLUDED.source_at, applied_at = now()
-          WHERE (replication_applied.txid, replication_applied.id) < (EXCLUDED.txid, EXCLUDED.id)`,
-    ]);
-    outcome.inserted = inserted.size;
-    outcome.replaced = replaces.length;
-    outcome.conflicts = conflicts.length;
-    // A copy not inserted although its id was new here: a different order holds its idempotency key
-    // (or, rarely, another relay inserted the same order meanwhile: its next version resolves).
-    const missed = inserts.filter((copy) => !inserted.has(copy.id));
-    const holders =
-      missed.length === 0
-        ? new Map<string, OrderCopy>()
-        : new Map(
-            (
-              await tx.unsafe<OrderCopy[]>(
-                `SELECT ${COPY_COLUMNS} FROM orders o LEFT JOIN payment p ON p.order_id = o.id
-                 WHERE o.idem_key = ANY($1::text[])`,
-                [missed.map((c) => c.idemKey)],
-              )
-            ).map((c) => [c.idemKey, c]),
-          );
-    const collided = missed.filter((copy) => holders.get(copy.idemKey)?.id !== copy.id);
-    outcome.keyCollisions = collided.length;
-    await logConflicts(tx, batch.resolvedBy, [
-      ...conflicts.map((c) => ({ kind: "concurrent-versions" as const, ...c })),
-      ...collided.map((copy) => ({
-        kind: "key-collision" as const,
-        orderId: copy.id,
-        kept: holders.get(copy.idemKey),
-        discarded: copy,
-      })),
-    ]);
-  });
-  return outcome;
-}
-
-/** Inserts copies of orders this region has never seen; answers the ids it inserted. */
-async function insertCopies(tx: TransactionSql, copies: readonly OrderCopy[]): Promise<Set<string>> {
-  if (copies.length === 0) return new Set();
-  const rows = await tx.unsafe<{ id: string }[]>(
-    `INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, cancel_reason, items, total,
-                         hlc, version_hlc, version_region, created_at)
-     SELECT v.id, v.user_id, v.idem_key, '', v.home_region, v.state, v.cancel_reason, v.items::jsonb, v.total,
-            v.hlc, v.version_hlc, v.version_region, v.created_at
-     FROM jsonb_to_recordset($1::text::jsonb) AS v(id text, user_id text, idem_key text, home_region text,
-          state text, cancel_reason text, items text, total bigint, hlc text, version_hlc text,
-          version_region text, created_at timestamptz)
-     ORDER BY v.id
-     ON CONFLICT DO NOTHING RETURNING id`,
-    [JSON.stringify(copies.map(rowOf))],
-  );
-  return new Set(rows.map((r) => r.id));
-}
-
-async function replaceWithCopies(tx: TransactionSql, copies: readonly OrderCopy[]): Promise<void> {
-  if (copies.length === 0) return;
-  await tx.unsafe(
-    `UPDATE orders o SET state = v.state, cancel_reason = v.cancel_reason, version_hlc = v.version_hlc,
-       version_region = v.version_region, updated_at = now()
-     FROM jsonb_to_recordset($1::text::jsonb) AS v(id text, state text, cancel_reason text, version_hlc text,
-          version_region text)
-     WHERE o.id = v.id`,
-    [JSON.stringify(copies.map(rowOf))],
-  );
-}
-
-/** Every winning version's payment row as it has it: upserted, or deleted when it has none. */
-async function writePayments(tx: TransactionSql, copies: readonly OrderCopy[]): Promise<void> {
-  if (copies.length === 0) return;
-  const withPayment = copies.filter((c) => c.payment);
-  const without = copies.filter((c) => !c.payment).map((c) => c.id);
-  await Promise.all([
-    withPayment.length === 0
-      ? undefined
-      : tx.unsafe(
-          // Only for orders that exist here (a copy that collided on its key was not inserted).
-          `INSERT INTO payment (order_id, state, amount, provider_ref)
-           SELECT v.order_id, v.state, v.amount, v.provider_ref
-           FROM jsonb_to_recordset($1::text::jsonb) AS v(order_id text, state text, amount bigint, provider_ref text)
-           WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = v.order_id)
-           ON CONFLICT (order_id) DO UPDATE
-             SET state = EXCLUDED.state, amount = EXCLUDED.amount, provider_ref = EXCLUDED.provider_ref, updated_at = now()`,
-          [
-            JSON.stringify(
-              withPayment.map((c) => ({
-                order_id: c.id,
-                state: c.payment?.state,
-                amount: c.payment?.amount,
-                provider_ref: c.payment?.providerRef ?? null,
-              })),
-            ),
-          ],
-        ),
-    without.length === 0 ? undefined : tx`DELETE FROM payment WHERE order_id = ANY(${without}::text[])`,
-  ]);
-}
-
-function rowOf(copy: OrderCopy) {
-  return {
-    id: copy.id,
-    user_id: copy.userId,
-    idem_key: copy.idemKey,
-    home_region: copy.homeRegion,
-    state: copy.state,
-    cancel_reason: copy.cancelReason,
-    items: JSON.stringify(copy.items),
-    total: copy.total,
-    hlc: copy.hlc,
-    version_hlc: copy.versionHlc,
-    version_region: copy.versionRegion,
-    created_at: new Date(copy.createdAt).toISOString(),
-  };
-}
-
-async function logConflicts(
-  tx: TransactionSql,
-  resolvedBy: string,
-  entries: readonly {
-    kind: "concurrent-versions" | "key-collision";
-    orderId: string;
-    kept: OrderCopy | undefined;
-    discarded: OrderCopy | undefined;
-  }[],
-): Promise<void> {
-  if (entries.length === 0) return;
-  await tx.unsafe(
-    `INSERT INTO conflict_log (kind, order_id, kept, discarded, resolved_by)
-     SELECT v.kind, v.order_id, v.kept, v.discarded, $2
-     FROM jsonb_to_recordset($1::text::jsonb) AS v(kind text, order_id text, kept jsonb, discarded jsonb)`,
+export async function applyOrderCopies(db: Db, batch: ShippedBatch): Promise<AppliedBatch> {
+  const [row] = await db.unsafe<AppliedBatch[]>(
+    APPLY_BATCH,
     [
-      JSON.stringify(
-        entries.map((e) => ({
-          kind: e.kind,
-          order_id: e.orderId,
-          kept: e.kept ?? null,
-          discarded: e.discarded ?? null,
-        })),
-      ),
-      resolvedBy,
+      JSON.stringify(latestPerOrder(batch.copies)),
+      JSON.stringify(batch.slots ?? []),
+      batch.source,
+      batch.position.txid,
+      batch.position.id,
+      batch.sourceAt,
+      batch.resolvedBy,
+      batch.after?.txid ?? null,
+      batch.after?.id ?? null,
     ],
+    // Prepared: after its first use on a connection the statement costs one Bind/Execute round
+    // trip; unprepared, postgres.js describes it first and waits for the answer.
+    { prepare: true },
   );
+  if (!row) throw new Error("applying a batch returned no outcome row");
+  return row;
 }
+
+/** One version per order, the greatest: the statement writes each row at most once. */
+function latestPerOrder(copies: readonly OrderCopy[]): OrderCopy[] {
+  const latest = new Map<string, OrderCopy>();
+  for (const copy of copies) {
+    const seen = latest.get(copy.id);
+    if (!seen || compareVersions(versionOf(copy), versionOf(seen)) > 0) latest.set(copy.id, copy);
+  }
+  return [...latest.values()];
+}
+
+/** An order row `o` and its payment `p` in OrderCopy's shape, for the conflict log. */
+const COPY_JSON = `jsonb_build_object('id', o.id, 'userId', o.user_id, 'idemKey', o.idem_key,
+  'homeRegion', o.home_region, 'state', o.state, 'cancelReason', o.cancel_reason, 'items', o.items,
+  'total', o.total::int, 'hlc', o.hlc, 'versionHlc', coalesce(o.version_hlc, o.hlc),
+  'versionRegion', coalesce(o.version_region, o.home_region), 'createdAt', o.created_at,
+  'payment', CASE WHEN p.order_id IS NULL THEN NULL
+                  ELSE jsonb_build_object('state', p.state, 'amount', p.amount, 'providerRef', p.provider_ref) END)`;
+
+/**
+ * $1 the copies (OrderCopy[]), $2 slot ownerships, $3 source region, $4/$5 the position (txid, id),
+ * $6 when the newest change was written at the source, $7 who resolves (for the conflict log),
+ * $8/$9 where the peer must stand for the batch to apply (null: anywhere).
+ * Sub-statements share one snapshot: `held` is what the region held before this batch.
+ */
+const APPLY_BATCH = `
+WITH gate AS (
+  SELECT true AS open WHERE $8::text IS NULL
+     OR EXISTS (SELECT 1 FROM replication_applied WHERE source_region = $3
+                AND (txid, id) = ($8::text::xid8, $9::text::bigint) FOR UPDATE)
+     OR ($8::text = '0' AND $9::text = '0'
+         AND NOT EXISTS (SELECT 1 FROM replication_applied WHERE source_region = $3))
+),
+incoming AS (
+  SELECT v.*, to_jsonb(v) AS copy, v.payment->>'state' AS payment_state,
+         chaoscart_version_key(v.state, v."cancelReason", v.payment->>'state', v."versionHlc", v."versionRegion")
+           COLLATE "C" AS key
+  FROM jsonb_to_recordset($1::text::jsonb) AS v(id text, "userId" text, "idemKey" text, "homeRegion" text,
+       state text, "cancelReason" text, items jsonb, total bigint, hlc text, "versionHlc" text,
+       "versionRegion" text, "createdAt" timestamptz, payment jsonb)
+  WHERE EXISTS (SELECT 1 FROM gate)
+),
+held AS (
+  SELECT o.id, coalesce(o.version_region, o.home_region) AS region, ${COPY_JSON} AS copy,
+         chaoscart_version_key(o.state, o.cancel_reason, p.state, coalesce(o.version_hlc, o.hlc),
+                               coalesce(o.version_region, o.home_region)) COLLATE "C" AS key
+  FROM orders o LEFT JOIN payment p ON p.order_id = o.id
+  WHERE o.id IN (SELECT id FROM incoming)
+  ORDER BY o.id
+  FOR UPDATE OF o
+),
+decided AS (
+  SELECT i.*, h.key AS held_key, h.region AS held_region, h.copy AS held_copy,
+         CASE WHEN h.id IS NULL THEN 'insert' WHEN i.key > h.key THEN 'replace' ELSE 'keep' END AS action
+  FROM incoming i LEFT JOIN held h ON h.id = i.id
+),
+inserted AS (
+  INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, cancel_reason, items, total,
+                      hlc, version_hlc, version_region, created_at)
+  SELECT id, "userId", "idemKey", '', "homeRegion", state, "cancelReason", items, total, hlc, "versionHlc",
+         "versionRegion", "createdAt"
+  FROM decided WHERE action = 'insert' ORDER BY id
+  ON CONFLICT DO NOTHING
+  RETURNING id
+),
+replaced AS (
+  UPDATE orders o SET state = d.state, cancel_reason = d."cancelReason", version_hlc = d."versionHlc",
+         version_region = d."versionRegion", updated_at = now()
+  FROM decided d WHERE d.action = 'replace' AND o.id = d.id
+  RETURNING o.id
+),
+written AS (
+  SELECT d.* FROM decided d WHERE d.id IN (SELECT id FROM inserted UNION ALL SELECT id FROM replaced)
+),
+paid AS (
+  INSERT INTO payment (order_id, state, amount, provider_ref)
+  SELECT id, payment_state, (payment->>'amount')::bigint, payment->>'providerRef' FROM written
+  WHERE payment_state IS NOT NULL
+  ON CONFLICT (order_id) DO UPDATE
+    SET state = EXCLUDED.state, amount = EXCLUDED.amount, provider_ref = EXCLUDED.provider_ref, updated_at = now()
+),
+unpaid AS (
+  DELETE FROM payment WHERE order_id IN (SELECT id FROM written WHERE payment_state IS NULL)
+),
+slots AS (
+  INSERT INTO slot_owner (slot, region, epoch)
+  SELECT slot, region, epoch FROM jsonb_to_recordset($2::text::jsonb) AS s(slot int, region text, epoch bigint)
+  WHERE EXISTS (SELECT 1 FROM gate)
+  ORDER BY slot
+  ON CONFLICT (slot) DO UPDATE SET region = EXCLUDED.region, epoch = EXCLUDED.epoch, changed_at = now()
+    WHERE slot_owner.epoch < EXCLUDED.epoch
+  RETURNING 1
+),
+position AS (
+  INSERT INTO replication_applied (source_region, txid, id, source_at)
+  SELECT $3, $4::text::xid8, $5::text::bigint, $6::timestamptz WHERE EXISTS (SELECT 1 FROM gate)
+  ON CONFLICT (source_region) DO UPDATE
+    SET txid = EXCLUDED.txid, id = EXCLUDED.id, source_at = EXCLUDED.source_at, applied_at = now()
+    WHERE (replication_applied.txid, replication_applied.id) < (EXCLUDED.txid, EXCLUDED.id)
+),
+-- Two regions wrote different versions of one order: both go to the log (one region's progress on
+-- its own order is not a conflict).
+conflicts AS (
+  INSERT INTO conflict_log (kind, order_id, kept, discarded, resolved_by)
+  SELECT 'concurrent-versions', id,
+         CASE WHEN action = 'replace' THEN copy ELSE held_copy END,
+         CASE WHEN action = 'replace' THEN held_copy ELSE copy END, $7
+  FROM decided WHERE action <> 'insert' AND key <> held_key AND "versionRegion" <> held_region
+  RETURNING 1
+),
+-- A copy of an order new here whose idempotency key a different order of this region holds: the
+-- unique key refuses it; logged with the order that holds the key.
+collisions AS (
+  INSERT INTO conflict_log (kind, order_id, kept, discarded, resolved_by)
+  SELECT 'key-collision', d.id, ${COPY_JSON}, d.copy, $7
+  FROM decided d JOIN orders o ON o.idem_key = d."idemKey" AND o.id <> d.id
+       LEFT JOIN payment p ON p.order_id = o.id
+  WHERE d.action = 'insert'
+  RETURNING 1
+)
+-- (A data-modifying sub-statement runs to completion whether or not the query reads it.)
+SELECT EXISTS (SELECT 1 FROM gate) AS applied,
+       (SELECT count(*) FROM inserted)::int AS inserted,
+       (SELECT count(*) FROM replaced)::int AS replaced,
+       (SELECT count(*) FROM decided WHERE action = 'keep')::int AS kept,
+       (SELECT count(*) FROM conflicts)::int AS conflicts,
+       (SELECT count(*) FROM collisions)::int AS "keyCollisions",
+       (SELECT count(*) FROM slots)::int AS "slotsApplied",
+       clock_timestamp() AS "appliedAt"`;
 
 /**
  * Reconciliation's repair: makes this region's row of each order exactly the home region's version,

@@ -33,28 +33,98 @@ export interface OutboxRead {
   entries: OutboxEntry[];
   /** The oldest transaction still running when the read was made: nothing at or above it was read. */
   horizon: string;
+  /** Every row at or below this position may have been pruned (undefined: nothing ever was). */
+  prunedTo: OutboxPosition | undefined;
+}
+
+export interface RetentionPolicy {
+  /** How long a row every consumer has confirmed is kept (for operators and the lab's checks). */
+  keepMs: number;
+  /** The bound: a row older than this is pruned even if a consumer has not confirmed it. */
+  maxRetentionMs: number;
+  /** Rows deleted per call at most. */
+  limit: number;
+}
+
+export interface PruneResult {
+  pruned: number;
+  /** Of those, rows some consumer had not confirmed: that consumer has a gap (prunedTo). */
+  unconfirmed: number;
+  prunedTo: OutboxPosition | undefined;
 }
 
 /** Before every row: the position of a consumer that has read nothing yet. */
 export const LOG_START: OutboxPosition = { txid: "0", id: "0" };
+
+/** Negative, zero or positive as position `a` is before, at or after `b` in the log. */
+export function comparePositions(a: OutboxPosition, b: OutboxPosition): number {
+  return Number(BigInt(a.txid) - BigInt(b.txid)) || Number(BigInt(a.id) - BigInt(b.id));
+}
 
 export class OutboxLog {
   constructor(private readonly db: Db) {}
 
   /** Up to `limit` entries after `after`, all written by finished transactions, in log order. */
   async read(after: OutboxPosition, limit: number): Promise<OutboxRead> {
-    const rows = await this.db<(OutboxEntry & { horizon: string })[]>`
+    const rows = await this.db<
+      (OutboxEntry & { horizon: string; prunedTxid: string | null; prunedId: string | null })[]
+    >`
       WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
       SELECT o.id::text AS id, o.txid::text AS txid, o.aggregate, o.aggregate_id AS "aggregateId",
-             o.event, o.payload, o.hlc, o.created_at AS "createdAt", h.horizon::text AS horizon
-      FROM h LEFT JOIN LATERAL (
+             o.event, o.payload, o.hlc, o.created_at AS "createdAt", h.horizon::text AS horizon,
+             p.txid::text AS "prunedTxid", p.id::text AS "prunedId"
+      FROM h LEFT JOIN outbox_pruned p ON true LEFT JOIN LATERAL (
         SELECT * FROM outbox
         WHERE txid < h.horizon AND (txid, id) > (${after.txid}::xid8, ${after.id}::bigint)
         ORDER BY txid, id LIMIT ${limit}) o ON true
       ORDER BY o.txid, o.id`;
-    const horizon = rows[0]?.horizon ?? "0";
-    const entries = rows.filter((r) => r.id !== null).map(({ horizon: _, ...entry }) => entry);
-    return { entries, horizon };
+    const first = rows[0];
+    const horizon = first?.horizon ?? "0";
+    const prunedTo =
+      first?.prunedTxid && first.prunedId ? { txid: first.prunedTxid, id: first.prunedId } : undefined;
+    const entries = rows
+      .filter((r) => r.id !== null)
+      .map(({ horizon: _, prunedTxid: __, prunedId: ___, ...entry }) => entry);
+    return { entries, horizon, prunedTo };
+  }
+
+  /**
+   * Deletes the oldest rows that every consumer confirmed and that are older than `keepMs`, and any
+   * row older than `maxRetentionMs`, confirmed or not; records the highest position deleted in
+   * `outbox_pruned`. A consumer whose position is below it (a peer away longer than the bound, or one
+   * that never read the log) must not trust the log for what came before: it reconciles instead.
+   */
+  async prune(policy: RetentionPolicy): Promise<PruneResult> {
+    const [row] = await this.db<
+      { pruned: number; unconfirmed: number; txid: string | null; id: string | null }[]
+    >`
+      WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon),
+      confirmed AS (SELECT txid, id FROM outbox_cursor ORDER BY txid, id LIMIT 1),
+      oldest AS (
+        SELECT o.txid, o.id, o.created_at,
+               EXISTS (SELECT 1 FROM confirmed c WHERE (o.txid, o.id) <= (c.txid, c.id)) AS by_everyone
+        FROM outbox o, h WHERE o.txid < h.horizon ORDER BY o.txid, o.id LIMIT ${policy.limit}),
+      doomed AS (
+        DELETE FROM outbox o USING oldest d
+        WHERE o.txid = d.txid AND o.id = d.id
+          AND ((d.by_everyone AND d.created_at < now() - make_interval(secs => ${policy.keepMs / 1000}))
+               OR d.created_at < now() - make_interval(secs => ${policy.maxRetentionMs / 1000}))
+        RETURNING o.txid, o.id, d.by_everyone),
+      top AS (SELECT txid, id FROM doomed ORDER BY txid DESC, id DESC LIMIT 1),
+      marked AS (
+        INSERT INTO outbox_pruned (txid, id) SELECT txid, id FROM top
+        ON CONFLICT (singleton) DO UPDATE SET txid = EXCLUDED.txid, id = EXCLUDED.id, pruned_at = now()
+          WHERE (outbox_pruned.txid, outbox_pruned.id) < (EXCLUDED.txid, EXCLUDED.id)
+        RETURNING txid, id)
+      SELECT (SELECT count(*) FROM doomed)::int AS pruned,
+             (SELECT count(*) FROM doomed WHERE NOT by_everyone)::int AS unconfirmed,
+             coalesce((SELECT txid FROM marked), (SELECT txid FROM outbox_pruned))::text AS txid,
+             coalesce((SELECT id FROM marked), (SELECT id FROM outbox_pruned))::text AS id`;
+    return {
+      pruned: row?.pruned ?? 0,
+      unconfirmed: row?.unconfirmed ?? 0,
+      prunedTo: row?.txid && row.id ? { txid: row.txid, id: row.id } : undefined,
+    };
   }
 
   /** Where `consumer` confirmed it had read up to; LOG_START if it never did. */

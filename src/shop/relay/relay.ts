@@ -1,15 +1,24 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { Db } from "../db/pool.ts";
-import { readSlots } from "../orders/slots.ts";
+import { readAllSlots, readSlots } from "../orders/slots.ts";
 import {
+  type AppliedBatch,
   type ApplyOutcome,
   appliedPosition,
   applyOrderCopies,
   type OrderCopy,
   readOrderCopies,
+  type ShippedBatch,
 } from "./order-copies.ts";
-import { LOG_START, OutboxLog, type OutboxPosition } from "./outbox-log.ts";
+import {
+  comparePositions,
+  LOG_START,
+  type OutboxEntry,
+  OutboxLog,
+  type OutboxPosition,
+} from "./outbox-log.ts";
+import { type ReconcileReport, reconcile } from "./reconcile.ts";
 
 /**
  * Ships one region's changes to one peer (docs/architecture.md §Regions): reads the source's outbox
@@ -46,6 +55,8 @@ export interface RelayTelemetry {
   shipped(entries: number, outcome: ApplyOutcome, lagSeconds: readonly number[]): void;
   /** Versions the lab's fault dropped or garbled in a batch. */
   injected?(dropped: number, corrupted: number): void;
+  /** The source pruned changes the peer never applied; reconciliation brought the peer level. */
+  caughtUp?(report: ReconcileReport): void;
   failed(error: unknown): void;
 }
 
@@ -53,6 +64,24 @@ export interface ShipResult extends ApplyOutcome {
   entries: number;
   position: OutboxPosition;
 }
+
+/** Batches in flight to the peer at once (see pump). */
+const PIPELINE_DEPTH = 2;
+
+interface PreparedBatch {
+  kind: "batch";
+  entries: OutboxEntry[];
+  batch: ShippedBatch;
+}
+
+const NOTHING_APPLIED: ApplyOutcome = {
+  inserted: 0,
+  replaced: 0,
+  kept: 0,
+  conflicts: 0,
+  keyCollisions: 0,
+  slotsApplied: 0,
+};
 
 export class Relay {
   private position: OutboxPosition | undefined;
@@ -74,55 +103,146 @@ export class Relay {
 
   /** Ships one batch (possibly empty). Throws on any failure; the next call resumes from the peer's position. */
   async shipOnce(): Promise<ShipResult> {
-    const { source, peer, batchSize } = this.options;
     try {
-      this.position ??= (await appliedPosition(peer.db, source.region)) ?? LOG_START;
-      const read = await this.log.read(this.position, batchSize);
-      const last = read.entries.at(-1);
-      if (!last) {
-        this.lastCaughtUpAt = Date.now();
-        return {
-          entries: 0,
-          position: this.position,
-          inserted: 0,
-          replaced: 0,
-          kept: 0,
-          conflicts: 0,
-          keyCollisions: 0,
-          slotsApplied: 0,
-        };
-      }
-      const ids = [...new Set(read.entries.filter((e) => e.aggregate === "order").map((e) => e.aggregateId))];
-      const copies = this.injectFaults(await readOrderCopies(source.db, ids));
-      const slotIds = [
-        ...new Set(read.entries.filter((e) => e.aggregate === "slot").map((e) => Number(e.aggregateId))),
-      ];
-      const slots = await readSlots(source.db, slotIds);
-      const position = { txid: last.txid, id: last.id };
-      const sourceAt = new Date(Math.max(...read.entries.map((e) => e.createdAt.getTime())));
-      const outcome = await applyOrderCopies(peer.db, {
-        source: source.region,
-        copies,
-        slots,
-        position,
-        sourceAt,
-        resolvedBy: `relay ${source.region}->${peer.region}`,
-      });
-      this.position = position;
-      const now = Date.now();
-      this.options.telemetry?.shipped(
-        read.entries.length,
-        outcome,
-        read.entries.map((e) => (now - e.createdAt.getTime()) / 1000),
-      );
-      if (read.entries.length < batchSize) this.lastCaughtUpAt = now;
+      const from = await this.resume();
+      const next = await this.prepare(from);
+      if (next.kind === "gap") await this.catchUp(next.prunedTo);
+      if (next.kind !== "batch") return { entries: 0, position: this.position ?? from, ...NOTHING_APPLIED };
+      const shipped = this.finish(next, await applyOrderCopies(this.options.peer.db, next.batch));
       // After the peer committed. A failure here loses nothing: the peer's position is the truth.
-      await this.log.confirm(this.consumer, position);
-      return { entries: read.entries.length, position, ...outcome };
+      await this.log.confirm(this.consumer, shipped.position);
+      return shipped;
     } catch (error) {
       this.position = undefined;
       throw error;
     }
+  }
+
+  /**
+   * Ships until it fails, with up to PIPELINE_DEPTH batches in flight: the next batch is read and
+   * sent while the previous one crosses the WAN, so a change does not wait a round trip for the
+   * batch ahead of it. Batches go over one connection, so the peer applies them in the order sent,
+   * and each applies only where the one before it left the peer (`after`): if one fails, those
+   * behind it write nothing, and the relay resumes from the peer's position.
+   */
+  private async pump(): Promise<void> {
+    const { peer } = this.options;
+    const connection = await peer.db.reserve();
+    const inFlight: { prepared: PreparedBatch; applying: Promise<AppliedBatch> }[] = [];
+    try {
+      let sent = await this.resume();
+      while (!this.stopped) {
+        if (inFlight.length < PIPELINE_DEPTH) {
+          const next = await this.prepare(sent);
+          if (next.kind === "batch") {
+            const applying = applyOrderCopies(connection, { ...next.batch, after: sent });
+            applying.catch(() => {}); // awaited in turn below; a failure must not go unhandled meanwhile
+            inFlight.push({ prepared: next, applying });
+            sent = next.batch.position;
+            continue;
+          }
+          if (next.kind === "gap" && inFlight.length === 0) {
+            await this.catchUp(next.prunedTo);
+            sent = next.prunedTo;
+            continue;
+          }
+          if (inFlight.length === 0) {
+            await sleep(this.options.idleMs, undefined, { signal: this.wake.signal }).catch(() => {});
+            continue;
+          }
+        }
+        const head = inFlight.shift() as (typeof inFlight)[number];
+        const applied = await head.applying;
+        if (!applied.applied)
+          throw new Error(
+            `${peer.region} was not where the batch before left it: resuming from its position`,
+          );
+        this.finish(head.prepared, applied);
+        if (this.position) await this.log.confirm(this.consumer, this.position);
+      }
+    } finally {
+      await Promise.allSettled(inFlight.map((f) => f.applying));
+      connection.release();
+    }
+  }
+
+  /** Where to read from: where this relay got to, or the peer's position after a failure or a start. */
+  private async resume(): Promise<OutboxPosition> {
+    this.position ??= (await appliedPosition(this.options.peer.db, this.options.source.region)) ?? LOG_START;
+    return this.position;
+  }
+
+  /** The next batch after `from`: its entries and the current versions they name, ready to ship. */
+  private async prepare(
+    from: OutboxPosition,
+  ): Promise<PreparedBatch | { kind: "gap"; prunedTo: OutboxPosition } | { kind: "empty" }> {
+    const { source, peer, batchSize } = this.options;
+    const read = await this.log.read(from, batchSize);
+    if (read.prunedTo && comparePositions(from, read.prunedTo) < 0)
+      return { kind: "gap", prunedTo: read.prunedTo };
+    const last = read.entries.at(-1);
+    if (read.entries.length < batchSize) this.lastCaughtUpAt = Date.now();
+    if (!last) return { kind: "empty" };
+    const ids = [...new Set(read.entries.filter((e) => e.aggregate === "order").map((e) => e.aggregateId))];
+    const slotIds = [
+      ...new Set(read.entries.filter((e) => e.aggregate === "slot").map((e) => Number(e.aggregateId))),
+    ];
+    const [copies, slots] = await Promise.all([
+      readOrderCopies(source.db, ids),
+      readSlots(source.db, slotIds),
+    ]);
+    return {
+      kind: "batch",
+      entries: read.entries,
+      batch: {
+        source: source.region,
+        copies: this.injectFaults(copies),
+        slots,
+        position: { txid: last.txid, id: last.id },
+        sourceAt: new Date(Math.max(...read.entries.map((e) => e.createdAt.getTime()))),
+        resolvedBy: `relay ${source.region}->${peer.region}`,
+      },
+    };
+  }
+
+  /** After the peer committed a batch: the relay's position, telemetry, and (shipOnce) the source's cursor. */
+  private finish(prepared: PreparedBatch, result: AppliedBatch): ShipResult {
+    const { appliedAt, applied: _, ...outcome } = result;
+    const { entries, batch } = prepared;
+    this.position = batch.position;
+    // Write at the source to apply at the peer, by the peer's clock: the reply's way back is not lag.
+    this.options.telemetry?.shipped(
+      entries.length,
+      outcome,
+      entries.map((e) => (appliedAt.getTime() - e.createdAt.getTime()) / 1000),
+    );
+    return { entries: entries.length, position: batch.position, ...outcome };
+  }
+
+  /**
+   * The source pruned changes this peer never applied (it was away longer than the retention
+   * bound, or never read the log): the log cannot bring it level any more, reconciliation can.
+   * Every order homed at the source is made the source's version at the peer, every slot's
+   * ownership shipped (the higher epoch wins there), and only then the position moved past the
+   * gap: a relay that dies in between reconciles again.
+   */
+  private async catchUp(prunedTo: OutboxPosition): Promise<void> {
+    const { source, peer } = this.options;
+    const report = await reconcile(
+      { name: source.region, db: source.db },
+      { name: peer.region, db: peer.db },
+      { buckets: 64, graceMs: 0, repair: true, onlyHome: source.region },
+    );
+    await applyOrderCopies(peer.db, {
+      source: source.region,
+      copies: [],
+      slots: await readAllSlots(source.db),
+      position: prunedTo,
+      sourceAt: new Date(),
+      resolvedBy: `relay ${source.region}->${peer.region} (catch-up)`,
+    });
+    this.position = prunedTo;
+    this.options.telemetry?.caughtUp?.(report);
   }
 
   private injectFaults(copies: OrderCopy[]): OrderCopy[] {
@@ -146,7 +266,7 @@ export class Relay {
     return shipped;
   }
 
-  /** Ships until stopped: at once while there is a backlog, every `idleMs` otherwise, backing off on failures. */
+  /** Ships until stopped (pump), backing off and resuming from the peer's position after a failure. */
   start(): void {
     const policy = retry(handleAll, {
       maxAttempts: Number.POSITIVE_INFINITY,
@@ -155,19 +275,17 @@ export class Relay {
     policy.onRetry((event) => {
       if ("error" in event) this.options.telemetry?.failed(event.error);
     });
-    this.loop ??= (async () => {
-      while (!this.stopped) {
-        const shipped = await policy
-          .execute(
-            ({ signal }) => (signal.aborted ? Promise.resolve(undefined) : this.shipOnce()),
-            this.wake.signal,
-          )
-          .catch(() => undefined);
-        if (this.stopped) break;
-        if (!shipped || shipped.entries < this.options.batchSize)
-          await sleep(this.options.idleMs, undefined, { signal: this.wake.signal }).catch(() => {});
-      }
-    })();
+    this.loop ??= policy
+      .execute(async ({ signal }) => {
+        if (signal.aborted || this.stopped) return;
+        try {
+          await this.pump();
+        } catch (error) {
+          this.position = undefined;
+          if (!this.stopped) throw error;
+        }
+      }, this.wake.signal)
+      .catch(() => undefined);
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@ import { createApp } from "../http/app.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { listen, type RunningService } from "../http/listen.ts";
 import type { RelayConfig } from "./config.ts";
+import { OutboxLog } from "./outbox-log.ts";
 import { reconcile } from "./reconcile.ts";
 import { Relay } from "./relay.ts";
 
@@ -17,6 +18,10 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
   const peer = config.CHAOSCART_PEER_REGION;
   if (source === peer)
     throw new Error(`CHAOSCART_PEER_REGION must differ from CHAOSCART_REGION (both ${source})`);
+  if (config.CHAOSCART_OUTBOX_KEEP_MS > config.CHAOSCART_OUTBOX_MAX_RETENTION_MS)
+    throw new Error(
+      `CHAOSCART_OUTBOX_KEEP_MS (${config.CHAOSCART_OUTBOX_KEEP_MS}) must not exceed CHAOSCART_OUTBOX_MAX_RETENTION_MS (${config.CHAOSCART_OUTBOX_MAX_RETENTION_MS})`,
+    );
   const sourceDb = createPool(config.CHAOSCART_DATABASE_URL, {
     max: 3,
     applicationName: `chaoscart-relay-${source}`,
@@ -95,6 +100,18 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     labelNames: ["source", "peer", "fault"],
     registers: [app.metrics],
   });
+  const catchUps = new Counter({
+    name: "chaoscart_relay_catch_ups_total",
+    help: "Times the source had pruned changes the peer never applied, and reconciliation caught it up",
+    labelNames: ["source", "peer"],
+    registers: [app.metrics],
+  });
+  const pruned = new Counter({
+    name: "chaoscart_outbox_pruned_total",
+    help: "Outbox rows pruned at the source, by whether every consumer had confirmed them",
+    labelNames: ["source", "confirmed"],
+    registers: [app.metrics],
+  });
   const replicationFaults = { drop: 0, corrupt: 0 };
   relay = new Relay({
     faults: replicationFaults,
@@ -115,6 +132,13 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
           conflicts.inc({ ...labels, kind: "key-collision" }, outcome.keyCollisions);
         for (const seconds of lagSeconds) lag.observe(labels, seconds);
       },
+      caughtUp(report) {
+        catchUps.inc(labels);
+        app.log.warn(
+          { reconcile: report },
+          `${source} pruned changes ${peer} never applied: reconciled instead (retention bound)`,
+        );
+      },
       injected(dropped, corrupted) {
         injected.inc({ ...labels, fault: "drop" }, dropped);
         injected.inc({ ...labels, fault: "corrupt" }, corrupted);
@@ -128,7 +152,8 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
   const running = relay;
   app.addHook("onClose", async () => {
     clearInterval(reconcileTimer);
-    await reconciling;
+    clearInterval(pruneTimer);
+    await Promise.all([reconciling, pruning]);
     await running.stop();
     await Promise.allSettled([sourceDb.end({ timeout: 2 }), peerDb.end({ timeout: 2 })]);
   });
@@ -145,6 +170,9 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     labelNames: ["source", "peer", "result"],
     registers: [app.metrics],
   });
+  // Built-in bug "reconcile-report-only" (lab regression guard): the reconciliation runs as a dry
+  // run, counting and logging divergent rows and repairing none.
+  const repair = config.CHAOSCART_BUILT_IN_BUG !== "reconcile-report-only";
   let reconciling: Promise<void> | undefined;
   const reconcileTimer =
     config.CHAOSCART_RECONCILE_INTERVAL_MS > 0
@@ -152,7 +180,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
           reconciling ??= reconcile(
             { name: source, db: sourceDb },
             { name: peer, db: peerDb },
-            { buckets: 64, graceMs: config.CHAOSCART_RECONCILE_GRACE_MS, repair: true, onlyHome: source },
+            { buckets: 64, graceMs: config.CHAOSCART_RECONCILE_GRACE_MS, repair, onlyHome: source },
           )
             .then((report) => {
               reconcileRuns.inc({ ...labels, result: "ok" });
@@ -171,9 +199,40 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
         }, config.CHAOSCART_RECONCILE_INTERVAL_MS)
       : undefined;
   reconcileTimer?.unref();
+  const outbox = new OutboxLog(sourceDb);
+  const retention = {
+    keepMs: config.CHAOSCART_OUTBOX_KEEP_MS,
+    maxRetentionMs: config.CHAOSCART_OUTBOX_MAX_RETENTION_MS,
+    limit: 10_000,
+  };
+  let pruning: Promise<void> | undefined;
+  const pruneTimer =
+    config.CHAOSCART_OUTBOX_PRUNE_INTERVAL_MS > 0
+      ? setInterval(() => {
+          pruning ??= outbox
+            .prune(retention)
+            .then((result) => {
+              pruned.inc({ source, confirmed: "yes" }, result.pruned - result.unconfirmed);
+              pruned.inc({ source, confirmed: "no" }, result.unconfirmed);
+              if (result.unconfirmed > 0)
+                app.log.warn(
+                  { pruned: result },
+                  `pruned ${result.unconfirmed} outbox rows a consumer had not confirmed (older than the retention bound)`,
+                );
+            })
+            .catch((error) => app.log.warn({ err: error }, "pruning the outbox failed"))
+            .finally(() => {
+              pruning = undefined;
+            });
+        }, config.CHAOSCART_OUTBOX_PRUNE_INTERVAL_MS)
+      : undefined;
+  pruneTimer?.unref();
   if (config.CHAOSCART_LAB_TOKEN)
     registerLabEndpoints(app, { token: config.CHAOSCART_LAB_TOKEN, replicationFaults });
   const listening = await listen(app, config.CHAOSCART_HOST, config.CHAOSCART_PORT);
   app.log.info({ port: listening.port, source, peer }, "relay listening");
+  const bug = config.CHAOSCART_BUILT_IN_BUG;
+  if (bug)
+    app.log.warn({ builtInBug: bug }, `BUILT-IN BUG "${bug}" IS SWITCHED ON: this is not the real shop`);
   return listening;
 }

@@ -1,14 +1,9 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
-import {
-  applySlots,
-  moveSlots,
-  NotSlotOwnerError,
-  seedSlots,
-  slotOwner,
-} from "../../../src/shop/orders/slots.ts";
+import { moveSlots, NotSlotOwnerError, seedSlots, slotOwner } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
+import { applyOrderCopies } from "../../../src/shop/relay/order-copies.ts";
 import { Relay } from "../../../src/shop/relay/relay.ts";
 import { startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
@@ -155,8 +150,15 @@ describe("moving a slot", () => {
     const slot = slotOf(user);
     await moveSlots(east, "east", "west", [slot]);
     for (;;) if ((await relay().shipOnce()).entries === 0) break;
-    const applied = await west.begin((tx) => applySlots(tx, [{ slot, region: "east", epoch: 1 }]));
-    expect(applied).toBe(0);
+    const replayed = await applyOrderCopies(west, {
+      source: "replayed",
+      copies: [],
+      slots: [{ slot, region: "east", epoch: 1 }],
+      position: { txid: "1", id: "1" },
+      sourceAt: new Date(),
+      resolvedBy: "test",
+    });
+    expect(replayed.slotsApplied).toBe(0);
     expect(await slotOwner(west, slot)).toMatchObject({ region: "west", epoch: 2 });
   });
 
