@@ -3,12 +3,18 @@ import path from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkTarget, targetSystem } from "../lab/deployment/system.ts";
 import { loadTopologyFile, TopologyFileError } from "../lab/deployment/topology-file.ts";
-import { measureCapacity } from "../lab/experiments/capacity.ts";
+import { failedSetup } from "../lab/experiments/assemble.ts";
+import {
+  LabSystems,
+  type PreparedSystem,
+  SINGLE_REGION,
+  withCapacity,
+} from "../lab/experiments/lab-systems.ts";
 import { usesCapacity } from "../lab/experiments/load.ts";
 import { ExperimentError, type LoadedExperiment, loadExperiment } from "../lab/experiments/loader.ts";
 import { runExperiment } from "../lab/experiments/runner.ts";
 import { builtInSuite, QUICK } from "../lab/experiments/suite.ts";
-import { launchedSystem, type SystemUnderTest } from "../lab/experiments/system.ts";
+import type { SystemUnderTest } from "../lab/experiments/system.ts";
 import {
   baseOf,
   DEFAULT_SHRINK_RUNS,
@@ -102,30 +108,45 @@ export function registerVerify(program: Command) {
       if (launchedBug) log(builtInBugWarning(launchedBug));
       if (!opts.explore)
         log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
-      let topology: Topology | undefined;
-      let system: SystemUnderTest;
+      // A lab per set of regions, launched when an experiment first needs it (lab-systems.ts).
+      const labs = target
+        ? undefined
+        : new LabSystems({
+            log,
+            launch: (regions) =>
+              startTopology({
+                regions,
+                replication: "sync",
+                workDir: path.join(workDir, `lab-${regions.join("-")}`),
+                keep: opts.keep,
+                serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
+                ...(bug ? { builtInBug: bug } : {}),
+                log: (line) => log(`lab: ${line}`),
+                onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),
+              }),
+          });
+      /** The target and, once an experiment's rate is relative to it, its capacity (orders/s). */
+      let onTarget: PreparedSystem | undefined;
       if (target) {
-        system = target;
+        onTarget = { system: target };
         log(`target: ${target.gatewayUrl}`);
         if (!target.faults) log(`${target.noFaultsReason}: experiments with faults are reported as not run`);
-      } else {
-        topology = await startTopology({
-          regions: ["east"],
-          replication: "sync",
-          workDir: path.join(workDir, "lab"),
-          keep: opts.keep,
-          serviceEnv: { ...LAB_SERVICE_ENV, CHAOSCART_LOG_LEVEL: "warn" },
-          ...(bug ? { builtInBug: bug } : {}),
-          log: (line) => log(`lab: ${line}`),
-          onServiceExit: (name, code, signal) => log(`${name} exited (${signal ?? `code ${code}`})`),
-        });
-        system = launchedSystem(topology);
       }
       const results: RunResult[] = [];
-      /** Orders per second the shop sustained in the capacity ramp, when an experiment's rate is relative to it. */
-      let capacity: number | undefined;
-      const run = async (loaded: LoadedExperiment) => {
-        if (topology) await restartStoppedServices(topology, log);
+      const run = async (loaded: LoadedExperiment, later: readonly LoadedExperiment[] = []) => {
+        let prepared: PreparedSystem;
+        if (onTarget) {
+          if (loaded.experiment.topology.regions.length > 1) return notOnTarget(loaded, onTarget.system, log);
+          if (usesCapacity(loaded.experiment) && onTarget.capacity === undefined)
+            onTarget = await withCapacity(onTarget.system, log);
+          prepared = onTarget;
+        } else {
+          const lab = await labs?.forExperiment(loaded, later);
+          if (!lab) throw new Error("neither a target nor a lab to run on");
+          await restartStoppedServices(lab.topology, log);
+          prepared = lab;
+        }
+        const { system, capacity } = prepared;
         const result = await runExperiment(loaded, {
           system,
           // The raw history goes with the report it backs: <out>/<experiment>/history.jsonl.
@@ -145,34 +166,24 @@ export function registerVerify(program: Command) {
           // Schedules aim at what this lab launched, so they are drawn once it is up.
           const seed = opts.seed ?? randomSeed();
           const baseline = builtInSuite().find((e) => e.experiment.name === "baseline");
+          const topology = (await labs?.launch(SINGLE_REGION))?.topology;
           if (!topology || !baseline)
             throw new Error("--explore needs a launched lab and the baseline experiment");
           const dir = path.join(out, "explore");
           experiments.push(...explorations(opts.explore, seed, targetsOf(topology), baseOf(baseline), dir));
           log(`exploring ${opts.explore} random fault schedule(s) from seed ${seed} (files in ${dir})`);
         }
-        if (experiments.some((e) => usesCapacity(e.experiment))) {
-          log("measuring the shop's capacity (a short ramp of orders through the gateway)");
-          const measured = await measureCapacity(system, log);
-          capacity = measured.ordersPerSec;
-          log(`capacity: ${capacity} orders/s (${measured.stoppedBy})`);
-          const ramp = measured.steps.map((s) => `${s.offered}/s→${Math.round(s.goodput)}`).join(", ");
-          system = {
-            ...system,
-            settings: { ...system.settings, capacityRamp: `${ramp}; ${measured.stoppedBy}` },
-          };
-        }
         for (const [i, loaded] of experiments.entries()) {
           if (controller.signal.aborted) break;
           log(`(${i + 1}/${experiments.length}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
-          results.push(await run(loaded));
+          results.push(await run(loaded, experiments.slice(i + 1)));
         }
         if (opts.explore && !controller.signal.aborted) {
           const budget = opts.shrinkRuns ?? DEFAULT_SHRINK_RUNS;
           reproducers = await reproduceFailures(experiments, results, { run, out, budget, log });
         }
       } finally {
-        await topology?.stop();
+        await labs?.stopAll();
         if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
       }
       if (results.length === 0) throw new Error("no experiment completed");
@@ -233,6 +244,17 @@ async function loadTarget(where: string): Promise<SystemUnderTest> {
     if (error instanceof TopologyFileError) throw new Error(`invalid --target:\n${error.message}`);
     throw error;
   }
+}
+
+/**
+ * A topology file describes one region (deployment/topology-file.ts), so an experiment on several
+ * regions cannot run on a target: reported as not run, every check "not checked", never a pass.
+ */
+function notOnTarget(loaded: LoadedExperiment, system: SystemUnderTest, log: (l: string) => void): RunResult {
+  const regions = loaded.experiment.topology.regions.join(", ");
+  const why = `it needs ${regions} run as one system, and --target describes a single region`;
+  log(`  not run: ${why}`);
+  return failedSetup(loaded, system, new Date(), `not run: ${why}`, why);
 }
 
 /** A previous experiment may have left a service down (e.g. a restart that failed); start it again, loudly. */

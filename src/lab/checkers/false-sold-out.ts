@@ -1,19 +1,29 @@
 import type { ClientOp, HistoryOp } from "../history/op.ts";
 import { LAB_SERVICE_ENV } from "../topology/service-env.ts";
+import { isSoldOutRefusal } from "../workload/outcome.ts";
 import type { CheckResult } from "./check.ts";
 import { defineChecker } from "./checker.ts";
 import type { LedgerMovement } from "./observed.ts";
 
 /**
- * How stale a "sold out" may be. The inventory answers sold out from a per-instance flag it trusts
- * for CHAOSCART_SOLD_OUT_TTL_MS after a batch found the SKU empty (a release in the same instance
- * clears it sooner), so a refusal up to that long after stock came back is by design. The margin
- * covers what the ledger's clock cannot see: a movement is stamped at its INSERT
- * (clock_timestamp()), the stock is on sale only from its COMMIT.
+ * How stale a "sold out" may be: two memories stacked, then the ledger's blind spot.
+ *
+ * - The inventory answers sold out from a per-instance flag it trusts for CHAOSCART_SOLD_OUT_TTL_MS
+ *   after a batch found the SKU empty (a release in the same instance clears it sooner): its
+ *   "sold out" means the SKU was empty at some moment in the TTL before.
+ * - The order service's sold-out gate answers `409 sold_out` from such answers (and from its own
+ *   polls of the stock rows) for CHAOSCART_SOLD_OUT_GATE_TTL_MS, counted from the send of the call
+ *   that brought the news; a poll that finds stock or a release of its own opens it sooner (within
+ *   CHAOSCART_SOLD_OUT_GATE_POLL_MS and a read, normally). A gated answer therefore rests on an
+ *   inventory answer at most a gate TTL old, which rests on an empty SKU at most an inventory TTL
+ *   before that: the bound is the sum, whatever the polls do (they fail under some faults).
+ * - The margin covers what the ledger's clock cannot see: a movement is stamped at its INSERT
+ *   (clock_timestamp()), the stock is on sale only from its COMMIT.
  */
 export const SOLD_OUT_TTL_MS = Number(LAB_SERVICE_ENV.CHAOSCART_SOLD_OUT_TTL_MS);
+export const SOLD_OUT_GATE_TTL_MS = Number(LAB_SERVICE_ENV.CHAOSCART_SOLD_OUT_GATE_TTL_MS);
 export const COMMIT_MARGIN_MS = 500;
-export const SOLD_OUT_STALENESS_BOUND_MS = SOLD_OUT_TTL_MS + COMMIT_MARGIN_MS;
+export const SOLD_OUT_STALENESS_BOUND_MS = SOLD_OUT_TTL_MS + SOLD_OUT_GATE_TTL_MS + COMMIT_MARGIN_MS;
 
 /** A SKU's available units over time, from the ledger: [time, available from then on]. */
 export type Availability = { at: number; available: number }[];
@@ -49,7 +59,8 @@ export function availableSince(timeline: Availability, qty: number, until: numbe
 }
 
 /**
- * docs/architecture.md §Invariants "no false sold-out": an order refused `sold_out` is a violation when
+ * docs/architecture.md §Invariants "no false sold-out": an order refused `sold_out` (a CANCELLED
+ * sold_out order, or the sold-out gate's `409 sold_out`, which writes no order) is a violation when
  * every one of its items had its quantity available, without a break, from more than the staleness
  * bound before the order was sent until its answer. The staleness shown is a lower bound (from the
  * send, not from the decision, which came later). Not checked when no order was refused sold_out:
@@ -71,7 +82,7 @@ export function checkNoFalseSoldOut(
       invokes.set(op.id, op);
       continue;
     }
-    if (op.type !== "ok" || op.value.state !== "CANCELLED" || op.value.cancelReason !== "sold_out") continue;
+    if (!isSoldOutRefusal(op)) continue;
     refusals++;
     const invoke = invokes.get(op.id);
     const items = invoke?.value.items;

@@ -2,8 +2,8 @@ import type { CheckResult } from "./check.ts";
 
 /**
  * Checks across regions (issue "active-active, part 1" §6), pure functions of what every region's
- * database and payment provider hold once the faults healed and replication settled. They are not
- * yet run by `verify` (no two-region experiment yet): the two-region lab test runs them.
+ * database and payment provider hold once the faults healed and replication settled. `verify` runs
+ * them in a two-region experiment (regional.ts); the two-region lab test runs them too.
  */
 
 export interface RegionOrder {
@@ -55,8 +55,7 @@ export function checkUniqueKeys(regions: readonly RegionState[]): CheckResult {
   return result(problems);
 }
 
-const versionText = (o: RegionOrder) =>
-  JSON.stringify([o.state, o.cancelReason, o.payment, o.total, o.versionHlc, o.versionRegion]);
+const VERSION_FIELDS = ["state", "cancelReason", "payment", "total", "versionHlc", "versionRegion"] as const;
 
 /** Every order is in every region, and every region holds the same version of it. */
 export function checkConverged(regions: readonly RegionState[]): CheckResult {
@@ -70,13 +69,17 @@ export function checkConverged(regions: readonly RegionState[]): CheckResult {
       problems.push(`order ${id}: missing in ${missing.join(", ")}`);
       continue;
     }
-    const texts = new Set(versions.map((v) => versionText(v as RegionOrder)));
-    if (texts.size > 1) {
-      const shown = regions.map(
-        (r, i) =>
-          `${r.name} ${(versions[i] as RegionOrder).state}/${(versions[i] as RegionOrder).payment ?? "-"}`,
+    const held = versions as RegionOrder[];
+    const differing = VERSION_FIELDS.filter((f) => new Set(held.map((v) => JSON.stringify(v[f]))).size > 1);
+    if (differing.length > 0) {
+      const shown = regions.map((r, i) => `${r.name} ${held[i]?.state}/${held[i]?.payment ?? "-"}`);
+      // State and payment alone hide a garbled total or a version of another writer.
+      const fields = differing.map(
+        (f) => `${f}: ${regions.map((r, i) => `${r.name} ${String(held[i]?.[f])}`).join(", ")}`,
       );
-      problems.push(`order ${id}: regions hold different versions (${shown.join("; ")})`);
+      problems.push(
+        `order ${id}: regions hold different versions (${shown.join("; ")}), differing in ${fields.join("; ")}`,
+      );
     }
   }
   return result(problems);
@@ -147,3 +150,28 @@ export const CROSS_REGION_CHECKS = {
   "cross-region-money": checkMoneyAcrossRegions,
   "conflicts-explained": checkConflictsExplained,
 } as const;
+
+/** The cross-region checks in report order, with what holds when each passes. */
+export const CROSS_REGION_CHECKERS = [
+  {
+    name: "cross-region-unique-key",
+    holds: "at most one order per user and idempotency key across every region",
+    check: checkUniqueKeys,
+  },
+  {
+    name: "cross-region-converged",
+    holds: "every region holds every order, each in the same version",
+    check: checkConverged,
+  },
+  {
+    name: "cross-region-money",
+    holds:
+      "what every region's provider kept adds up to each CONFIRMED order's total, and to nothing otherwise",
+    check: checkMoneyAcrossRegions,
+  },
+  {
+    name: "conflicts-explained",
+    holds: "every version written outside its home region has its conflict logged",
+    check: checkConflictsExplained,
+  },
+] as const;

@@ -1,13 +1,16 @@
 import { notChecked } from "../checkers/check.ts";
 import type { FinalState, Unreadable } from "../checkers/observed.ts";
+import type { RegionalFinalState } from "../checkers/regional.ts";
 import { runChecks } from "../checkers/registry.ts";
 import type { HistoryOp, NemesisOp, ProbeOp } from "../history/op.ts";
 import { type PhaseWindow, type RunResult, verdictOf } from "../run/result.ts";
 import { failureKinds, sloByPhase, timeline } from "../slo/index.ts";
+import type { ConvergenceRecord } from "./convergence.ts";
 import { evaluateHypotheses } from "./hypotheses.ts";
 import type { Amount, ResolvedLoad } from "./load.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { type CatalogCounters, measurementsOf, type PaymentCounters } from "./metrics.ts";
+import { type RelayCounters, relayMeasurements } from "./relay-metrics.ts";
 import { type ReplicationRecord, replicationMeasurements } from "./replication.ts";
 import type { Experiment, FaultStep } from "./schema.ts";
 import type { SystemUnderTest } from "./system.ts";
@@ -53,11 +56,13 @@ export function assembleResult(run: {
   phases: PhaseWindow[];
   ops: readonly HistoryOp[];
   nemesisOps: NemesisOp[];
-  final: FinalState | Unreadable;
+  final: FinalState | RegionalFinalState | Unreadable;
   catalogBefore: CatalogCounters;
   catalogAfter: CatalogCounters;
   payment?: readonly (PaymentCounters | null)[];
   replication?: ReplicationRecord;
+  convergence?: ConvergenceRecord;
+  relays?: { before: RelayCounters | null; after: RelayCounters | null };
   load: ResolvedLoad;
 }): RunResult {
   const { experiment } = run.loaded;
@@ -67,6 +72,13 @@ export function assembleResult(run: {
   const measurements = {
     ...measurementsOf({ ...run, slos, probes }),
     ...replicationMeasurements(run.replication),
+    ...(run.convergence
+      ? {
+          convergence_ms: run.convergence.convergedAfterMs,
+          convergence_differing_rows: run.convergence.differingRows,
+        }
+      : {}),
+    ...(run.relays ? relayMeasurements(run.relays.before, run.relays.after) : {}),
   };
   const checks = runChecks(experiment.checks, ops, run.final);
   const hypotheses = evaluateHypotheses(experiment.hypothesis, slos, measurements);

@@ -3,7 +3,7 @@ import type { HistorySink } from "../history/writer.ts";
 import { latencySummary } from "../slo/latency.ts";
 import { runWorkload } from "../workload/index.ts";
 import { seedSkus } from "./seeding.ts";
-import type { SystemUnderTest } from "./system.ts";
+import { regionsOf, type SystemUnderTest } from "./system.ts";
 
 /**
  * The shop's capacity, measured by `verify` before the suite (docs/architecture.md §Scenarios): a
@@ -116,7 +116,9 @@ export async function measureCapacity(
 ): Promise<Capacity> {
   const run = Date.now().toString(36).toUpperCase();
   const hot = Array.from({ length: 3 }, (_, i) => `CAPACITY-${run}-${i + 1}`);
-  await seedSkus(system.inventory, 10_000_000, { hot, cold: [], unknown: [] });
+  await Promise.all(
+    regionsOf(system).map((r) => seedSkus(r.inventory, 10_000_000, { hot, cold: [], unknown: [] })),
+  );
   // Not judged: the first orders of a fresh shop pay for JIT compilation and new connections.
   await rampStep(system, hot, `capacity-${run}-warm`, options.startRate / 2, options.warmupMs);
   const steps: RampStep[] = [];
@@ -144,7 +146,10 @@ export async function measureCapacity(
   return capacityOf(steps, nextStep(steps, options) as string);
 }
 
-/** Offers `rate` orders/s for `durationMs` and waits for every one to end. */
+/**
+ * Offers `rate` orders/s for `durationMs` and waits for every one to end; with several regions, a
+ * share of it through each region's gateway, as the experiments send it.
+ */
 async function rampStep(
   system: SystemUnderTest,
   hot: string[],
@@ -154,21 +159,24 @@ async function rampStep(
 ): Promise<{ done: ClientOp[]; elapsed: number }> {
   const history = new MemorySink();
   const started = performance.now();
-  await runWorkload({
-    gatewayUrl: system.gatewayUrl,
-    rate,
-    arrival: "constant",
-    durationMs,
-    users: 100_000,
-    hotSkus: hot,
-    coldSkus: [],
-    mix: { order: 1, "order-read": 0, "catalog-read": 0 },
-    shape: { multiItemShare: 0, missingSkuShare: 0 },
-    // A refusal is a measurement here, not something to retry.
-    client: { maxRetries: 0, pollGiveUpMs: 5_000 },
-    keyPrefix,
-    history,
-  });
+  const gateways = regionsOf(system).map((r) => r.gatewayUrl);
+  const through = (gatewayUrl: string, i: number) =>
+    runWorkload({
+      gatewayUrl,
+      rate: rate / gateways.length,
+      arrival: "constant",
+      durationMs,
+      users: 100_000,
+      hotSkus: hot,
+      coldSkus: [],
+      mix: { order: 1, "order-read": 0, "catalog-read": 0 },
+      shape: { multiItemShare: 0, missingSkuShare: 0 },
+      // A refusal is a measurement here, not something to retry.
+      client: { maxRetries: 0, pollGiveUpMs: 5_000 },
+      keyPrefix: gateways.length > 1 ? `${keyPrefix}-${i}` : keyPrefix,
+      history,
+    });
+  await Promise.all(gateways.map(through));
   const elapsed = (performance.now() - started) / 1000;
   const done = history.ops.filter((op): op is ClientOp => op.process === "client" && op.type !== "invoke");
   return { done, elapsed };

@@ -54,6 +54,8 @@ export async function readFinalState(options: {
   keys: readonly string[];
   /** Order ids the history names (given to clients, read by them). */
   orderIds?: readonly string[];
+  /** Only the orders homed in `region`, not its copies of other regions' orders. */
+  homeOnly?: boolean;
   paymentUrl: string;
   token: string;
 }): Promise<FinalState> {
@@ -99,8 +101,9 @@ async function readDatabase(
         FROM orders o
         LEFT JOIN LATERAL (SELECT payload FROM outbox e WHERE e.aggregate = 'order' AND e.aggregate_id = o.id
                            AND e.event = 'OrderPlaced' LIMIT 1) placed ON true
-        WHERE o.created_at >= ${options.since} OR o.idem_key = ANY(${[...options.keys]}::text[])
-           OR o.id = ANY(${[...new Set(orderIds)]}::text[])`;
+        WHERE (o.created_at >= ${options.since} OR o.idem_key = ANY(${[...options.keys]}::text[])
+               OR o.id = ANY(${[...new Set(orderIds)]}::text[]))
+          AND (${!options.homeOnly} OR o.home_region = ${options.region})`;
       return { orders: [...orders], inventory };
     });
   } finally {

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { decode } from "../../shop/domain/ids.ts";
 import type { RegionOrder, RegionState } from "../checkers/regions.ts";
 
 /**
@@ -31,4 +32,37 @@ export async function readRegionState(
     throw new Error(`${name}: GET /admin/payments: no payments list in the answer`);
   const payments = body.payments.map(({ orderId, state, amount }) => ({ orderId, state, amount }));
   return { name, orders: [...orders], conflicts: [...conflicts], provider: payments };
+}
+
+/**
+ * A region's state limited to one run, as the single-region final state is (final-state.ts): orders
+ * minted since it started (ids carry their time) or named by its history or keys, their conflicts,
+ * and the provider's records of such orders. On a lab shared by several runs (and the capacity
+ * ramp), each run is judged on its own orders.
+ */
+export function scopeToRun(
+  state: RegionState,
+  run: { since: Date; keys: readonly string[]; orderIds: readonly string[] },
+): RegionState {
+  const since = run.since.getTime();
+  const keys = new Set(run.keys);
+  const named = new Set(run.orderIds);
+  const ofRun = (id: string) => named.has(id) || mintedSince(id, since);
+  const orders = state.orders.filter((o) => ofRun(o.id) || keys.has(o.idemKey));
+  const ids = new Set(orders.map((o) => o.id));
+  return {
+    name: state.name,
+    orders,
+    conflicts: state.conflicts.filter((c) => ids.has(c.orderId)),
+    provider: state.provider.filter((p) => ids.has(p.orderId) || ofRun(p.orderId)),
+  };
+}
+
+/** An id that is not the shop's kind is kept (never hidden). */
+function mintedSince(orderId: string, since: number): boolean {
+  try {
+    return decode(orderId).timestampMs >= since;
+  } catch {
+    return true;
+  }
 }

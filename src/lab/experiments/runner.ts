@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { FinalState, Unreadable } from "../checkers/observed.ts";
+import { isRegional, type RegionalFinalState } from "../checkers/regional.ts";
 import type { ClientOp, HistoryOp, NemesisOp, Phase } from "../history/op.ts";
 import { HistoryWriter } from "../history/writer.ts";
 import type { NemesisEvent } from "../nemeses/nemesis.ts";
@@ -7,8 +8,10 @@ import type { RunResult } from "../run/result.ts";
 import { saveFinalState, saveRunRecord } from "../run/saved.ts";
 import type { Topology } from "../topology/launcher.ts";
 import { runWorkload } from "../workload/index.ts";
+import { isGatedSoldOut } from "../workload/outcome.ts";
 import { randomSeed } from "../workload/rng.ts";
 import { about, assembleResult, failedSetup, notRun, settingsOf } from "./assemble.ts";
+import { type ConvergenceRecord, ConvergenceWatch } from "./convergence.ts";
 import { type BaseWorkload, FaultPlayer, isNemesis } from "./fault-kinds.ts";
 import { isUnreadable, namedInHistory, readFinalState } from "./final-state.ts";
 import { startGuardrails } from "./guardrails.ts";
@@ -16,11 +19,16 @@ import { resolveLoad } from "./load.ts";
 import type { LoadedExperiment } from "./loader.ts";
 import { scrapeAtPhaseBoundaries, scrapeCatalog } from "./metrics.ts";
 import { startProber } from "./probes.ts";
+import { readRegionalFinalState } from "./regional-final-state.ts";
+import { scrapeRelays } from "./relay-metrics.ts";
 import { ReplicationProbe } from "./replication.ts";
 import { faultSchedule, phaseWindows, playSchedule } from "./schedule.ts";
-import { seedSkus, skuNames } from "./seeding.ts";
+import { seedRegions, skuNames } from "./seeding.ts";
 import { describeSettle, type SettleOptions, settle } from "./settle.ts";
-import { type FaultInjector, launchedSystem, type SystemUnderTest } from "./system.ts";
+import { type FaultInjector, launchedSystem, regionsOf, type SystemUnderTest } from "./system.ts";
+
+/** Several regions: how long after the sagas ended they may take to agree (convergence.ts). */
+export const CONVERGENCE_BOUND_MS = 10_000;
 
 export interface RunOptions {
   /** What the experiment runs against: a launched topology or an existing deployment (system.ts). */
@@ -81,9 +89,13 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
       replication: await replication.stop(),
     });
   }
-  await seedSkus(system.inventory, load.stockPerSku, skus);
+  const regions = regionsOf(system);
+  const multiRegion = regions.length > 1;
+  await seedRegions(regions, load.stockPerSku, skus);
 
   const catalogBefore = await scrapeCatalog(system);
+  const relayUrls = multiRegion ? (system.relayMetricsUrls?.() ?? []) : [];
+  const relaysBefore = relayUrls.length > 0 ? await scrapeRelays(relayUrls) : undefined;
   const history = new HistoryWriter({ dir: options.runDir });
   const phases = phaseWindows(experiment);
   t0 = performance.now();
@@ -161,17 +173,26 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     2_000,
   );
 
-  let final: FinalState | Unreadable;
+  let final: FinalState | RegionalFinalState | Unreadable;
   let replicationRecord: Awaited<ReturnType<ReplicationProbe["stop"]>> | undefined;
+  let convergence: ConvergenceWatch | undefined;
   try {
     log(
-      `workload: ${load.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s, ${load.stockPerSku} units per hot SKU (about ${Math.round(load.hotDemandPerSku)} ordered)`,
+      `workload: ${load.rate}/s ${experiment.workload.arrival} for ${experiment.workload.duration / 1000} s, ${load.stockPerSku} units per hot SKU (about ${Math.round(load.hotDemandPerSku)} ordered)${multiRegion ? `, split over ${regions.map((r) => r.name).join(" and ")} (stock and clients)` : ""}`,
     );
-    await runWorkload({
-      ...workload,
-      rate: load.rate,
-      durationMs: experiment.workload.duration,
-    });
+    // Several regions: a share of the clients per region's gateway, each sending any user's orders
+    // (the gateway forwards a user homed elsewhere over the WAN).
+    await Promise.all(
+      regions.map((region, i) =>
+        runWorkload({
+          ...workload,
+          gatewayUrl: region.gatewayUrl,
+          seed: seed + i,
+          rate: load.rate / regions.length,
+          durationMs: experiment.workload.duration,
+        }),
+      ),
+    );
     await faults.finished();
   } catch (error) {
     paymentScrapes.cancel();
@@ -186,23 +207,51 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     replicationRecord = await replication?.stop();
     // Interrupted: the boundaries not reached yet will not be.
     if (options.signal?.aborted) paymentScrapes.cancel();
+    // Every fault is healed: from here on the regions must come to agree.
+    if (multiRegion)
+      convergence = new ConvergenceWatch(
+        regions.map((r) => r.databaseUrl()),
+        { boundMs: CONVERGENCE_BOUND_MS },
+      );
   }
+  let converged: ConvergenceRecord | undefined;
   try {
     log("settling");
-    log(describeSettle(await settle(system.databaseUrl(), experiment.settle, since, options.settleLimits)));
-    final = await readFinalState({
-      databaseUrl: system.databaseUrl(),
-      region: system.region,
+    await Promise.all(
+      regions.map(async (region) => {
+        const outcome = await settle(
+          region.databaseUrl(),
+          experiment.settle,
+          since,
+          options.settleLimits,
+          multiRegion ? region.name : undefined,
+        );
+        log(`${multiRegion ? `${region.name}: ` : ""}${describeSettle(outcome)}`);
+      }),
+    );
+    if (convergence) {
+      converged = await convergence.finish();
+      log(describeConvergence(converged));
+    }
+    const read = {
       skus: [...skus.hot, ...skus.cold],
       since,
       ...namedInHistory(history.ops()),
-      paymentUrl: system.payments.url,
-      token: system.payments.token,
-    });
-    for (const source of [final.orders, final.payments])
-      if (isUnreadable(source)) log(`final state: ${source.error} (the checks that need it are not checked)`);
+    };
+    final = multiRegion
+      ? await readRegionalFinalState({ ...read, regions })
+      : await readFinalState({
+          ...read,
+          databaseUrl: system.databaseUrl(),
+          region: system.region,
+          paymentUrl: system.payments.url,
+          token: system.payments.token,
+        });
+    logUnreadable(final, log);
   } catch (error) {
     final = { error: (error as Error).message };
+  } finally {
+    await convergence?.stop();
   }
   await stopProbes();
   await history.close();
@@ -221,8 +270,32 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
     catalogAfter: await scrapeCatalog(system),
     payment: await paymentScrapes.readings(),
     ...(replicationRecord ? { replication: replicationRecord } : {}),
+    ...(converged ? { convergence: converged } : {}),
+    ...(relaysBefore === undefined
+      ? {}
+      : { relays: { before: relaysBefore, after: await scrapeRelays(relayUrls) } }),
     load,
   });
+}
+
+function describeConvergence(record: ConvergenceRecord): string {
+  return Number.isFinite(record.convergedAfterMs)
+    ? `regions converged ${(record.convergedAfterMs / 1000).toFixed(1)} s after the workload (${record.unequalLooks} of ${record.looks} looks differed)`
+    : `regions NOT converged within ${record.boundMs / 1000} s after the sagas ended: ${record.differingRows} row(s) still differ`;
+}
+
+function logUnreadable(final: FinalState | RegionalFinalState | Unreadable, log: (line: string) => void) {
+  const parts = isRegional(final)
+    ? final.regions.map((r) => ({ ...r, prefix: `${r.name}: ` }))
+    : [{ final, prefix: "" }];
+  for (const { final: part, prefix } of parts) {
+    const sources = isUnreadable(part) ? [part] : [part.orders, part.payments];
+    for (const source of sources)
+      if (isUnreadable(source))
+        log(`final state: ${prefix}${source.error} (the checks that need it are not checked)`);
+  }
+  if (isRegional(final) && isUnreadable(final.crossRegion))
+    log(`final state: regions: ${final.crossRegion.error} (the cross-region checks are not checked)`);
 }
 
 /** For a system without fault injection: a fault-free experiment needs none. */
@@ -236,6 +309,7 @@ function progressLine(ops: readonly HistoryOp[], phaseAt: (t: number) => Phase, 
   const recent = ops.filter(
     (op): op is ClientOp => op.process === "client" && op.type !== "invoke" && op.time >= now - 2_000,
   );
-  const errors = recent.filter((op) => op.type !== "ok").length;
+  // A gated "sold out" is an answer, as availability counts it (workload/outcome.ts).
+  const errors = recent.filter((op) => op.type !== "ok" && !isGatedSoldOut(op)).length;
   return `${phaseAt(now).padEnd(8)} ${(now / 1000).toFixed(0).padStart(4)} s  ${(recent.length / 2).toFixed(0).padStart(5)} ops/s  ${errors} errors`;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CHECK_NAMES } from "../checkers/registry.ts";
+import { CHECK_NAMES, CROSS_REGION_CHECK_NAMES } from "../checkers/registry.ts";
 import { durationSchema } from "../duration.ts";
 import { NemesisSpecError, parseNemesisSpec } from "../nemeses/spec.ts";
 
@@ -10,7 +10,7 @@ import { NemesisSpecError, parseNemesisSpec } from "../nemeses/spec.ts";
 
 export const duration = durationSchema;
 
-export { CHECK_NAMES } from "../checkers/registry.ts";
+export { CHECK_NAMES, CROSS_REGION_CHECK_NAMES } from "../checkers/registry.ts";
 
 export const METRICS = [
   "availability",
@@ -30,6 +30,15 @@ export const METRICS = [
   "readonly_writes_after_refusal",
   /** Requests the payment provider received per logical payment call (retry amplification). */
   "payment_amplification",
+  /**
+   * Several regions: from the end of the workload (every fault healed) until every region held the
+   * same orders and payments for good; never within the bound is Infinity (convergence.ts).
+   */
+  "convergence_ms",
+  /** Several regions: rows the relays' reconciliation repaired during the run (relay-metrics.ts). */
+  "reconcile_rows_repaired",
+  /** Several regions: order versions the lab's replication-loss fault dropped or garbled. */
+  "replication_versions_lost",
 ] as const;
 
 const phase = z.enum(["baseline", "fault", "recovery"]);
@@ -57,10 +66,12 @@ export const experimentSchema = z
     hypothesisStatement: z.string().optional(),
     topology: z
       .object({
+        /** One region, or two run as one system (active-active: each region sells its own stock). */
         regions: z
           .array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/))
           .min(1)
-          .max(1)
+          .max(2)
+          .refine((names) => new Set(names).size === names.length, "expected distinct region names")
           .default(["east"]),
         replicas: z.literal(1).default(1),
         replication: z.enum(["sync", "async"]).default("sync"),
@@ -128,7 +139,8 @@ export const experimentSchema = z
           ),
       )
       .default([]),
-    checks: z.array(z.enum(CHECK_NAMES)).default([...CHECK_NAMES]),
+    /** Default: every check, the cross-region ones included with several regions. */
+    checks: z.array(z.enum([...CHECK_NAMES, ...CROSS_REGION_CHECK_NAMES])).optional(),
     abort: z
       .array(
         z
@@ -141,6 +153,15 @@ export const experimentSchema = z
   })
   .strict()
   .superRefine((experiment, context) => {
+    const regions = experiment.topology.regions.length;
+    for (const [i, name] of (experiment.checks ?? []).entries()) {
+      if (regions === 1 && (CROSS_REGION_CHECK_NAMES as readonly string[]).includes(name))
+        context.addIssue({
+          code: "custom",
+          path: ["checks", i],
+          message: `${name} needs several regions (topology.regions)`,
+        });
+    }
     for (const [i, f] of experiment.faults.entries()) {
       const { at: _at, ...spec } = f;
       if (f.action === "overload") {
@@ -179,7 +200,15 @@ export const experimentSchema = z
         });
       }
     }
-  });
+  })
+  .transform(({ checks, ...experiment }) => ({
+    ...experiment,
+    checks:
+      checks ??
+      (experiment.topology.regions.length > 1
+        ? [...CHECK_NAMES, ...CROSS_REGION_CHECK_NAMES]
+        : [...CHECK_NAMES]),
+  }));
 
 export type Experiment = z.output<typeof experimentSchema>;
 export type FaultStep = Experiment["faults"][number];

@@ -41,3 +41,22 @@ export async function seedSkus(inventory: Endpoint, stockPerSku: number, skus: E
   if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
   await new Promise((r) => setTimeout(r, CATALOG_REFRESH_WAIT_MS));
 }
+
+/**
+ * Each region sells its own stock (active-active part 1: no escrow between regions yet), so the
+ * experiment's stock per hot SKU is split between them, the first regions taking the remainder.
+ */
+export function splitStock(stockPerSku: number, regions: number): number[] {
+  const base = Math.floor(stockPerSku / regions);
+  return Array.from({ length: regions }, (_, i) => base + (i < stockPerSku % regions ? 1 : 0));
+}
+
+/** Seeds every region's inventory with its share of the stock (splitStock), all at once. */
+export async function seedRegions(
+  regions: readonly { inventory: Endpoint }[],
+  stockPerSku: number,
+  skus: ExperimentSkus,
+): Promise<void> {
+  const shares = splitStock(stockPerSku, regions.length);
+  await Promise.all(regions.map((region, i) => seedSkus(region.inventory, shares[i] ?? 0, skus)));
+}

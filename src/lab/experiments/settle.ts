@@ -92,10 +92,15 @@ export async function settle(
   settleMs: number,
   since: Date,
   limits: Pick<SettleOptions, "floorMs" | "stallMs"> = {},
+  homeRegion?: string,
 ): Promise<SettleOutcome> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
-    return await waitForSagas({ ...limits, settleMs, inFlight: () => sagasInFlight(sql, since) });
+    return await waitForSagas({
+      ...limits,
+      settleMs,
+      inFlight: () => sagasInFlight(sql, since, homeRegion),
+    });
   } finally {
     await sql.end({ timeout: 2 });
   }
@@ -104,14 +109,18 @@ export async function settle(
 /**
  * Orders created since `since` that have not ended: not terminal, or cancelled with a void still
  * watched (its authorization may still be open at the provider; the money check needs the
- * provider's final word).
+ * provider's final word). With `homeRegion`, only the orders homed there: a copy of another
+ * region's order is driven there, and only catches up by replication.
  */
-export async function sagasInFlight(sql: Sql, since: Date): Promise<number> {
+export async function sagasInFlight(sql: Sql, since: Date, homeRegion?: string): Promise<number> {
+  const all = homeRegion === undefined;
   const [row] = await sql<{ n: number }[]>`
     SELECT (SELECT count(*) FROM orders
-            WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since})
+            WHERE state NOT IN ('CONFIRMED', 'CANCELLED') AND created_at >= ${since}
+              AND (${all} OR home_region = ${homeRegion ?? ""}))
          + (SELECT count(*) FROM payment_void_watch w JOIN orders o ON o.id = w.order_id
-            WHERE w.closed_at IS NULL AND o.created_at >= ${since}) AS n`;
+            WHERE w.closed_at IS NULL AND o.created_at >= ${since}
+              AND (${all} OR o.home_region = ${homeRegion ?? ""})) AS n`;
   return Number(row?.n ?? 0);
 }
 

@@ -9,7 +9,7 @@
 import { FaultController } from "../nemeses/controller.ts";
 import { createNemesis } from "../nemeses/factory.ts";
 import type { NemesisEvent } from "../nemeses/nemesis.ts";
-import type { Topology } from "../topology/launcher.ts";
+import type { RegionTopology, Topology } from "../topology/launcher.ts";
 import { pgUrl } from "../topology/postgres/index.ts";
 import type { ProbeTarget } from "./probes.ts";
 import type { ReplicationAccess } from "./replication.ts";
@@ -20,8 +20,19 @@ export interface Endpoint {
   token: string;
 }
 
+/** What the runner reaches in one region. */
+export interface RegionAccess {
+  name: string;
+  /** The region's own gateway (any gateway routes a user to the user's home region). */
+  gatewayUrl: string;
+  inventory: Endpoint;
+  payments: Endpoint;
+  /** The region's primary as the shop writes it now. */
+  databaseUrl(): string;
+}
+
 export interface SystemUnderTest {
-  /** The region the experiment runs in (single region). */
+  /** The region the experiment runs in (with several regions: the first). */
   region: string;
   /** Where the workload sends its requests. */
   gatewayUrl: string;
@@ -33,6 +44,8 @@ export interface SystemUnderTest {
   databaseUrl(): string;
   /** The order service's `/metrics` (catalog counters), when it can be scraped. */
   orderMetricsUrl(): string | undefined;
+  /** With several regions: every relay's `/metrics` (relay-metrics.ts). */
+  relayMetricsUrls?(): string[];
   /** Services whose `/healthz` and `/readyz` the lab samples through the run (probes.ts). */
   probeTargets(): ProbeTarget[];
   /** A fresh fault injector for one run; undefined when this system cannot inject faults. */
@@ -43,6 +56,18 @@ export interface SystemUnderTest {
   replication?: ReplicationAccess;
   /** Settings the result records about this system (they override the experiment's). */
   settings: Record<string, string>;
+  /**
+   * Several regions run as one system (the fields above are then the first region's): the workload
+   * goes through every region's gateway and each region is seeded, settled and read.
+   */
+  regions?: readonly RegionAccess[];
+}
+
+/** Every region of a system: its `regions`, or the one region its own fields describe. */
+export function regionsOf(system: SystemUnderTest): readonly RegionAccess[] {
+  if (system.regions && system.regions.length > 0) return system.regions;
+  const { region: name, gatewayUrl, inventory, payments, databaseUrl } = system;
+  return [{ name, gatewayUrl, inventory, payments, databaseUrl }];
 }
 
 export interface FaultInjector {
@@ -59,12 +84,21 @@ export function launchedSystem(topology: Topology): SystemUnderTest {
   const region = topology.regions[0];
   if (!region) throw new Error("the topology has no region");
   // Through the write link, which a failover repoints.
-  const databaseUrl = () => {
-    const link = topology.links.get(`${region.name}/order->primary`);
-    if (!link) throw new Error(`no link ${region.name}/order->primary`);
-    return pgUrl(link.port, "chaoscart", region.cluster.password);
+  const databaseUrlOf = (r: RegionTopology) => () => {
+    const link = topology.links.get(`${r.name}/order->primary`);
+    if (!link) throw new Error(`no link ${r.name}/order->primary`);
+    return pgUrl(link.port, "chaoscart", r.cluster.password);
   };
+  const databaseUrl = databaseUrlOf(region);
+  const regions: RegionAccess[] = topology.regions.map((r) => ({
+    name: r.name,
+    gatewayUrl: r.gateway.url,
+    inventory: { url: r.services.inventory.url, token: topology.token },
+    payments: { url: r.services["payment-sim"].url, token: topology.token },
+    databaseUrl: databaseUrlOf(r),
+  }));
   return {
+    ...(regions.length > 1 ? { regions } : {}),
     region: region.name,
     gatewayUrl: topology.gateway.url,
     inventory: { url: region.services.inventory.url, token: topology.token },
@@ -75,6 +109,8 @@ export function launchedSystem(topology: Topology): SystemUnderTest {
       const order = topology.services().get(`${region.name}/order`);
       return order?.pid ? `${order.url}/metrics` : undefined;
     },
+    relayMetricsUrls: () =>
+      topology.regions.flatMap((r) => [...r.relays.values()].map((p) => `${p.url}/metrics`)),
     probeTargets: () => [...topology.services()].map(([service, process]) => ({ service, url: process.url })),
     faults: () => {
       const controller = new FaultController();
@@ -90,7 +126,15 @@ export function launchedSystem(topology: Topology): SystemUnderTest {
         subscribe: (listener) => controller.log.subscribe(listener),
       };
     },
-    // A report from a deliberately broken shop must never pass for a real run.
-    settings: topology.builtInBug ? { builtInBug: topology.builtInBug } : {},
+    settings: {
+      // A report from a deliberately broken shop must never pass for a real run.
+      ...(topology.builtInBug ? { builtInBug: topology.builtInBug } : {}),
+      ...(regions.length > 1
+        ? {
+            regions: regions.map((r) => r.name).join(","),
+            replicationObserved: `${region.name} only (each region runs its own primary and replica)`,
+          }
+        : {}),
+    },
   };
 }

@@ -111,8 +111,16 @@ export function countStatuses(items: readonly { status: CheckStatus }[]): Status
 
 /** The capacity verify measured at start (load.ts), as the report states it; undefined when none was. */
 export function capacityLine(results: readonly RunResult[]): string | undefined {
-  const with_ = results.find((r) => typeof r.settings.capacityOrdersPerSec === "number");
-  if (!with_) return undefined;
-  const ramp = with_.settings.capacityRamp;
-  return `capacity measured at start: ${with_.settings.capacityOrdersPerSec} orders/s${typeof ramp === "string" ? ` (ramp ${ramp})` : ""}`;
+  // One figure per lab: verify measures a two-region lab's capacity on that lab.
+  const byLab = new Map<string, RunResult>();
+  for (const result of results) {
+    const lab = String(result.settings.regions ?? "");
+    if (typeof result.settings.capacityOrdersPerSec === "number" && !byLab.has(lab)) byLab.set(lab, result);
+  }
+  if (byLab.size === 0) return undefined;
+  const parts = [...byLab].map(([lab, result]) => {
+    const ramp = result.settings.capacityRamp;
+    return `${lab ? `on the ${lab} lab ` : ""}${result.settings.capacityOrdersPerSec} orders/s${typeof ramp === "string" ? ` (ramp ${ramp})` : ""}`;
+  });
+  return `capacity measured at start: ${parts.join("; ")}`;
 }

@@ -3,7 +3,7 @@
  * meta tag forbids it), readable offline and attachable to a CI run. A pure function of the results.
  */
 import type { Check } from "../checkers/check.ts";
-import { checkerNamed } from "../checkers/registry.ts";
+import { holdsOf } from "../checkers/registry.ts";
 import type { NemesisOp } from "../history/op.ts";
 import type { HypothesisResult, PhaseSlo, PhaseWindow, RunResult, Verdict } from "../run/result.ts";
 import { describeFailureKind, type FailureKind } from "../slo/failures.ts";
@@ -160,8 +160,8 @@ function statusCell(status: Check["status"]): string {
 
 /** What the named invariant asserts (from the checker registry), as a tooltip on its name. */
 function holds(name: string): string {
-  const checker = checkerNamed(name);
-  return checker ? ` title="${esc(`holds when: ${checker.holds}`)}"` : "";
+  const what = holdsOf(name);
+  return what ? ` title="${esc(`holds when: ${what}`)}"` : "";
 }
 
 function checksTable(checks: readonly Check[]): string {

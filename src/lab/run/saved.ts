@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Check } from "../checkers/check.ts";
 import type { FinalState, Unreadable } from "../checkers/observed.ts";
+import type { RegionalFinalState } from "../checkers/regional.ts";
 import { runChecks } from "../checkers/registry.ts";
 import type { HistoryOp } from "../history/op.ts";
 import { HISTORY_FILE, parseHistory } from "../history/writer.ts";
@@ -31,14 +32,17 @@ export interface RunRecord {
 export interface SavedRun {
   record: RunRecord;
   history: HistoryOp[];
-  final: FinalState | Unreadable;
+  final: FinalState | RegionalFinalState | Unreadable;
 }
 
 export async function saveRunRecord(dir: string, record: RunRecord): Promise<void> {
   await writeFile(join(dir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
 }
 
-export async function saveFinalState(dir: string, final: FinalState | Unreadable): Promise<void> {
+export async function saveFinalState(
+  dir: string,
+  final: FinalState | RegionalFinalState | Unreadable,
+): Promise<void> {
   await writeFile(join(dir, FINAL_STATE_FILE), `${JSON.stringify(final)}\n`);
 }
 
@@ -63,7 +67,7 @@ export async function loadSavedRun(dir: string): Promise<SavedRun> {
   const record = await read(RUN_FILE, (text) => JSON.parse(text) as RunRecord);
   if (record.schemaVersion !== 1 || !Array.isArray(record.checks))
     throw new SavedRunError(`${join(dir, RUN_FILE)}: not a run record of schema version 1`);
-  const final = await read(FINAL_STATE_FILE, (text) => JSON.parse(text) as FinalState | Unreadable);
+  const final = await read(FINAL_STATE_FILE, (text) => JSON.parse(text) as SavedRun["final"]);
   const history = await read(HISTORY_FILE, (text) => parseHistory(text, join(dir, HISTORY_FILE)));
   return { record, history, final };
 }

@@ -1,4 +1,5 @@
 import type { ClientOp, HistoryOp, OpKind, Phase } from "../history/op.ts";
+import { isGatedSoldOut } from "../workload/outcome.ts";
 
 /** One client operation, its invoke and completion joined. */
 export interface Completion {
@@ -17,6 +18,8 @@ export interface Completion {
   latencyMs: number | undefined;
   state: string | undefined;
   phase: Phase | undefined;
+  /** A correct answer: ok, or an order the sold-out gate refused (`409 sold_out`, nothing written). */
+  answered: boolean;
 }
 
 /**
@@ -44,6 +47,7 @@ export function completions(history: readonly HistoryOp[]): Completion[] {
       latencyMs: op.latencyMs,
       state: op.value.state,
       phase: op.phase ?? invoke?.phase,
+      answered: op.type === "ok" || (op.type === "fail" && isGatedSoldOut(op)),
     });
   }
   for (const invoke of open.values()) {
@@ -56,15 +60,19 @@ export function completions(history: readonly HistoryOp[]): Completion[] {
       latencyMs: undefined,
       state: undefined,
       phase: invoke.phase,
+      answered: false,
     });
   }
   return joined;
 }
 
-/** ok / (ok + fail + info); null when nothing completed. */
-export function successRate(ops: readonly Pick<Completion, "type">[]): number | null {
+/**
+ * Correct answers / all: ok, plus orders the sold-out gate refused (a buyer told "sold out" was
+ * answered, as one whose order was CANCELLED sold_out is); null when nothing completed.
+ */
+export function successRate(ops: readonly Pick<Completion, "answered">[]): number | null {
   if (ops.length === 0) return null;
-  return ops.filter((op) => op.type === "ok").length / ops.length;
+  return ops.filter((op) => op.answered).length / ops.length;
 }
 
 /** A business success: a CONFIRMED order, or a successful read. */

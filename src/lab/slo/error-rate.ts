@@ -1,8 +1,10 @@
 import type { HistoryOp } from "../history/op.ts";
+import { isGatedSoldOut } from "../workload/outcome.ts";
 
 /**
  * For abort guardrails while a run is going: the share of client ops that completed in
- * (at - windowMs, at] as fail or info (the "client overloaded" ones included). Ops still in flight
+ * (at - windowMs, at] as fail or info (the "client overloaded" ones included), but for the sold-out
+ * gate's refusals, which are answers. Ops still in flight
  * do not count yet. `at` defaults to the time of the last op in the history; null when nothing
  * completed in the window.
  *
@@ -20,7 +22,7 @@ export function errorRate(history: readonly HistoryOp[], windowMs: number, at?: 
     if (op.time <= from - 1000) break;
     if (op.process !== "client" || op.type === "invoke" || op.time <= from || op.time > now) continue;
     total++;
-    if (op.type !== "ok") errors++;
+    if (op.type !== "ok" && !(op.type === "fail" && isGatedSoldOut(op))) errors++;
   }
   return total === 0 ? null : errors / total;
 }

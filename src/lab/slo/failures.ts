@@ -1,8 +1,9 @@
 import type { ClientOp, HistoryOp, OpKind, Phase } from "../history/op.ts";
+import { isGatedSoldOut } from "../workload/outcome.ts";
 
 /**
  * What the failures and unknown outcomes of a run were (issue 11 item 8): completions that were not
- * `ok`, grouped by phase, outcome, operation kind, HTTP status and error code, with a count and the
+ * `ok` (the sold-out gate's refusals aside: answers, as availability counts them), grouped by phase, outcome, operation kind, HTTP status and error code, with a count and the
  * first op id of each group (to find it in history.jsonl). Most frequent first within a phase.
  */
 export interface FailureKind {
@@ -56,7 +57,7 @@ export function failureKinds(history: readonly HistoryOp[]): FailureKind[] {
       continue;
     }
     completed.add(op.id);
-    if (op.type === "ok") continue;
+    if (op.type === "ok" || (op.type === "fail" && isGatedSoldOut(op))) continue;
     add(op, op.type, op.value, op.phase ?? invokes.get(op.id)?.phase);
   }
   // An invoke without a completion is an unknown outcome too (as in slo/completions.ts).

@@ -9,7 +9,8 @@ import { latencySummary } from "./latency.ts";
  * fault, began: then it met the fault and belongs to the fault window. (A request in flight when
  * the service it waits on is killed says nothing about how healthy the baseline was.)
  *
- * - availability = ok / (ok + fail + info); null when no op fell in the phase.
+ * - availability = answered / (ok + fail + info), answered being ok or an order the sold-out gate
+ *   refused (`409 sold_out`: a correct answer, nothing written); null when no op fell in the phase.
  * - goodput = (CONFIRMED orders + successful reads) / phase duration in seconds. A CANCELLED order
  *   is a correct answer (ok, counts for availability) but not goodput.
  * - latency over every op with a measured latency — ok, fail and info alike: a timed-out request's

@@ -295,6 +295,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
             CHAOSCART_LOG_LEVEL: "info",
             ...options.serviceEnv,
             ...options.roleEnv?.relay,
+            ...bugEnv,
           },
         });
         started.push(relay);

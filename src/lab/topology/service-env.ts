@@ -22,6 +22,10 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   // How long an instance trusts its "sold out" flag (the shop's default, stated because the
   // no-false-sold-out check bounds staleness by it).
   CHAOSCART_SOLD_OUT_TTL_MS: "1000",
+  // The order service's sold-out gate (the shop's defaults, stated for the same reason: the bound
+  // of no-false-sold-out adds the gate's TTL to the inventory's).
+  CHAOSCART_SOLD_OUT_GATE_TTL_MS: "500",
+  CHAOSCART_SOLD_OUT_GATE_POLL_MS: "100",
   // Above the slowest provider the suite injects (3 s ± jitter): a late authorization lands within
   // it, and settling waits for it (void watches) without stretching every experiment by a minute.
   CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: "10000",

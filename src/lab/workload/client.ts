@@ -29,6 +29,8 @@ export interface ClientOptions {
   connections?: number;
   /** Jitter source, [0, 1). Default Math.random. */
   random?: () => number;
+  /** Where orders are placed; default `/orders` (the flash-sale bench's ceiling uses the gateway's no-op). */
+  orderPath?: string;
 }
 
 type Settings = Required<ClientOptions>;
@@ -43,6 +45,7 @@ const DEFAULTS: Settings = {
   pollGiveUpMs: 15_000,
   connections: 256,
   random: Math.random,
+  orderPath: "/orders",
 };
 
 /**
@@ -68,7 +71,7 @@ export class WorkloadClient {
     });
   }
 
-  /** POST /orders, retried with the same key; a 202 is polled to a terminal state or to the give-up. */
+  /** POST /orders (orderPath), retried with the same key; a 202 is polled to a terminal state or to the give-up. */
   async placeOrder(order: {
     idempotencyKey: string;
     userId: string;
@@ -76,7 +79,7 @@ export class WorkloadClient {
   }): Promise<Outcome> {
     const body = JSON.stringify({ userId: order.userId, items: order.items });
     const headers = { "content-type": "application/json", "idempotency-key": order.idempotencyKey };
-    const replies = await this.retrying(() => this.send("POST", "/orders", headers, body));
+    const replies = await this.retrying(() => this.send("POST", this.settings.orderPath, headers, body));
     const pending = pendingOrder(replies.at(-1));
     const poll = pending ? await this.poll(pending.orderId, order.userId, pending.state) : undefined;
     return classifyOrder(replies, poll);

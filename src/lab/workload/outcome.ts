@@ -8,8 +8,9 @@ import type { ClientOp } from "../history/op.ts";
  *   ok    200/201 with state CONFIRMED or CANCELLED (any cancel reason, sold_out included), or a
  *         202 (or any non-terminal 2xx) polled to CONFIRMED or CANCELLED: a definite outcome. A
  *         CANCELLED one records the order's `cancelReason` (the no-false-sold-out check reads it).
- *   fail  the last answer is a 4xx other than 408 (400, 422, 429 after all retries, …) or a refused
- *         connection, AND no attempt could have taken effect (see below): the order does not exist.
+ *   fail  the last answer is a 4xx other than 408 (400, 422, 409 `sold_out` from the order service's
+ *         sold-out gate, 429 after all retries, …) or a refused connection, AND no attempt could have
+ *         taken effect (see below): the order does not exist.
  *   info  a timeout, reset or other transport error, a 5xx or 408 after all retries; a 202 never
  *         polled to a terminal state (give-up); a 4xx after an attempt that may have taken effect;
  *         a 2xx without an order id. The order may or may not exist.
@@ -94,6 +95,27 @@ export function pendingOrder(
   const orderId = orderIdOf(reply);
   if (orderId === undefined || isTerminalState(reply.body?.state)) return undefined;
   return { orderId, state: stringField(reply.body, "state") };
+}
+
+/**
+ * The order service's sold-out gate answered it (`409 sold_out`, nothing written): a refusal as
+ * final as a CANCELLED sold_out order, without the order. `fail` when no earlier attempt could have
+ * placed the order, else `info`; either way the buyer was told "sold out".
+ */
+export function isGatedSoldOut(op: Pick<ClientOp, "kind" | "type" | "value">): boolean {
+  return (
+    op.kind === "order" &&
+    (op.type === "fail" || op.type === "info") &&
+    op.value.status === 409 &&
+    op.value.error === "sold_out"
+  );
+}
+
+/** A buyer told "sold out": a CANCELLED sold_out order, or the sold-out gate's 409. */
+export function isSoldOutRefusal(op: Pick<ClientOp, "kind" | "type" | "value">): boolean {
+  if (op.kind !== "order") return false;
+  if (op.type === "ok") return op.value.state === "CANCELLED" && op.value.cancelReason === "sold_out";
+  return isGatedSoldOut(op);
 }
 
 export function classifyOrder(replies: readonly Reply[], poll?: PollResult): Outcome {

@@ -61,7 +61,7 @@ describe("cross-region checks", () => {
       .filter((o) => o.id !== "2")
       .map((o) => (o.id === "1" ? { ...o, state: "PAID" } : o));
     expect(checkConverged([east, west]).problems).toEqual([
-      "order 1: regions hold different versions (east CONFIRMED/CAPTURED; west PAID/CAPTURED)",
+      "order 1: regions hold different versions (east CONFIRMED/CAPTURED; west PAID/CAPTURED), differing in state: east CONFIRMED, west PAID",
       "order 2: missing in west",
     ]);
   });

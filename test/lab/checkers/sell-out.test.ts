@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
   availabilityTimelines,
+  COMMIT_MARGIN_MS,
   checkNoFalseSoldOut,
   SOLD_OUT_STALENESS_BOUND_MS,
 } from "../../../src/lab/checkers/false-sold-out.ts";
 import type { LedgerMovement } from "../../../src/lab/checkers/observed.ts";
 import { checkNoStrandedStock } from "../../../src/lab/checkers/stranded-stock.ts";
 import type { ClientOp } from "../../../src/lab/history/op.ts";
+import { LAB_SERVICE_ENV } from "../../../src/lab/topology/service-env.ts";
 
 describe("no-stranded-stock checker", () => {
   const sold = [{ sku: "A", available: 7, reserved: 0, sold: 3, quota: 10 }];
@@ -100,6 +102,60 @@ describe("no-false-sold-out checker", () => {
     expect(problems[1]).toMatch(/order o2 \(1 × B\) refused sold_out although in stock for ≥ 6000 ms/);
     expect(problems[2]).toMatch(/order o1 \(1 × A\) .* ≥ 3000 ms/);
   });
+  /** The sold-out gate's refusal: no order, `409 sold_out` (fail, or info after an unanswered attempt). */
+  const gated = (
+    id: number,
+    sentAt: number,
+    answeredAt: number,
+    type: "fail" | "info" = "fail",
+  ): ClientOp[] => [
+    {
+      type: "invoke",
+      id,
+      process: "client",
+      kind: "order",
+      time: sentAt - T,
+      wall: sentAt,
+      value: { idempotencyKey: `k${id}`, items: [{ sku: "A", qty: 1 }] },
+    },
+    {
+      type,
+      id,
+      process: "client",
+      kind: "order",
+      time: answeredAt - T,
+      wall: answeredAt,
+      value: { status: 409, error: "sold_out", attempts: 1 },
+    },
+  ];
+
+  it("bounds staleness by the inventory's sold-out TTL plus the order service's gate TTL, plus the commit margin", () => {
+    expect(SOLD_OUT_STALENESS_BOUND_MS).toBe(
+      Number(LAB_SERVICE_ENV.CHAOSCART_SOLD_OUT_TTL_MS) +
+        Number(LAB_SERVICE_ENV.CHAOSCART_SOLD_OUT_GATE_TTL_MS) +
+        COMMIT_MARGIN_MS,
+    );
+    expect(Number(LAB_SERVICE_ENV.CHAOSCART_SOLD_OUT_GATE_TTL_MS)).toBeGreaterThan(0);
+  });
+
+  it("judges the sold-out gate's 409 refusals as refusals: within the bound fine, beyond it a violation", () => {
+    const within = gated(
+      1,
+      T + 1_000 + SOLD_OUT_STALENESS_BOUND_MS - 10,
+      T + 1_000 + SOLD_OUT_STALENESS_BOUND_MS,
+    );
+    expect(checkNoFalseSoldOut([...gated(2, T + 200, T + 210), ...within], movements)).toEqual({
+      valid: true,
+      problems: [],
+    });
+    const stale = [...gated(3, T + 5_000, T + 5_005), ...gated(4, T + 6_000, T + 6_002, "info")];
+    const result = checkNoFalseSoldOut(stale, movements);
+    expect(result).toMatchObject({ valid: false });
+    const problems = (result as { problems: string[] }).problems;
+    expect(problems[0]).toBe("2 of 2 sold_out refusal(s) while in stock; longest window 5000 ms");
+    expect(problems[1]).toMatch(/op 4 \(1 × A\) refused sold_out although in stock for ≥ 5000 ms/);
+  });
+
   it("is not checked without a sell-out or without ledger timestamps", () => {
     expect(checkNoFalseSoldOut([], movements)).toEqual({
       notChecked: "no order was refused sold_out: the run never sold out",

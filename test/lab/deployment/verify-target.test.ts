@@ -93,6 +93,38 @@ settle: 2s
   expect(topology.links.get("east/order->inventory")?.status().toxics).toEqual([]);
 }, 90_000);
 
+it("reports an experiment on two regions as not run: a topology file describes one region", async () => {
+  const experiment = path.join(dir, "two-regions.yaml");
+  writeFileSync(
+    experiment,
+    `name: target-two-regions
+description: no fault, but two regions
+topology: { regions: [east, west] }
+workload: { rate: 5, duration: 4s, warmup: 1s, hotSkus: 1, coldSkus: 2, stockPerSku: 20, arrival: constant }
+checks: [no-oversell, cross-region-converged]
+`,
+  );
+  const out = path.join(dir, "report-two-regions");
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [CLI, "verify", "--target", path.join(dir, "topology.yaml"), "--experiment", experiment, "--out", out],
+      { cwd: dir, stdio: "ignore" },
+    );
+    child.on("exit", resolve);
+  });
+  const result = JSON.parse(readFileSync(path.join(out, "result.json"), "utf8")) as RunResult;
+  expect(result.verdict).toBe("fail");
+  expect(result.aborted?.reason).toBe(
+    "not run: it needs east, west run as one system, and --target describes a single region",
+  );
+  expect(result.checks.map((c) => `${c.name}: ${c.status}`)).toEqual([
+    "no-oversell: not-checked",
+    "cross-region-converged: not-checked",
+  ]);
+  expect(code).toBe(1);
+}, 60_000);
+
 it("checks every endpoint of the file before running, naming the field that is wrong", async () => {
   const good = labTopologyFile(topology, control.url);
   await expect(checkTarget(good, "lab.yaml")).resolves.toBeUndefined();

@@ -34,6 +34,11 @@ interface Exposure {
   mayAlsoFail?: string[];
   /** Checks that may also fail when this service died during the run (see the exposure's comment). */
   ifDied?: { service: string; mayAlsoFail: string[] };
+  /**
+   * Runs the bug gets to be caught in (default 1), for an exposure that is a matter of chance (see its
+   * comment for the measured rate): a run that passes is followed by another, up to this many.
+   */
+  runs?: number;
 }
 
 const EXPOSURES: Exposure[] = [
@@ -50,14 +55,17 @@ const EXPOSURES: Exposure[] = [
     mayBeNotChecked: ["no-false-sold-out"],
   },
   // The saga masks a lost grant (the commit finds nothing, the order is cancelled and refunded):
-  // only the StockReserved events without a stored reservation show it. Under these connection
-  // resets, the inventory built with this bug often dies of a driver bug (postgres.js throws from a
-  // timer when a write races a closed socket: porsager/postgres#1208); its orders then stay in
-  // flight, and one whose commit landed may stay PAID. The real shop survived every run of this
-  // experiment so far, and its test below requires all checks to pass.
+  // only the StockReserved events without a stored reservation show it. It takes a reset landing
+  // between a batch's answer and its COMMIT, and only the first resets find the lane busy: the
+  // inventory then stays unavailable under resets every 400 ms (orders cancelled
+  // inventory_unavailable; a lead for the shop's own resilience). Measured 2026-12-01: caught in 3
+  // of 3 runs (1-5 lost reservations), missed in one CI run; variants with more load or more resets
+  // caught less (2 of 6: more resets only keep the inventory down). Hence two runs.
+  // (ifDied: from when a driver bug, porsager/postgres#1208, now patched, could kill the inventory.)
   {
     bug: "ack-before-commit",
     fixture: "db-blips",
+    runs: 2,
     fails: ["no-lost-reservation"],
     ifDied: {
       service: "east/inventory",
@@ -76,6 +84,13 @@ const EXPOSURES: Exposure[] = [
     fails: ["order-coverage"],
     mayAlsoFail: ["no-oversell"],
   },
+  // Stock comes back after the sell-out (declined orders release their units), but the order
+  // service's sold-out gate never opens again: buyers are refused 409 sold_out while units sit on
+  // sale. Measured (2026-12-01, verify --experiment restock.yaml): with the bug 3 of 3 runs caught,
+  // 94-122 refusals while in stock, windows up to 9-10 s against the bound of 2 s; the real shop 3 of 3
+  // passed with 129-145 gated refusals. (In reservation-expiry the restock after the sell-out came
+  // only in 2 of 4 runs: that fixture was not enough.)
+  { bug: "sticky-sold-out-gate", fixture: "restock", fails: ["no-false-sold-out"] },
   // No invariant breaks (every write fails on the replica), but the shop keeps sending writes to an
   // endpoint its guard already knows is read-only: the guard's counter on /metrics shows them.
   {
@@ -91,8 +106,9 @@ const EXPOSURES: Exposure[] = [
     bug: "retry-without-backoff",
     fixture: "payment-brownout",
     fails: [],
-    // The storm shows as amplification (1.50-1.70 against the bound 1.35) or, when the breaker cuts
-    // it short, as the outage it causes (goodput 3.4-4.9 against 6): one of the two, measured.
+    // The storm shows as the outage it causes (goodput 3.0-5.5 in 7 runs against the bound 7.5; the
+    // real shop 9.25-14.4) and, in most runs, as amplification (1.26-1.68 against 1.45; the real shop
+    // 1.21-1.27): one of the two, measured (fixture comments).
     failsOneOfHypotheses: ["payment_amplification:fault", "goodput:fault"],
   },
 ];
@@ -184,12 +200,16 @@ describe.each(EXPOSURES)(
     mayAlsoFail = [],
     mayBeNotChecked = [],
     ifDied,
+    runs = 1,
   }) => {
     const oneOf = failsOneOfHypotheses.length > 0 ? [`one of ${failsOneOfHypotheses.join(", ")}`] : [];
     it(`fails ${fixture} on ${[...fails, ...failsHypotheses, ...oneOf].join(" and ")}`, async () => {
       const topology = await launch(bug);
       try {
-        const outcome = await run(topology, fixture, { brokenShop: true });
+        let outcome = await run(topology, fixture, { brokenShop: true });
+        for (let attempt = 2; attempt <= runs && outcome.result.verdict === "pass"; attempt++) {
+          outcome = await run(topology, fixture, { brokenShop: true });
+        }
         const { result } = outcome;
         const dead = died.get(topology) ?? [];
         if (ifDied && dead.includes(ifDied.service)) mayAlsoFail = [...mayAlsoFail, ...ifDied.mayAlsoFail];

@@ -72,6 +72,23 @@ describe("experiment loader", () => {
       /faults\[0\]\.at: the fault starts at 50000 ms/,
     );
   });
+  it("takes two distinct regions, and the cross-region checks only with several regions", () => {
+    const two = valid.replace("regions: [east]", "regions: [east, west]");
+    expect(parseExperiment(two, "exp.yaml").experiment.topology.regions).toEqual(["east", "west"]);
+    expect(errorsOf(valid.replace("regions: [east]", "regions: [east, east]")).join()).toMatch(
+      /topology\.regions: expected distinct region names/,
+    );
+    expect(errorsOf(valid.replace("regions: [east]", "regions: [a, b, c]")).join()).toMatch(
+      /topology\.regions/,
+    );
+    expect(errorsOf(valid.replace("money]", "money, cross-region-converged]")).join()).toMatch(
+      /checks\[7\]: cross-region-converged needs several regions/,
+    );
+    const defaults = (source: string) =>
+      parseExperiment(source.replace(/^checks: .*\n/m, ""), "exp.yaml").experiment.checks;
+    expect(defaults(valid)).not.toContain("cross-region-converged");
+    expect(defaults(two)).toEqual(expect.arrayContaining(["no-oversell", "cross-region-converged"]));
+  });
 });
 
 describe("durations (one parser for the lab)", () => {

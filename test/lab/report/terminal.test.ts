@@ -3,6 +3,21 @@ import { renderSummary } from "../../../src/lab/report/terminal.ts";
 import { failingRun, incompleteRun, passingRun } from "./fixtures.ts";
 
 describe("renderSummary", () => {
+  it("states the capacity of each lab the suite measured, a two-region lab's apart", () => {
+    const single = passingRun();
+    single.settings = { ...single.settings, capacityOrdersPerSec: 190, capacityRamp: "40/s→40" };
+    const two = passingRun();
+    two.settings = {
+      ...two.settings,
+      regions: "east,west",
+      capacityOrdersPerSec: 91,
+      capacityRamp: "40/s→39",
+    };
+    expect(renderSummary([single, two, single], { color: false })).toContain(
+      "capacity measured at start: 190 orders/s (ramp 40/s→40); on the east,west lab 91 orders/s (ramp 40/s→39)\n",
+    );
+  });
+
   it("gives one line per experiment, what failed or was not checked under it, then a total", () => {
     const text = renderSummary([passingRun(), failingRun()], { color: false });
     const lines = text.trimEnd().split("\n");

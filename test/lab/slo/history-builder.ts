@@ -13,7 +13,7 @@ export class HistoryBuilder {
     type: "ok" | "fail" | "info",
     intended: number,
     latencyMs: number | null = 10,
-    options: { kind?: OpKind; state?: string; phase?: Phase; error?: string } = {},
+    options: { kind?: OpKind; state?: string; phase?: Phase; error?: string; status?: number } = {},
   ): this {
     const id = this.nextId++;
     const kind = options.kind ?? "order";
@@ -31,6 +31,7 @@ export class HistoryBuilder {
             ? { state: "CONFIRMED" }
             : {}),
         ...(options.error ? { error: options.error } : {}),
+        ...(options.status ? { status: options.status } : {}),
       },
       ...(latencyMs === null ? {} : { latencyMs }),
     };

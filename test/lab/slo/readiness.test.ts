@@ -159,4 +159,13 @@ describe("failure kinds", () => {
   it("is empty for a run without failures", () => {
     expect(failureKinds(new HistoryBuilder().op("ok", 0).op("ok", 10).ops)).toEqual([]);
   });
+
+  it("leaves out the sold-out gate's refusals (answers), but not an unknown outcome that ended in one", () => {
+    const h = new HistoryBuilder()
+      .op("fail", 0, 10, { phase: "fault", error: "sold_out", status: 409 })
+      .op("info", 10, 10, { phase: "fault", error: "sold_out", status: 409 });
+    expect(failureKinds(h.ops)).toMatchObject([
+      { outcome: "info", status: 409, error: "sold_out", count: 1 },
+    ]);
+  });
 });

@@ -236,3 +236,28 @@ describe("errorRate", () => {
     expect(errorRate([], 1000)).toBeNull();
   });
 });
+
+describe("the sold-out gate's refusals", () => {
+  const gated = { error: "sold_out", status: 409 } as const;
+  it("count as answers for availability, and not as errors for the guardrail", () => {
+    const history = new HistoryBuilder()
+      .op("ok", 100)
+      .op("fail", 200, 10, gated)
+      .op("fail", 300, 10, { error: "overloaded", status: 429 })
+      .op("info", 400, 10, gated) // an earlier attempt may have placed the order: unknown
+      .op("fail", 500, 10, { kind: "order-read", error: "sold_out", status: 409 }).ops;
+    const [all] = sloByPhase(history, [{ phase: "baseline", start: 0, end: 1000 }]);
+    expect(all).toMatchObject({ ok: 1, fail: 3, info: 1, availability: 2 / 5 });
+    expect(errorRate(history, 1000, 1000)).toBe(3 / 5);
+  });
+
+  it("count as answers for recovery: a sale that sells out after the fault still recovers", () => {
+    const builder = new HistoryBuilder();
+    for (let s = 0; s < 5; s++) builder.second(s * 1000, 10, "ok");
+    builder.second(10_000, 10, "info", 2000); // the first second after the fault: no answers
+    for (let s = 11; s < 15; s++) {
+      for (let i = 0; i < 10; i++) builder.op("fail", s * 1000 + i * 100, 5, gated); // sold out
+    }
+    expect(recoveryTimeMs(builder.build(), 10_000, { phase: "baseline", start: 0, end: 5000 })).toBe(1000);
+  });
+});

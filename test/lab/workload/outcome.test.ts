@@ -3,7 +3,9 @@ import { parseRetryAfter, WorkloadClient } from "../../../src/lab/workload/clien
 import {
   classifyOrder,
   classifyRead,
+  isGatedSoldOut,
   isRetryable,
+  isSoldOutRefusal,
   pendingOrder,
   type Reply,
 } from "../../../src/lab/workload/outcome.ts";
@@ -16,6 +18,25 @@ const refused: Reply = { kind: "error", error: "ECONNREFUSED: connect", timeout:
 const confirmed = { id: "17", state: "CONFIRMED" };
 
 describe("order outcome classification", () => {
+  it("the sold-out gate's 409 sold_out: fail (nothing written), or info after an attempt that may have placed the order", () => {
+    const gated = response(409, { error: "sold_out", sku: "HOT-1" });
+    const first = classifyOrder([gated]);
+    expect(first).toEqual({ type: "fail", value: { status: 409, error: "sold_out", attempts: 1 } });
+    expect(isGatedSoldOut({ kind: "order", ...first })).toBe(true);
+    expect(isSoldOutRefusal({ kind: "order", ...first })).toBe(true);
+    const afterTimeout = classifyOrder([timeout, gated]);
+    expect(afterTimeout.type).toBe("info");
+    expect(isSoldOutRefusal({ kind: "order", ...afterTimeout })).toBe(true);
+    expect(
+      isGatedSoldOut({ kind: "order", ...classifyOrder([response(409, { error: "qty_mismatch" })]) }),
+    ).toBe(false);
+    const cancelled = classifyOrder([
+      response(201, { id: "18", state: "CANCELLED", cancelReason: "sold_out" }),
+    ]);
+    expect(isSoldOutRefusal({ kind: "order", ...cancelled })).toBe(true);
+    expect(isGatedSoldOut({ kind: "order", ...cancelled })).toBe(false);
+  });
+
   it("ok: a terminal order, CONFIRMED or CANCELLED (sold out included), first try or after retries", () => {
     expect(classifyOrder([response(201, confirmed)])).toEqual({
       type: "ok",
