@@ -1,8 +1,12 @@
 import type { Experiment } from "./schema.ts";
 import type { Endpoint } from "./system.ts";
 
-/** The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s). */
-const CATALOG_REFRESH_WAIT_MS = 5_500;
+/**
+ * The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s); a
+ * deployment given with --target may rebuild it less often, so the wait for it is bounded generously.
+ */
+const CATALOG_LEARN_LIMIT_MS = 30_000;
+const CATALOG_POLL_MS = 100;
 
 export interface ExperimentSkus {
   hot: string[];
@@ -23,10 +27,17 @@ export function skuNames(experiment: Experiment): ExperimentSkus {
 }
 
 /**
- * Seeds the run's SKUs through the inventory's admin API (hot ones with `stockPerSku` units), then
- * waits for the catalog to learn them: before that, reads of the fresh SKUs would be answered "unknown".
+ * Seeds the run's SKUs through the inventory's admin API (hot ones with `stockPerSku` units). With a
+ * `catalog` (the gateway that answers catalog reads), it then waits until that catalog knows every
+ * seeded SKU: before that, reads of the fresh SKUs would be answered "unknown". Orders need no wait
+ * (they are priced from the database when the catalog misses).
  */
-export async function seedSkus(inventory: Endpoint, stockPerSku: number, skus: ExperimentSkus) {
+export async function seedSkus(
+  inventory: Endpoint,
+  stockPerSku: number,
+  skus: ExperimentSkus,
+  catalog?: { gatewayUrl: string },
+) {
   const body = {
     skus: [
       ...skus.hot.map((id) => ({ id, stock: stockPerSku, price: 1999 })),
@@ -39,7 +50,39 @@ export async function seedSkus(inventory: Endpoint, stockPerSku: number, skus: E
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
-  await new Promise((r) => setTimeout(r, CATALOG_REFRESH_WAIT_MS));
+  if (catalog) await untilCatalogKnows(catalog.gatewayUrl, [...skus.hot, ...skus.cold]);
+}
+
+/**
+ * Polls the gateway's catalog reads until every id is found. The ids are in the database already,
+ * so a read never caches a miss for them (a Bloom filter without them answers without caching).
+ */
+export async function untilCatalogKnows(
+  gatewayUrl: string,
+  ids: readonly string[],
+  limitMs = CATALOG_LEARN_LIMIT_MS,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let unknown = [...ids];
+  for (;;) {
+    const found = await Promise.all(
+      unknown.map(async (id) => {
+        const response = await fetch(`${gatewayUrl}/skus/${encodeURIComponent(id)}`, {
+          headers: { "x-user-id": "lab-seeding" },
+        }).catch(() => undefined);
+        await response?.body?.cancel();
+        return response?.status === 200;
+      }),
+    );
+    unknown = unknown.filter((_, i) => !found[i]);
+    if (unknown.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `seeding: the catalog at ${gatewayUrl} did not know ${unknown.length} seeded SKU(s) after ${limitMs / 1000} s (${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", …" : ""})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, CATALOG_POLL_MS));
+  }
 }
 
 /**
@@ -53,10 +96,10 @@ export function splitStock(stockPerSku: number, regions: number): number[] {
 
 /** Seeds every region's inventory with its share of the stock (splitStock), all at once. */
 export async function seedRegions(
-  regions: readonly { inventory: Endpoint }[],
+  regions: readonly { inventory: Endpoint; gatewayUrl: string }[],
   stockPerSku: number,
   skus: ExperimentSkus,
 ): Promise<void> {
   const shares = splitStock(stockPerSku, regions.length);
-  await Promise.all(regions.map((region, i) => seedSkus(region.inventory, shares[i] ?? 0, skus)));
+  await Promise.all(regions.map((region, i) => seedSkus(region.inventory, shares[i] ?? 0, skus, region)));
 }
