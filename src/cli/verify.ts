@@ -59,7 +59,8 @@ export function registerVerify(program: Command) {
     .addOption(
       new Option(
         "--explore <n>",
-        "run n experiments with random fault schedules on the baseline workload instead of the suite; " +
+        "run n experiments with random fault schedules on the baseline workload (instead of the suite, or " +
+          "after the experiments --quick, --scenario or --experiment chose, on the same lab); " +
           "a failing schedule is shrunk and written next to the report as <name>-repro.yaml",
       )
         .argParser((value) => {
@@ -67,7 +68,7 @@ export function registerVerify(program: Command) {
           if (n < 1) throw new InvalidArgumentError("expected at least 1");
           return n;
         })
-        .conflicts(["target", "scenario", "experiment", "quick"]),
+        .conflicts("target"),
     )
     .option("--seed <s>", "with --explore: the first schedule's seed (default: from the clock)", wholeNumber)
     .option(
@@ -80,7 +81,8 @@ export function registerVerify(program: Command) {
       // Asked for by the option, or by CHAOSCART_BUILT_IN_BUG in this shell (never silently inherited).
       const shellBug = builtInBugFromEnv(process.env);
       const bug = opts.target ? undefined : ((opts.shopBug as BuiltInBug | undefined) ?? shellBug);
-      const experiments = opts.explore ? [] : select(opts);
+      const exploreOnly = opts.explore && !opts.quick && !opts.scenario && !opts.experiment;
+      const experiments = exploreOnly ? [] : select(opts);
       const baseline = opts.baseline ? await loadBaseline(opts.baseline) : undefined;
       const target = opts.target ? await loadTarget(opts.target) : undefined; // before anything is written
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -106,7 +108,7 @@ export function registerVerify(program: Command) {
       }
       const launchedBug = bug ?? (target?.settings.builtInBug as BuiltInBug | undefined);
       if (launchedBug) log(builtInBugWarning(launchedBug));
-      if (!opts.explore)
+      if (experiments.length > 0)
         log(`${experiments.length} experiment(s): ${experiments.map((e) => e.experiment.name).join(", ")}`);
       // A lab per set of regions, launched when an experiment first needs it (lab-systems.ts).
       const labs = target
@@ -161,26 +163,32 @@ export function registerVerify(program: Command) {
         return result;
       };
       let reproducers: string[] = [];
+      const total = experiments.length + (opts.explore ?? 0);
+      const runAll = async (list: readonly LoadedExperiment[], done: number) => {
+        for (const [i, loaded] of list.entries()) {
+          if (controller.signal.aborted) break;
+          log(`(${done + i + 1}/${total}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
+          results.push(await run(loaded, list.slice(i + 1)));
+        }
+      };
       try {
-        if (opts.explore) {
-          // Schedules aim at what this lab launched, so they are drawn once it is up.
+        await runAll(experiments, 0);
+        if (opts.explore && !controller.signal.aborted) {
+          // Schedules aim at what this lab launched, so they are drawn once it is up (the lab the
+          // chosen experiments ran on, when they ran on one region: its capacity is measured already).
           const seed = opts.seed ?? randomSeed();
           const baseline = builtInSuite().find((e) => e.experiment.name === "baseline");
           const topology = (await labs?.launch(SINGLE_REGION))?.topology;
           if (!topology || !baseline)
             throw new Error("--explore needs a launched lab and the baseline experiment");
           const dir = path.join(out, "explore");
-          experiments.push(...explorations(opts.explore, seed, targetsOf(topology), baseOf(baseline), dir));
+          const explored = explorations(opts.explore, seed, targetsOf(topology), baseOf(baseline), dir);
           log(`exploring ${opts.explore} random fault schedule(s) from seed ${seed} (files in ${dir})`);
-        }
-        for (const [i, loaded] of experiments.entries()) {
-          if (controller.signal.aborted) break;
-          log(`(${i + 1}/${experiments.length}) ${loaded.experiment.name}: ${loaded.experiment.description}`);
-          results.push(await run(loaded, experiments.slice(i + 1)));
-        }
-        if (opts.explore && !controller.signal.aborted) {
-          const budget = opts.shrinkRuns ?? DEFAULT_SHRINK_RUNS;
-          reproducers = await reproduceFailures(experiments, results, { run, out, budget, log });
+          await runAll(explored, experiments.length);
+          if (!controller.signal.aborted) {
+            const budget = opts.shrinkRuns ?? DEFAULT_SHRINK_RUNS;
+            reproducers = await reproduceFailures(explored, results, { run, out, budget, log });
+          }
         }
       } finally {
         await labs?.stopAll();

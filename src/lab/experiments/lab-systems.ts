@@ -46,13 +46,7 @@ export class LabSystems {
    */
   async forExperiment(loaded: LoadedExperiment, later: readonly LoadedExperiment[]): Promise<LabRun> {
     const key = regionsFor(loaded).join(",");
-    const needed = new Set([key, ...later.map((e) => regionsFor(e).join(","))]);
-    for (const [other, lab] of this.labs) {
-      if (needed.has(other)) continue;
-      this.options.log(`stopping the ${other} lab: no later experiment runs on it`);
-      this.labs.delete(other);
-      await lab.topology.stop();
-    }
+    await this.stopAllBut(key, ...later.map((e) => regionsFor(e).join(",")));
     let lab = this.labs.get(key);
     if (!lab) {
       this.options.log(`launching the ${key} lab`);
@@ -65,15 +59,31 @@ export class LabSystems {
     return lab;
   }
 
-  /** A lab launched before any experiment (exploration draws its schedules from it). */
+  /**
+   * The lab on `regions`, launched if need be, before the experiments that will run on it are drawn
+   * (exploration draws its schedules from it); any other lab is stopped first.
+   */
   async launch(regions: string[]): Promise<LabRun> {
     const key = regions.join(",");
+    await this.stopAllBut(key);
     const running = this.labs.get(key);
     if (running) return running;
+    this.options.log(`launching the ${key} lab`);
     const topology = await this.options.launch(regions);
     const lab = { topology, system: launchedSystem(topology) };
     this.labs.set(key, lab);
     return lab;
+  }
+
+  /** Stops every lab but those on these keys (two labs at once on a small machine would measure each other). */
+  private async stopAllBut(...keys: string[]): Promise<void> {
+    const needed = new Set(keys);
+    for (const [other, lab] of this.labs) {
+      if (needed.has(other)) continue;
+      this.options.log(`stopping the ${other} lab: no later experiment runs on it`);
+      this.labs.delete(other);
+      await lab.topology.stop();
+    }
   }
 
   async stopAll(): Promise<void> {
