@@ -151,7 +151,10 @@ export function registerOrderRoutes(app: ServiceApp, options: OrderRoutesOptions
       reply.header("idempotent-replay", String(!created));
       placing--;
       handedOver = true;
-      const settled = await settleWithin(saga.drive(order.id, request.id, order), options.deadlineMs);
+      const settled = await settleWithin(
+        saga.drive(order.id, request.id, order, created),
+        options.deadlineMs,
+      );
       if (!settled) {
         const current = (await store.get(order.id)) ?? order;
         return reply

@@ -36,6 +36,11 @@ export interface SagaDeps {
   voids: { windowMs: number; watch?: Pick<VoidWatch, "check"> };
 }
 
+/** False only for a dependency call that certainly never left this process. */
+function mayHaveReached(error: unknown): boolean {
+  return !(error instanceof DependencyError) || error.mayHaveReachedDependency;
+}
+
 /** An authorize is sent only from RESERVED: an order cancelled before it never reached the provider. */
 function authorizeMayHaveBeenSent(state: ActiveState): boolean {
   return state !== "PENDING";
@@ -43,6 +48,16 @@ function authorizeMayHaveBeenSent(state: ActiveState): boolean {
 
 /** The order after a step, or undefined when the step's transition did not apply. */
 type Step = StoredOrder | undefined;
+
+/** What one run of the saga knows beyond the stored order. */
+interface RunState {
+  /**
+   * Whether a reserve of this order may have reached the inventory. A run that placed the order
+   * starts at false (nobody drove it before) and sets it once a reserve attempt starts; any other
+   * run (recovery, a replay, a restarted process) cannot know, and starts at true.
+   */
+  reserveMayHaveBeenSent: boolean;
+}
 
 /** More steps than any legal path takes; a saga exceeding it is reported instead of spinning. */
 const MAX_STEPS = 16;
@@ -64,12 +79,14 @@ export class OrderSaga {
 
   /**
    * Drives the order to a terminal state; concurrent calls for one order share one run. `known` is
-   * the order as the caller just read or wrote it, which saves the first read.
+   * the order as the caller just read or wrote it, which saves the first read; `placedNow` says the
+   * caller has just created it, so no reserve of it can have been sent before this run.
    */
-  drive(id: string, requestId?: string, known?: StoredOrder): Promise<StoredOrder> {
+  drive(id: string, requestId?: string, known?: StoredOrder, placedNow = false): Promise<StoredOrder> {
     let run = this.driving.get(id);
     if (!run) {
-      run = this.run(id, requestId, known).finally(() => this.driving.delete(id));
+      const state: RunState = { reserveMayHaveBeenSent: !placedNow };
+      run = this.run(id, state, requestId, known).finally(() => this.driving.delete(id));
       this.driving.set(id, run);
     }
     return run;
@@ -93,7 +110,12 @@ export class OrderSaga {
    * Each step returns the order as its transition left it, or undefined when the transition did
    * not apply (another driver moved the order first) — then the order is read again.
    */
-  private async run(id: string, requestId?: string, known?: StoredOrder): Promise<StoredOrder> {
+  private async run(
+    id: string,
+    state: RunState,
+    requestId?: string,
+    known?: StoredOrder,
+  ): Promise<StoredOrder> {
     const log = this.deps.log.child({ orderId: id, reqId: requestId });
     let order = known ?? (await this.load(id));
     for (let step = 0; step < MAX_STEPS; step++) {
@@ -103,8 +125,8 @@ export class OrderSaga {
       }
       const started = performance.now();
       const next = order.cancelReason
-        ? await this.compensate(order, log, requestId)
-        : await this.forward(order, log, requestId);
+        ? await this.compensate(order, state, log, requestId)
+        : await this.forward(order, state, log, requestId);
       this.deps.events?.step?.(order.state, performance.now() - started);
       order = next ?? (await this.load(id));
     }
@@ -117,10 +139,10 @@ export class OrderSaga {
     return order;
   }
 
-  private forward(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
+  private forward(order: StoredOrder, state: RunState, log: Logger, requestId?: string): Promise<Step> {
     switch (order.state) {
       case "PENDING":
-        return this.reserve(order, log, requestId);
+        return this.reserve(order, state, log, requestId);
       case "RESERVED":
         return this.authorize(order, log, requestId);
       case "PAID":
@@ -130,11 +152,14 @@ export class OrderSaga {
     }
   }
 
-  private async reserve(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
+  private async reserve(order: StoredOrder, state: RunState, log: Logger, requestId?: string): Promise<Step> {
     const { inventory, store } = this.deps;
     const results = await Promise.allSettled(
       order.items.map((item) => inventory.reserve(order.id, item.sku, item.qty, requestId)),
     );
+    if (results.some((r) => r.status === "fulfilled" || mayHaveReached(r.reason))) {
+      state.reserveMayHaveBeenSent = true;
+    }
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
       log.warn({ err: failed.reason, fallback_source: "compensation" }, "inventory unavailable, cancelling");
@@ -146,12 +171,28 @@ export class OrderSaga {
     if (rejection?.kind === "rejected") {
       return this.decideCancel(order, rejection.reason === "unknown_sku" ? "unknown_sku" : "sold_out");
     }
-    return store.advance(
+    const reserved = await store.advance(
       order.id,
       "PENDING",
       "RESERVED",
       this.event("StockReserved", { items: order.items }),
     );
+    if (!reserved) await this.releaseIfCancelled(order.id, log, requestId);
+    return reserved;
+  }
+
+  /**
+   * This run's reserve was granted but another driver moved the order first. If that driver
+   * cancelled it, it may have done so without a release (its own reserves never sent): the units
+   * this run reserved are released here, whoever else also releases (a release is idempotent).
+   */
+  private async releaseIfCancelled(id: string, log: Logger, requestId?: string): Promise<void> {
+    const now = await this.deps.store.get(id);
+    if (!now || now.state === "CONFIRMED" || (!now.cancelReason && now.state !== "CANCELLED")) return;
+    await this.deps.inventory.release(id, requestId).catch((error: unknown) => {
+      // Left to the reservation's expiry, which returns the units.
+      log.warn({ err: error, resilience_stage: "compensation" }, "release after a lost race failed");
+    });
   }
 
   private async authorize(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
@@ -211,15 +252,27 @@ export class OrderSaga {
     );
   }
 
-  private async compensate(order: StoredOrder, log: Logger, requestId?: string): Promise<Step> {
+  private async compensate(
+    order: StoredOrder,
+    run: RunState,
+    log: Logger,
+    requestId?: string,
+  ): Promise<Step> {
     const { inventory, payments, store } = this.deps;
     const state = order.state as ActiveState;
     log.info({ resilience_stage: "compensation", reason: order.cancelReason }, "compensating");
 
+    // Nothing to release when no reserve of this order can have reached the inventory (its run
+    // placed it and every reserve was refused before it was sent: breaker open, bulkhead full). The
+    // release would be one more call per refused order, all sent at once when the breaker closes:
+    // after an inventory outage that flood kept the inventory overloaded and the breaker reopening
+    // for seconds after the outage ended.
+    const nothingReserved = state === "PENDING" && !run.reserveMayHaveBeenSent;
     // Built-in bug "no-compensation" (lab regression guard): a payment failure cancels the order
     // without releasing its stock, which stays reserved until the reservation expires.
     const release: SettleResult =
-      this.deps.builtInBug === "no-compensation" && order.cancelReason?.startsWith("payment_")
+      nothingReserved ||
+      (this.deps.builtInBug === "no-compensation" && order.cancelReason?.startsWith("payment_"))
         ? { kind: "done" }
         : await inventory.release(order.id, requestId);
     if (release.kind === "conflict" && release.state === "COMMITTED") {

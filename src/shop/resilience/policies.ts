@@ -30,6 +30,12 @@ import type { BuiltInBug } from "../built-in-bugs.ts";
  */
 
 export class DependencyError extends Error {
+  /**
+   * False only when no attempt of the call ever started (every one refused by an open breaker or a
+   * full bulkhead): the dependency cannot have received it. True whenever that is not known.
+   */
+  mayHaveReachedDependency = true;
+
   constructor(
     readonly dependency: string,
     message: string,
@@ -149,9 +155,13 @@ export function createDependencyPolicy(
     name,
     breakerState: state,
     async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+      let attempted = false;
       try {
         const parent = signal ?? calls.signal;
-        return await pipeline.execute(({ signal: attemptSignal }) => fn(attemptSignal), parent);
+        return await pipeline.execute(({ signal: attemptSignal }) => {
+          attempted = true;
+          return fn(attemptSignal);
+        }, parent);
       } catch (error) {
         const kind =
           error instanceof BrokenCircuitError
@@ -162,8 +172,13 @@ export function createDependencyPolicy(
                 ? "timeout"
                 : "error";
         metrics.failures.inc({ dependency: name, kind });
-        if (error instanceof DependencyError) throw error;
-        throw new DependencyError(name, kind === "error" ? (error as Error).message : kind);
+        const failure =
+          error instanceof DependencyError
+            ? error
+            : new DependencyError(name, kind === "error" ? (error as Error).message : kind);
+        // A retry refused by the breaker still leaves the earlier attempts' requests out there.
+        failure.mayHaveReachedDependency = attempted;
+        throw failure;
       }
     },
   };
