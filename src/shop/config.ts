@@ -117,6 +117,8 @@ export const orderEnv = {
   CHAOSCART_SOLD_OUT_GATE_TTL_MS: int(0, 60_000).default(500),
   /** While any SKU is gated, how often the gate asks the inventory for the gated SKUs' stock. */
   CHAOSCART_SOLD_OUT_GATE_POLL_MS: int(10, 60_000).default(100),
+  /** How often the catalog's Bloom filter is rebuilt from the database: a new SKU reads "unknown" until then. */
+  CHAOSCART_CATALOG_REFRESH_MS: int(100, 3_600_000).default(5_000),
   /**
    * A driver's claim on an in-flight order, renewed by the recovery loop of the process driving it
    * (every CHAOSCART_RECOVERY_INTERVAL_MS); the recovery loop of any instance takes over orders whose

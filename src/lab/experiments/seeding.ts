@@ -2,8 +2,9 @@ import type { Experiment } from "./schema.ts";
 import type { Endpoint } from "./system.ts";
 
 /**
- * The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s); a
- * deployment given with --target may rebuild it less often, so the wait for it is bounded generously.
+ * The order service's catalog learns new SKUs when its Bloom filter is rebuilt (every 5 s by default,
+ * every second with the lab's settings); a deployment given with --target may rebuild it less often,
+ * so the wait for it is bounded generously.
  */
 const CATALOG_LEARN_LIMIT_MS = 30_000;
 const CATALOG_POLL_MS = 100;

@@ -26,6 +26,9 @@ export const LAB_SERVICE_ENV: Readonly<Record<string, string>> = {
   // of no-false-sold-out adds the gate's TTL to the inventory's).
   CHAOSCART_SOLD_OUT_GATE_TTL_MS: "500",
   CHAOSCART_SOLD_OUT_GATE_POLL_MS: "100",
+  // Each run seeds fresh SKUs and waits until the catalog reads them (seeding.ts): within 0.5 s
+  // rather than the default 5 s refresh (one `SELECT id FROM sku` a second, a few thousand ids).
+  CHAOSCART_CATALOG_REFRESH_MS: "1000",
   // Above the slowest provider the suite injects (3 s ± jitter): a late authorization lands within
   // it, and settling waits for it (void watches) without stretching every experiment by a minute.
   CHAOSCART_LATE_AUTHORIZATION_WINDOW_MS: "10000",

@@ -167,7 +167,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   });
   const catalogRefresh = setInterval(() => {
     catalog.refresh().catch((error) => app.log.warn({ err: error }, "catalog refresh failed"));
-  }, 5_000);
+  }, config.CHAOSCART_CATALOG_REFRESH_MS);
   catalogRefresh.unref();
   // Behind the gateway: it alone holds the service token.
   registerDataRoutes(app, database, (scope) =>
