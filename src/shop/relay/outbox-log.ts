@@ -7,11 +7,20 @@ import type { Db } from "../db/pool.ts";
  * Ids and timestamps are assigned at insert, not at commit: a reader whose cursor is "the last id I
  * saw" skips a row whose transaction commits after a later row's (the classic outbox-polling gap).
  * Each row records the id of the transaction that wrote it (`txid`, migration 004). A transaction
- * older than the oldest one still running (`pg_snapshot_xmin(pg_current_snapshot())`, the horizon)
+ * older than the oldest one still running (the horizon, from `pg_current_snapshot()`)
  * has finished, so the rows below the horizon form a set that can no longer grow; ordered by
  * (txid, id) it is a stable sequence, and a cursor on (txid, id) reads it exactly once. Rows above
- * the horizon wait for the next read. A long-running transaction anywhere in the cluster holds the
- * horizon back: the log then stalls (and says so through `horizon`) rather than guess.
+ * the horizon wait for the next read.
+ *
+ * Only a transaction that may write the outbox can hold the horizon back. Sessions that never do
+ * are declared by application_name in `outbox_free_session` (migration 010; a trigger refuses their
+ * outbox writes), and their running transactions are left out: the inventory's batches, which hold
+ * a stock row through a synchronous commit and queue on each other's locks for up to a second or two
+ * under load, used to stall every order event behind them. A transaction is left out only if its
+ * xid is seen, live, on such a session: one that ended and was replaced between the snapshot and
+ * that look is kept in, which only delays a read. Any other long transaction (an operator's psql,
+ * a writer of the outbox) still holds the log: it stalls, and says so through `horizon`, rather
+ * than guess.
  */
 
 export interface OutboxPosition {
@@ -61,6 +70,21 @@ export function comparePositions(a: OutboxPosition, b: OutboxPosition): number {
   return Number(BigInt(a.txid) - BigInt(b.txid)) || Number(BigInt(a.id) - BigInt(b.id));
 }
 
+/**
+ * The horizon as a CTE `h`: the oldest transaction still running that may write the outbox, or the
+ * next xid to be assigned when none is.
+ */
+function horizonCte(db: Db) {
+  return db`h AS (
+  SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(s.snap) x
+     WHERE xid(x) NOT IN (
+       SELECT a.backend_xid FROM pg_stat_activity a JOIN outbox_free_session f ON a.application_name LIKE f.pattern
+       WHERE a.backend_xid IS NOT NULL)),
+    pg_snapshot_xmax(s.snap)) AS horizon
+  FROM (SELECT pg_current_snapshot() AS snap) s)`;
+}
+
 export class OutboxLog {
   constructor(private readonly db: Db) {}
 
@@ -69,7 +93,7 @@ export class OutboxLog {
     const rows = await this.db<
       (OutboxEntry & { horizon: string; prunedTxid: string | null; prunedId: string | null })[]
     >`
-      WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
+      WITH ${horizonCte(this.db)}
       SELECT o.id::text AS id, o.txid::text AS txid, o.aggregate, o.aggregate_id AS "aggregateId",
              o.event, o.payload, o.hlc, o.created_at AS "createdAt", h.horizon::text AS horizon,
              p.txid::text AS "prunedTxid", p.id::text AS "prunedId"
@@ -98,7 +122,7 @@ export class OutboxLog {
     const [row] = await this.db<
       { pruned: number; unconfirmed: number; txid: string | null; id: string | null }[]
     >`
-      WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon),
+      WITH ${horizonCte(this.db)},
       confirmed AS (SELECT txid, id FROM outbox_cursor ORDER BY txid, id LIMIT 1),
       oldest AS (
         SELECT o.txid, o.id, o.created_at,

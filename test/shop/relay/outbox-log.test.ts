@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool, type Db } from "../../../src/shop/db/pool.ts";
 import {
   LOG_START,
   type OutboxEntry,
@@ -16,13 +17,19 @@ import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts"
 
 let database: TestDatabase;
 let log: OutboxLog;
+/** A session declared outbox-free (migration 010), as the inventory service's are. */
+let inventorySession: Db;
 
 beforeAll(async () => {
   database = await startTestDatabase();
   log = new OutboxLog(database.sql);
+  inventorySession = createPool(database.url, { max: 1, applicationName: "chaoscart-inventory" });
 });
 
-afterAll(() => database?.stop());
+afterAll(async () => {
+  await inventorySession?.end();
+  await database?.stop();
+});
 
 let n = 0;
 function insertEvent(sql: Sql, tag: string) {
@@ -75,6 +82,40 @@ describe("outbox log", () => {
     const after = await drain(whileOpen.at);
     expect(tags(after.entries)).toEqual(["A", "B", "C"]);
     expect(tags((await drain(after.at)).entries)).toEqual([]);
+  });
+
+  it("is not held back by an open transaction of a session that never writes the outbox", async () => {
+    const start = await drain(LOG_START);
+    await database.sql`INSERT INTO sku (id, name) VALUES ('LOG-HOLD', 'held') ON CONFLICT DO NOTHING`;
+    let commitHolder!: () => void;
+    const holderMayCommit = new Promise<void>((resolve) => {
+      commitHolder = resolve;
+    });
+    let holderWrote!: () => void;
+    const holderHasWritten = new Promise<void>((resolve) => {
+      holderWrote = resolve;
+    });
+    // An inventory transaction holds a stock row (and so an xid) while orders write their events.
+    const holder = inventorySession.begin(async (tx) => {
+      await tx`UPDATE sku SET attrs = '{"held": true}' WHERE id = 'LOG-HOLD'`;
+      holderWrote();
+      await holderMayCommit;
+    });
+    await holderHasWritten;
+    await insertEvent(database.sql, "E");
+    await insertEvent(database.sql, "F");
+    try {
+      expect(tags((await drain(start.at)).entries)).toEqual(["E", "F"]);
+    } finally {
+      commitHolder();
+      await holder;
+    }
+  });
+
+  it("refuses an outbox write from a session declared outbox-free", async () => {
+    await expect(insertEvent(inventorySession as unknown as Sql, "G")).rejects.toThrow(
+      /declared outbox-free/,
+    );
   });
 
   it("keeps each consumer's confirmed position, and never moves it backwards", async () => {
