@@ -125,6 +125,13 @@ export const orderEnv = {
    * lease ran out, so a dead instance's orders move again this long after it stopped renewing.
    */
   CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(3_000),
+  /**
+   * Group commit of the saga's forward steps (src/shop/db/group-commit.ts): statements of batched
+   * steps in flight at once before further steps queue for the next batch (0: one statement per
+   * step); and the most steps one statement carries.
+   */
+  CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT: int(0, 200).default(4),
+  CHAOSCART_ORDER_GROUP_COMMIT_MAX_BATCH: int(1, 1_000).default(64),
   CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(500),
   /**
    * How late the payment provider may still apply an authorize the shop gave up on. A cancelled

@@ -39,6 +39,28 @@ export function orderMetrics(registry: Registry, inFlight: () => number) {
   return { events, recovered: (n: number) => recovered.inc(n) };
 }
 
+/** The forward steps' group commit (src/shop/db/group-commit.ts): statements sent, and steps in them. */
+export function groupCommitMetrics(registry: Registry, sent: () => { batches: number; items: number }) {
+  new Counter({
+    name: "chaoscart_order_group_commit_batches_total",
+    help: "Statements (and commits) that carried the saga's forward steps",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sent().batches);
+    },
+  });
+  new Counter({
+    name: "chaoscart_order_group_commit_steps_total",
+    help: "Forward steps carried by those statements (steps ÷ batches is the mean batch size)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sent().items);
+    },
+  });
+}
+
 /** The sold-out gate (README "The sold-out gate"): what it answered, what it holds, how its polls go. */
 export function soldOutGateMetrics(registry: Registry, gatedSkus: () => number) {
   const gated = new Counter({

@@ -17,7 +17,7 @@ import { InventoryClient } from "../inventory/client.ts";
 import { PaymentClient } from "../payments/client.ts";
 import { createDependencyPolicy, type DependencyPolicyOptions } from "../resilience/policies.ts";
 import { GatedInventory } from "./gated-inventory.ts";
-import { orderMetrics, soldOutGateMetrics } from "./metrics.ts";
+import { groupCommitMetrics, orderMetrics, soldOutGateMetrics } from "./metrics.ts";
 import { lookupPrices } from "./pricing.ts";
 import { RecoveryLoop } from "./recovery.ts";
 import { registerOrderRoutes } from "./routes.ts";
@@ -102,10 +102,20 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
       owner,
       leaseMs: config.CHAOSCART_ORDER_LEASE_MS,
       region: config.CHAOSCART_REGION,
+      ...(config.CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT > 0
+        ? {
+            groupCommit: {
+              maxInFlight: config.CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT,
+              maxBatch: config.CHAOSCART_ORDER_GROUP_COMMIT_MAX_BATCH,
+            },
+          }
+        : {}),
       ...(bug ? { builtInBug: bug } : {}),
     },
     database.guard,
   );
+  const advances = store.advances;
+  if (advances) groupCommitMetrics(app.metrics, () => advances.sent);
   // Like the migrations: whenever the write endpoint is (or becomes) writable. A read-only endpoint
   // at start leaves the service unready (the write guard says why), not dead.
   const seed = () => seedSlots(db, regions, DEFAULT_SLOT_COUNT);

@@ -1,4 +1,5 @@
 import type { BuiltInBug } from "../built-in-bugs.ts";
+import { GroupCommit } from "../db/group-commit.ts";
 import type { Db } from "../db/pool.ts";
 import type { ActiveState, CancelReason, Order, OrderItem, OrderState } from "../domain/order.ts";
 import { NotSlotOwnerError, slotOwner } from "./slots.ts";
@@ -94,6 +95,32 @@ const CONFIRM_DESPITE_CANCEL = TRANSITION(`
   WHERE id = $1 AND state = 'PAID' AND cancel_reason IS NOT NULL`);
 
 /**
+ * ADVANCE for many orders in one statement (group commit, src/shop/db/group-commit.ts): the same
+ * conditional UPDATE, payment upsert and outbox event per order, from parallel arrays. The request
+ * columns are named r_* so that ORDER_COLUMNS in RETURNING can only mean the order's own.
+ */
+const ADVANCE_MANY = `
+  WITH req AS (
+    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::bigint[], $11::text[])
+      AS r(r_id, r_from, r_to, r_event, r_payload, r_hlc, r_pay_state, r_pay_amount, r_pay_ref)),
+  moved AS (
+    UPDATE orders SET state = r_to, updated_at = now(), version_hlc = r_hlc, version_region = home_region,
+      lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond'
+    FROM req WHERE id = r_id AND state = r_from AND cancel_reason IS NULL
+    RETURNING ${ORDER_COLUMNS}),
+  paid AS (
+    INSERT INTO payment (order_id, state, amount, provider_ref)
+    SELECT r_id, r_pay_state, r_pay_amount, r_pay_ref FROM moved JOIN req ON r_id = moved.id
+    WHERE r_pay_state IS NOT NULL
+    ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now(),
+      provider_ref = coalesce(EXCLUDED.provider_ref, payment.provider_ref)),
+  emitted AS (
+    INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+    SELECT 'order', r_id, r_event, r_payload::jsonb, r_hlc FROM moved JOIN req ON r_id = moved.id)
+  SELECT * FROM moved`;
+
+/**
  * Inserts the order unless its key is taken, with its OrderPlaced event; answers the key's order
  * either way. Fenced: only while this region ($5) owns the user's slot ($13), read under a share
  * lock, so a slot move at this region waits for this statement and every later one sees the move.
@@ -126,7 +153,17 @@ export interface OrderStoreOptions {
   leaseMs: number;
   /** The region this store drives sagas for: copies of a peer's orders are never claimed. */
   region: string;
+  /** Forward steps share commits (GroupCommit) with at most this many batches in flight; absent: one commit each. */
+  groupCommit?: { maxInFlight: number; maxBatch: number };
   builtInBug?: BuiltInBug;
+}
+
+interface AdvanceRequest {
+  id: string;
+  from: ActiveState;
+  to: OrderState;
+  event: OutboxEvent;
+  payment: PaymentRow | undefined;
 }
 
 export class OrderStore {
@@ -134,6 +171,8 @@ export class OrderStore {
   readonly leaseMs: number;
   readonly region: string;
   private readonly builtInBug: BuiltInBug | undefined;
+  /** Forward steps' group commit (undefined: each is its own statement). */
+  readonly advances: GroupCommit<AdvanceRequest, StoredOrder | undefined> | undefined;
 
   constructor(
     readonly db: Db,
@@ -144,6 +183,13 @@ export class OrderStore {
     this.leaseMs = options.leaseMs;
     this.region = options.region;
     this.builtInBug = options.builtInBug;
+    this.advances = options.groupCommit
+      ? new GroupCommit({
+          ...options.groupCommit,
+          key: (request) => request.id,
+          send: (requests) => this.advanceMany(requests),
+        })
+      : undefined;
   }
 
   /** Inserts a PENDING order unless its idempotency key is taken; either way returns the key's order. */
@@ -223,7 +269,38 @@ export class OrderStore {
     event: OutboxEvent,
     payment?: PaymentRow,
   ): Promise<StoredOrder | undefined> {
+    if (this.advances) return this.advances.submit({ id, from, to, event, payment });
     return this.transition(ADVANCE, id, event, payment, [from, to]);
+  }
+
+  /** Several forward steps, one statement and one commit; a lone one goes as ADVANCE. */
+  private async advanceMany(requests: AdvanceRequest[]): Promise<(StoredOrder | undefined)[]> {
+    if (requests.length === 1) {
+      const { id, from, to, event, payment } = requests[0] as AdvanceRequest;
+      return [await this.transition(ADVANCE, id, event, payment, [from, to])];
+    }
+    const column = <T>(pick: (request: AdvanceRequest) => T) => requests.map(pick);
+    const rows = await this.writes.write(() =>
+      this.db.unsafe<StoredOrder[]>(
+        ADVANCE_MANY,
+        [
+          this.owner,
+          this.leaseMs,
+          column((r) => r.id),
+          column((r) => r.from),
+          column((r) => r.to),
+          column((r) => r.event.event),
+          column((r) => JSON.stringify(r.event.payload)),
+          column((r) => r.event.hlc),
+          column((r) => r.payment?.state ?? null),
+          column((r) => r.payment?.amount ?? null),
+          column((r) => r.payment?.providerRef ?? null),
+        ] as never[],
+        { prepare: true },
+      ),
+    );
+    const moved = new Map(rows.map((row) => [row.id, row]));
+    return requests.map((request) => moved.get(request.id));
   }
 
   /** Decides a cancellation; from here on only compensation runs. Undefined if already decided or terminal. */

@@ -1,0 +1,135 @@
+import type { Sql } from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
+import { seedSlots } from "../../../src/shop/orders/slots.ts";
+import { OrderStore } from "../../../src/shop/orders/store.ts";
+import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+
+/**
+ * Group commit of the saga's forward steps (issue "flash-sale speed" §3) on a real database: steps
+ * that queue behind a batch in flight commit together in one statement, each with its own
+ * condition, payment row and outbox event, exactly as one statement each would.
+ */
+
+let database: TestDatabase;
+let store: OrderStore;
+const HLC = "000000000001000.000000";
+
+beforeAll(async () => {
+  database = await startTestDatabase();
+  await seedSlots(database.sql, ["east"], DEFAULT_SLOT_COUNT);
+  store = new OrderStore(database.sql, {
+    owner: "gc-1",
+    leaseMs: 60_000,
+    region: "east",
+    groupCommit: { maxInFlight: 1, maxBatch: 64 },
+  });
+});
+
+afterAll(() => database?.stop());
+
+let orders = 0;
+async function placeOrder(): Promise<string> {
+  const n = ++orders;
+  const userId = `gc-user-${n}`;
+  const { order } = await store.placeOrGet(
+    {
+      id: `gc-${n}`,
+      userId,
+      idemKey: `gc-key-${n}`,
+      fingerprint: "f",
+      homeRegion: "east",
+      slot: slotOf(userId),
+      items: [{ sku: "A", qty: 1, price: 100 }],
+      total: 100,
+      hlc: HLC,
+    },
+    { event: "OrderPlaced", payload: {}, hlc: HLC },
+  );
+  return order.id;
+}
+
+/** Holds `id`'s row locked in a transaction of its own until the returned function is called. */
+async function lockRow(sql: Sql, id: string): Promise<{ release: () => Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const holder = sql.begin(async (tx) => {
+    await tx`SELECT 1 FROM orders WHERE id = ${id} FOR UPDATE`;
+    locked();
+    await released;
+  });
+  await isLocked;
+  return {
+    release: async () => {
+      release();
+      await holder;
+    },
+  };
+}
+
+describe("group commit of forward steps", () => {
+  it("commits steps queued behind a batch in flight as one statement, each under its own condition", async () => {
+    const blocker = await placeOrder();
+    const ids = await Promise.all(Array.from({ length: 5 }, placeOrder));
+    const lock = await lockRow(database.sql, blocker);
+    const before = { ...(store.advances?.sent ?? { batches: 0, items: 0 }) };
+
+    // The blocker's step is in flight (waiting on the lock); everything after it queues.
+    const first = store.advance(blocker, "PENDING", "RESERVED", {
+      event: "StockReserved",
+      payload: {},
+      hlc: HLC,
+    });
+    const tricky = `quote " backslash \\ brace } comma , null-ish NULL`;
+    const steps = ids.map((id, i) =>
+      i === 4
+        ? store.advance(
+            id,
+            "PAID",
+            "CONFIRMED",
+            { event: "OrderConfirmed", payload: {}, hlc: HLC },
+            {
+              state: "CAPTURED", // the order is not PAID: neither its state nor its payment may change
+              amount: 100,
+            },
+          )
+        : store.advance(
+            id,
+            "PENDING",
+            "RESERVED",
+            { event: "StockReserved", payload: { note: tricky, i }, hlc: HLC },
+            i % 2 === 0 ? { state: "AUTHORIZED", amount: 100 + i, providerRef: `ref-${i}` } : undefined,
+          ),
+    );
+    expect(store.advances?.waiting).toBe(5);
+    await lock.release();
+
+    expect(await first).toMatchObject({ id: blocker, state: "RESERVED" });
+    const results = await Promise.all(steps);
+    expect(results.map((r) => r?.state)).toEqual(["RESERVED", "RESERVED", "RESERVED", "RESERVED", undefined]);
+    expect(store.advances?.sent).toEqual({ batches: before.batches + 2, items: before.items + 6 });
+
+    const payments = await database.sql<
+      { order_id: string; state: string; amount: string; provider_ref: string }[]
+    >`
+      SELECT order_id, state, amount, provider_ref FROM payment WHERE order_id = ANY(${ids}) ORDER BY order_id`;
+    expect(payments.map((p) => [p.order_id, p.state, Number(p.amount), p.provider_ref])).toEqual([
+      [ids[0], "AUTHORIZED", 100, "ref-0"],
+      [ids[2], "AUTHORIZED", 102, "ref-2"],
+    ]);
+    const events = await database.sql<{ aggregate_id: string; payload: { note: string; i: number } }[]>`
+      SELECT aggregate_id, payload FROM outbox WHERE event = 'StockReserved' AND aggregate_id = ANY(${ids})
+      ORDER BY aggregate_id`;
+    expect(events.map((e) => [e.aggregate_id, e.payload])).toEqual(
+      ids.slice(0, 4).map((id, i) => [id, { note: tricky, i }]),
+    );
+    const [untouched] = await database.sql`SELECT state FROM orders WHERE id = ${ids[4] as string}`;
+    expect(untouched).toMatchObject({ state: "PENDING" });
+  });
+});
