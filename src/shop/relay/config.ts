@@ -18,7 +18,7 @@ export const relayEnv = {
   CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
   /** Outbox entries shipped per transaction at the peer. */
   CHAOSCART_RELAY_BATCH: int(1, 10_000).default(500),
-  /** How long an idle relay waits before reading the outbox again. */
+  /** How long a relay that found nothing new waits before reading the outbox again (doubling, up to 4×, while it stays idle). */
   CHAOSCART_RELAY_IDLE_MS: int(1, 60_000).default(5),
   /** The longest wait between attempts while the source or the peer is unreachable. */
   CHAOSCART_RELAY_MAX_BACKOFF_MS: int(10, 600_000).default(2_000),

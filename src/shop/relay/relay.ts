@@ -67,6 +67,15 @@ export interface ShipResult extends ApplyOutcome {
 
 /** Batches in flight to the peer at once (see pump). */
 const PIPELINE_DEPTH = 2;
+/**
+ * How often the pump confirms its position at the source while it ships (and whenever it runs out
+ * of work). The cursor only tells the source what it may prune (retention keeps rows for minutes);
+ * the peer's position is what the relay resumes from. Confirming every batch cost the source one
+ * synchronously replicated commit per batch.
+ */
+const CONFIRM_EVERY_MS = 500;
+/** An idle relay reads less and less often, up to this many times idleMs, and at once again on news. */
+const IDLE_BACKOFF_MAX = 4;
 
 interface PreparedBatch {
   kind: "batch";
@@ -129,11 +138,22 @@ export class Relay {
     const { peer } = this.options;
     const connection = await peer.db.reserve();
     const inFlight: { prepared: PreparedBatch; applying: Promise<AppliedBatch> }[] = [];
+    let confirmed = this.position;
+    let confirmedAt = performance.now();
+    const confirm = async () => {
+      const position = this.position;
+      if (!position || (confirmed && comparePositions(position, confirmed) <= 0)) return;
+      await this.log.confirm(this.consumer, position);
+      confirmed = position;
+      confirmedAt = performance.now();
+    };
+    let idleMs = this.options.idleMs;
     try {
       let sent = await this.resume();
       while (!this.stopped) {
         if (inFlight.length < PIPELINE_DEPTH) {
           const next = await this.prepare(sent);
+          if (next.kind !== "empty") idleMs = this.options.idleMs;
           if (next.kind === "batch") {
             const applying = applyOrderCopies(connection, { ...next.batch, after: sent });
             applying.catch(() => {}); // awaited in turn below; a failure must not go unhandled meanwhile
@@ -147,7 +167,9 @@ export class Relay {
             continue;
           }
           if (inFlight.length === 0) {
-            await sleep(this.options.idleMs, undefined, { signal: this.wake.signal }).catch(() => {});
+            await confirm();
+            await sleep(idleMs, undefined, { signal: this.wake.signal }).catch(() => {});
+            idleMs = Math.min(idleMs * 2, this.options.idleMs * IDLE_BACKOFF_MAX);
             continue;
           }
         }
@@ -158,8 +180,9 @@ export class Relay {
             `${peer.region} was not where the batch before left it: resuming from its position`,
           );
         this.finish(head.prepared, applied);
-        if (this.position) await this.log.confirm(this.consumer, this.position);
+        if (performance.now() - confirmedAt >= CONFIRM_EVERY_MS) await confirm();
       }
+      await confirm();
     } finally {
       await Promise.allSettled(inFlight.map((f) => f.applying));
       connection.release();

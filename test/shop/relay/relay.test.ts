@@ -11,6 +11,7 @@ import {
   type OrderCopy,
   readOrderCopies,
 } from "../../../src/shop/relay/order-copies.ts";
+import { OutboxLog } from "../../../src/shop/relay/outbox-log.ts";
 import { Relay } from "../../../src/shop/relay/relay.ts";
 import { startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
@@ -307,6 +308,9 @@ describe("relay between two regions", () => {
     const [last] = await east<{ txid: string; id: string }[]>`
       SELECT txid::text AS txid, id::text AS id FROM outbox ORDER BY txid DESC, id DESC LIMIT 1`;
     await expect.poll(() => appliedPosition(west, "east"), { timeout: 10_000 }).toEqual(last);
+    // Confirmed at the source once the relay ran out of work (not after every batch), while it runs.
+    const cursor = new OutboxLog(east);
+    await expect.poll(() => cursor.position("relay:west"), { timeout: 5_000 }).toEqual(last);
     await background.stop();
     // (Earlier tests left rows of their own in each region: compare this test's orders.)
     expect(await readOrderCopies(west, ids)).toEqual(await readOrderCopies(east, ids));
