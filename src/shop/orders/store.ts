@@ -409,13 +409,21 @@ export class OrderStore {
     return row;
   }
 
-  /** Extends this driver's leases on the given in-flight orders (the recovery loop's heartbeat). */
+  /**
+   * Extends this driver's leases on the given in-flight orders (the recovery loop's heartbeat).
+   * Skips rows another statement holds: that statement is a step of the order, which renews the
+   * lease itself. Waiting for them instead deadlocked against group-committed steps (both lock
+   * many orders, in whatever order their plans visit them): a 1 s stall (deadlock_timeout) and a
+   * failed batch every few seconds in `npm run bench:group-commit`, seen in PostgreSQL's log.
+   */
   async renewLeases(ids: readonly string[]): Promise<void> {
     await this.writes.write(
       () => this.db`
       UPDATE orders SET lease_until = now() + ${this.leaseMs} * interval '1 millisecond'
-      WHERE id = ANY(${ids as string[]}::text[]) AND lease_owner = ${this.owner}
-        AND state IN ('PENDING', 'RESERVED', 'PAID')`,
+      WHERE id IN (SELECT id FROM orders
+                   WHERE id = ANY(${ids as string[]}::text[]) AND lease_owner = ${this.owner}
+                     AND state IN ('PENDING', 'RESERVED', 'PAID')
+                   FOR UPDATE SKIP LOCKED)`,
     );
   }
 

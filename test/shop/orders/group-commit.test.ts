@@ -132,4 +132,22 @@ describe("group commit of forward steps", () => {
     const [untouched] = await database.sql`SELECT state FROM orders WHERE id = ${ids[4] as string}`;
     expect(untouched).toMatchObject({ state: "PENDING" });
   });
+
+  it("renews leases without waiting for an order a step holds (batched steps and renewals never deadlock)", async () => {
+    const [held, free] = [await placeOrder(), await placeOrder()];
+    await database.sql`UPDATE orders SET lease_until = now() WHERE id = ${free}`;
+    const lock = await lockRow(database.sql, held);
+    try {
+      const renewal = store.renewLeases([held, free]).then(() => "renewed");
+      const waited = new Promise((resolve) => setTimeout(resolve, 3_000, "waited for the lock"));
+      // The old renewal waited on the held row; with a step that held the other order and wanted this
+      // one, PostgreSQL broke the cycle after deadlock_timeout by failing one of them.
+      expect(await Promise.race([renewal, waited])).toBe("renewed");
+      const [row] = await database.sql<{ lease_until: Date }[]>`
+        SELECT lease_until FROM orders WHERE id = ${free}`;
+      expect(row?.lease_until.getTime()).toBeGreaterThan(Date.now() + 30_000);
+    } finally {
+      await lock.release();
+    }
+  });
 });
