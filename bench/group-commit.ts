@@ -1,5 +1,5 @@
 /**
- * Group commit of the saga's forward steps, on and off, side by side in one run (issue "flash-sale
+ * Group commit of the saga's placements and forward steps, on and off, side by side in one run (issue "flash-sale
  * speed" §3): the e2e orders bench (bench/orders.ts) with CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT=0
  * and with the shop's default, in the order off, on, on, off so that drift on a shared machine
  * falls on both alike. Per concurrency: confirmed orders/s, p99, database commits and CPU per
@@ -98,7 +98,7 @@ async function main(): Promise<number> {
     };
   });
 
-  console.log("\nGroup commit of forward steps: e2e, sync replica, fsync on; runs off, on, on, off");
+  console.log("\nGroup commit of placements and forward steps: e2e, sync replica, fsync on; runs off, on, on, off");
   console.log("clients | mode | orders/s (runs)      |    p99 ms (runs) | commits/order | CPU ms/order");
   for (const row of rows) {
     for (const mode of ["off", "on"] as const) {

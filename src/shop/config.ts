@@ -126,9 +126,9 @@ export const orderEnv = {
    */
   CHAOSCART_ORDER_LEASE_MS: int(500, 600_000).default(3_000),
   /**
-   * Group commit of the saga's forward steps (src/shop/db/group-commit.ts): statements of batched
-   * steps in flight at once before further steps queue for the next batch (0: one statement per
-   * step); and the most steps one statement carries.
+   * Group commit of the saga's placements and forward steps (src/shop/db/group-commit.ts):
+   * statements of each kind in flight at once before further writes queue for the next batch (0: one
+   * statement per write); and the most writes one statement carries.
    */
   CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT: int(0, 200).default(4),
   CHAOSCART_ORDER_GROUP_COMMIT_MAX_BATCH: int(1, 1_000).default(64),

@@ -39,24 +39,29 @@ export function orderMetrics(registry: Registry, inFlight: () => number) {
   return { events, recovered: (n: number) => recovered.inc(n) };
 }
 
-/** The forward steps' group commit (src/shop/db/group-commit.ts): statements sent, and steps in them. */
-export function groupCommitMetrics(registry: Registry, sent: () => { batches: number; items: number }) {
+/** Group commit of the saga's writes (src/shop/db/group-commit.ts): statements sent, and writes in them, by kind. */
+export function groupCommitMetrics(
+  registry: Registry,
+  kinds: Record<string, { readonly sent: { batches: number; items: number } }>,
+) {
   new Counter({
     name: "chaoscart_order_group_commit_batches_total",
-    help: "Statements (and commits) that carried the saga's forward steps",
+    help: "Statements (and commits) that carried the saga's placements (kind=place) or forward steps (kind=advance)",
+    labelNames: ["kind"],
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(sent().batches);
+      for (const [kind, group] of Object.entries(kinds)) this.inc({ kind }, group.sent.batches);
     },
   });
   new Counter({
-    name: "chaoscart_order_group_commit_steps_total",
-    help: "Forward steps carried by those statements (steps ÷ batches is the mean batch size)",
+    name: "chaoscart_order_group_commit_writes_total",
+    help: "Placements or forward steps those statements carried (writes ÷ batches is the mean batch size)",
+    labelNames: ["kind"],
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(sent().items);
+      for (const [kind, group] of Object.entries(kinds)) this.inc({ kind }, group.sent.items);
     },
   });
 }

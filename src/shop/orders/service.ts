@@ -114,8 +114,8 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     },
     database.guard,
   );
-  const advances = store.advances;
-  if (advances) groupCommitMetrics(app.metrics, () => advances.sent);
+  if (store.advances && store.placements)
+    groupCommitMetrics(app.metrics, { place: store.placements, advance: store.advances });
   // Like the migrations: whenever the write endpoint is (or becomes) writable. A read-only endpoint
   // at start leaves the service unready (the write guard says why), not dead.
   const seed = () => seedSlots(db, regions, DEFAULT_SLOT_COUNT);

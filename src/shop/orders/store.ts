@@ -140,6 +140,33 @@ const PLACE = `
   UNION ALL
   SELECT false AS created, ${ORDER_COLUMNS} FROM orders WHERE idem_key = $3 AND NOT EXISTS (SELECT 1 FROM placed)`;
 
+/**
+ * PLACE for many orders in one statement (group commit): each order is placed unless its key is
+ * taken, fenced by its own slot, with its OrderPlaced event; every key's order comes back. The slots
+ * are share-locked in slot order, as moveSlots updates them, so a batch and a move cannot deadlock.
+ * A key taken before this statement comes back from the second branch (the statement's snapshot
+ * sees it; the rows this statement inserts it does not).
+ */
+const PLACE_MANY = `
+  WITH req AS (
+    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+                         $10::text[], $11::text[], $12::text[], $13::int[])
+      AS r(r_id, r_user, r_key, r_hash, r_home, r_items, r_total, r_hlc, r_event, r_payload, r_slot)),
+  owner AS (SELECT slot, region FROM slot_owner WHERE slot IN (SELECT r_slot FROM req) ORDER BY slot FOR SHARE),
+  placed AS (
+    INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc,
+                        version_hlc, version_region, lease_owner, lease_until)
+    SELECT r_id, r_user, r_key, r_hash, r_home, 'PENDING', r_items::jsonb, r_total, r_hlc, r_hlc, r_home, $1,
+           now() + $2::int * interval '1 millisecond'
+    FROM req WHERE EXISTS (SELECT 1 FROM owner WHERE owner.slot = r_slot AND owner.region = r_home)
+    ON CONFLICT (idem_key) DO NOTHING RETURNING ${ORDER_COLUMNS}),
+  emitted AS (
+    INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+    SELECT 'order', r_id, r_event, r_payload::jsonb, r_hlc FROM placed JOIN req ON r_id = placed.id)
+  SELECT true AS created, * FROM placed
+  UNION ALL
+  SELECT false AS created, ${ORDER_COLUMNS} FROM orders WHERE idem_key IN (SELECT r_key FROM req)`;
+
 /** Sends writes (the write guard: refused at once while the endpoint is known read-only). */
 export interface WriteGate {
   write<T>(send: () => Promise<T>): Promise<T>;
@@ -153,10 +180,17 @@ export interface OrderStoreOptions {
   leaseMs: number;
   /** The region this store drives sagas for: copies of a peer's orders are never claimed. */
   region: string;
-  /** Forward steps share commits (GroupCommit) with at most this many batches in flight; absent: one commit each. */
+  /** Placements and forward steps share commits (GroupCommit), at most this many batches of each in flight; absent: one commit each. */
   groupCommit?: { maxInFlight: number; maxBatch: number };
   builtInBug?: BuiltInBug;
 }
+
+interface PlaceRequest {
+  order: NewOrder;
+  placed: OutboxEvent;
+}
+
+type PlacedRow = StoredOrder & { created: boolean };
 
 interface AdvanceRequest {
   id: string;
@@ -173,6 +207,8 @@ export class OrderStore {
   private readonly builtInBug: BuiltInBug | undefined;
   /** Forward steps' group commit (undefined: each is its own statement). */
   readonly advances: GroupCommit<AdvanceRequest, StoredOrder | undefined> | undefined;
+  /** Placements' group commit, by idempotency key (undefined: each is its own statement). */
+  readonly placements: GroupCommit<PlaceRequest, PlacedRow | undefined> | undefined;
 
   constructor(
     readonly db: Db,
@@ -190,12 +226,70 @@ export class OrderStore {
           send: (requests) => this.advanceMany(requests),
         })
       : undefined;
+    this.placements = options.groupCommit
+      ? new GroupCommit({
+          ...options.groupCommit,
+          key: (request) => request.order.idemKey,
+          send: (requests) => this.placeMany(requests),
+        })
+      : undefined;
   }
 
   /** Inserts a PENDING order unless its idempotency key is taken; either way returns the key's order. */
   async placeOrGet(order: NewOrder, placed: OutboxEvent): Promise<{ created: boolean; order: StoredOrder }> {
+    const row = this.placements
+      ? await this.placements.submit({ order, placed })
+      : await this.placeOne(order, placed);
+    if (row) {
+      const { created, ...stored } = row;
+      return { created, order: stored };
+    }
+    // Nothing placed and no order under the key: this region does not own the slot (fenced), or
+    // the key was taken by a transaction that committed after this statement's snapshot was taken
+    // (ON CONFLICT saw its row, the snapshot did not; a fresh read does).
+    const owner = await slotOwner(this.db, order.slot);
+    if (owner?.region !== order.homeRegion) throw new NotSlotOwnerError(order.slot, owner);
+    const existing = await this.byIdempotencyKey(order.idemKey);
+    if (!existing) throw new Error(`order for key ${order.idemKey} vanished`);
+    return { created: false, order: existing };
+  }
+
+  /** Several placements, one statement and one commit; a lone one goes as PLACE. */
+  private async placeMany(requests: PlaceRequest[]): Promise<(PlacedRow | undefined)[]> {
+    if (requests.length === 1) {
+      const { order, placed } = requests[0] as PlaceRequest;
+      return [await this.placeOne(order, placed)];
+    }
+    const column = <T>(pick: (order: NewOrder, placed: OutboxEvent) => T) =>
+      requests.map((r) => pick(r.order, r.placed));
+    const rows = await this.writes.write(() =>
+      this.db.unsafe<PlacedRow[]>(
+        PLACE_MANY,
+        [
+          this.owner,
+          this.leaseMs,
+          column((o) => o.id),
+          column((o) => o.userId),
+          column((o) => o.idemKey),
+          column((o) => o.fingerprint),
+          column((o) => o.homeRegion),
+          column((o) => JSON.stringify(o.items)),
+          column((o) => o.total),
+          column((o) => o.hlc),
+          column((_, p) => p.event),
+          column((_, p) => JSON.stringify(p.payload)),
+          column((o) => o.slot),
+        ] as never[],
+        { prepare: true },
+      ),
+    );
+    const byKey = new Map(rows.map((row) => [row.idemKey, row]));
+    return requests.map((r) => byKey.get(r.order.idemKey));
+  }
+
+  private async placeOne(order: NewOrder, placed: OutboxEvent): Promise<PlacedRow | undefined> {
     const [row] = await this.writes.write(() =>
-      this.db.unsafe<(StoredOrder & { created: boolean })[]>(
+      this.db.unsafe<PlacedRow[]>(
         PLACE,
         [
           order.id,
@@ -215,18 +309,7 @@ export class OrderStore {
         { prepare: true },
       ),
     );
-    if (row) {
-      const { created, ...stored } = row;
-      return { created, order: stored };
-    }
-    // Nothing placed and no order under the key: this region does not own the slot (fenced), or
-    // the key was taken by a transaction that committed after this statement's snapshot was taken
-    // (ON CONFLICT saw its row, the snapshot did not; a fresh read does).
-    const owner = await slotOwner(this.db, order.slot);
-    if (owner?.region !== order.homeRegion) throw new NotSlotOwnerError(order.slot, owner);
-    const existing = await this.byIdempotencyKey(order.idemKey);
-    if (!existing) throw new Error(`order for key ${order.idemKey} vanished`);
-    return { created: false, order: existing };
+    return row;
   }
 
   async get(id: string, db: Db = this.db): Promise<StoredOrder | undefined> {

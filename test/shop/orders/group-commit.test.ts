@@ -1,14 +1,15 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
-import { seedSlots } from "../../../src/shop/orders/slots.ts";
+import { NotSlotOwnerError, seedSlots } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
 import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 /**
- * Group commit of the saga's forward steps (issue "flash-sale speed" §3) on a real database: steps
- * that queue behind a batch in flight commit together in one statement, each with its own
- * condition, payment row and outbox event, exactly as one statement each would.
+ * Group commit of the saga's placements and forward steps (issue "flash-sale speed" §3) on a real
+ * database: writes that queue behind a batch in flight commit together in one statement, each with
+ * its own condition (fence, idempotency key, state), payment row and outbox event, exactly as one
+ * statement each would.
  */
 
 let database: TestDatabase;
@@ -29,23 +30,24 @@ beforeAll(async () => {
 afterAll(() => database?.stop());
 
 let orders = 0;
-async function placeOrder(): Promise<string> {
+function newOrder(overrides: { idemKey?: string; homeRegion?: string; userId?: string } = {}) {
   const n = ++orders;
-  const userId = `gc-user-${n}`;
-  const { order } = await store.placeOrGet(
-    {
-      id: `gc-${n}`,
-      userId,
-      idemKey: `gc-key-${n}`,
-      fingerprint: "f",
-      homeRegion: "east",
-      slot: slotOf(userId),
-      items: [{ sku: "A", qty: 1, price: 100 }],
-      total: 100,
-      hlc: HLC,
-    },
-    { event: "OrderPlaced", payload: {}, hlc: HLC },
-  );
+  const userId = overrides.userId ?? `gc-user-${n}`;
+  return {
+    id: `gc-${n}`,
+    userId,
+    idemKey: overrides.idemKey ?? `gc-key-${n}`,
+    fingerprint: "f",
+    homeRegion: overrides.homeRegion ?? "east",
+    slot: slotOf(userId),
+    items: [{ sku: "A", qty: 1, price: 100 }],
+    total: 100,
+    hlc: HLC,
+  };
+}
+
+async function placeOrder(): Promise<string> {
+  const { order } = await store.placeOrGet(newOrder(), { event: "OrderPlaced", payload: {}, hlc: HLC });
   return order.id;
 }
 
@@ -73,7 +75,7 @@ async function lockRow(sql: Sql, id: string): Promise<{ release: () => Promise<v
   };
 }
 
-describe("group commit of forward steps", () => {
+describe("group commit of the saga's writes", () => {
   it("commits steps queued behind a batch in flight as one statement, each under its own condition", async () => {
     const blocker = await placeOrder();
     const ids = await Promise.all(Array.from({ length: 5 }, placeOrder));
@@ -149,5 +151,54 @@ describe("group commit of forward steps", () => {
     } finally {
       await lock.release();
     }
+  });
+
+  it("places orders queued behind a placement in flight as one statement: new, replayed and fenced alike", async () => {
+    const replayedKey = `gc-key-${orders + 1}`;
+    const existing = await placeOrder();
+    const blocked = newOrder();
+    // The first placement waits on its slot's row (a move in progress holds it), the rest queue.
+    const [slotRow] = await database.sql<
+      { slot: number }[]
+    >`SELECT slot FROM slot_owner WHERE slot = ${blocked.slot}`;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const mover = database.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM slot_owner WHERE slot = ${slotRow?.slot as number} FOR UPDATE`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const before = { ...(store.placements?.sent ?? { batches: 0, items: 0 }) };
+    const tricky = `quote " backslash \\ brace } comma ,`;
+    const event = (note: string) => ({ event: "OrderPlaced", payload: { note }, hlc: HLC });
+    const first = store.placeOrGet(blocked, event("first"));
+    const fresh = newOrder();
+    const placing = [
+      store.placeOrGet(fresh, event(tricky)),
+      store.placeOrGet(newOrder({ idemKey: replayedKey }), event("replay")),
+      store.placeOrGet(newOrder({ homeRegion: "west" }), event("fenced")).catch((error: unknown) => error),
+    ];
+    expect(store.placements?.waiting).toBe(3);
+    release();
+    await mover;
+
+    expect(await first).toMatchObject({ created: true, order: { id: blocked.id } });
+    const [placed, replayed, fenced] = await Promise.all(placing);
+    expect(placed).toMatchObject({ created: true, order: { id: fresh.id, state: "PENDING" } });
+    expect(replayed).toMatchObject({ created: false, order: { id: existing } });
+    expect(fenced).toBeInstanceOf(NotSlotOwnerError);
+    expect(store.placements?.sent).toEqual({ batches: before.batches + 2, items: before.items + 4 });
+    const events = await database.sql<{ aggregate_id: string; payload: { note: string } }[]>`
+      SELECT aggregate_id, payload FROM outbox WHERE event = 'OrderPlaced' AND aggregate_id = ${fresh.id}`;
+    expect(events.map((e) => e.payload.note)).toEqual([tricky]);
+    const written = await database.sql`SELECT id FROM orders WHERE idem_key = ${replayedKey}`;
+    expect(written).toHaveLength(1);
   });
 });
