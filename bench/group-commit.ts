@@ -98,7 +98,9 @@ async function main(): Promise<number> {
     };
   });
 
-  console.log("\nGroup commit of placements and forward steps: e2e, sync replica, fsync on; runs off, on, on, off");
+  console.log(
+    "\nGroup commit of placements and forward steps: e2e, sync replica, fsync on; runs off, on, on, off",
+  );
   console.log("clients | mode | orders/s (runs)      |    p99 ms (runs) | commits/order | CPU ms/order");
   for (const row of rows) {
     for (const mode of ["off", "on"] as const) {
