@@ -51,8 +51,11 @@ async function placeOrder(): Promise<string> {
   return order.id;
 }
 
-/** Holds `id`'s row locked in a transaction of its own until the returned function is called. */
-async function lockRow(sql: Sql, id: string): Promise<{ release: () => Promise<void> }> {
+/** Runs `lock` in a transaction of its own and keeps that transaction open until `release` is called. */
+async function holdLocks(
+  sql: Sql,
+  lock: (tx: Sql) => Promise<unknown>,
+): Promise<{ release: () => Promise<void> }> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => {
     release = resolve;
@@ -62,7 +65,7 @@ async function lockRow(sql: Sql, id: string): Promise<{ release: () => Promise<v
     locked = resolve;
   });
   const holder = sql.begin(async (tx) => {
-    await tx`SELECT 1 FROM orders WHERE id = ${id} FOR UPDATE`;
+    await lock(tx as unknown as Sql);
     locked();
     await released;
   });
@@ -74,6 +77,9 @@ async function lockRow(sql: Sql, id: string): Promise<{ release: () => Promise<v
     },
   };
 }
+
+const lockRow = (sql: Sql, id: string) =>
+  holdLocks(sql, (tx) => tx`SELECT 1 FROM orders WHERE id = ${id} FOR UPDATE`);
 
 describe("group commit of the saga's writes", () => {
   it("commits steps queued behind a batch in flight as one statement, each under its own condition", async () => {
@@ -158,23 +164,10 @@ describe("group commit of the saga's writes", () => {
     const existing = await placeOrder();
     const blocked = newOrder();
     // The first placement waits on its slot's row (a move in progress holds it), the rest queue.
-    const [slotRow] = await database.sql<
-      { slot: number }[]
-    >`SELECT slot FROM slot_owner WHERE slot = ${blocked.slot}`;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const mover = database.sql.begin(async (tx) => {
-      await tx`SELECT 1 FROM slot_owner WHERE slot = ${slotRow?.slot as number} FOR UPDATE`;
-      locked();
-      await released;
-    });
-    await isLocked;
+    const mover = await holdLocks(
+      database.sql,
+      (tx) => tx`SELECT 1 FROM slot_owner WHERE slot = ${blocked.slot} FOR UPDATE`,
+    );
     const before = { ...(store.placements?.sent ?? { batches: 0, items: 0 }) };
     const tricky = `quote " backslash \\ brace } comma ,`;
     const event = (note: string) => ({ event: "OrderPlaced", payload: { note }, hlc: HLC });
@@ -186,8 +179,7 @@ describe("group commit of the saga's writes", () => {
       store.placeOrGet(newOrder({ homeRegion: "west" }), event("fenced")).catch((error: unknown) => error),
     ];
     expect(store.placements?.waiting).toBe(3);
-    release();
-    await mover;
+    await mover.release();
 
     expect(await first).toMatchObject({ created: true, order: { id: blocked.id } });
     const [placed, replayed, fenced] = await Promise.all(placing);
