@@ -1,21 +1,28 @@
 /**
- * Group commit of the saga's placements and forward steps, on and off, side by side in one run (issue "flash-sale
- * speed" §3): the e2e orders bench (bench/orders.ts) with CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT=0
- * and with the shop's default, in the order off, on, on, off so that drift on a shared machine
- * falls on both alike. Per concurrency: confirmed orders/s, p99, database commits and CPU per
- * confirmed order, and the ratio on / off. Every run's invariants must hold.
+ * Group commit in the order path, on and off, side by side in one run (issue "flash-sale speed" §3):
+ * the e2e orders bench (bench/orders.ts) with one group-commit setting of the order service at 0
+ * and at the shop's default (or --on), in the order off, on, on, off so that drift on a shared
+ * machine falls on both alike. The setting (--setting): the saga's placements and forward steps
+ * (CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT, the default) or the batched commits of reservations
+ * (CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT). Per concurrency: confirmed orders/s, p99, database
+ * commits and CPU per confirmed order, and the ratio on / off. Every run's invariants must hold.
  *
- *   npm run bench:group-commit [-- --concurrency 16,64 --duration 5s]
+ *   npm run bench:group-commit [-- --concurrency 16,64 --duration 5s --setting CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { parseConcurrency, parseDuration, progress } from "./common.ts";
 import { runE2e } from "./orders.ts";
 import type { E2eCell, E2eReport } from "./report.ts";
 
 type Variant = "off" | "on";
 const ORDER: Variant[] = ["off", "on", "on", "off"];
+const SETTINGS = {
+  CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT: "placements and forward steps",
+  CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT: "commits of reservations (batched calls)",
+} as const;
+type Setting = keyof typeof SETTINGS;
 
 interface CellFigures {
   ordersPerSecond: number;
@@ -49,14 +56,20 @@ async function main(): Promise<number> {
   const o = new Command("bench-group-commit")
     .option("--concurrency <list>", "client counts, comma-separated", parseConcurrency, [16, 64])
     .option("--duration <time>", "timed window per cell", parseDuration, 5_000)
-    .option("--on <n>", "CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT of the 'on' runs (default: the shop's)")
+    .addOption(
+      new Option("--setting <name>", "the order service's setting turned off (0) and on")
+        .choices(Object.keys(SETTINGS))
+        .default("CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT"),
+    )
+    .option("--on <n>", "the setting's value in the 'on' runs (default: the shop's)")
     .option("--out <path>", "JSON results file", "bench/results/group-commit.json")
     .parse(process.argv)
     .opts();
+  const setting = o.setting as Setting;
   const log = progress();
   const runs: { variant: Variant; report: E2eReport }[] = [];
   for (const variant of ORDER) {
-    log.say(`group commit ${variant}: e2e at ${o.concurrency.join(",")} clients`);
+    log.say(`${setting} ${variant}: e2e at ${o.concurrency.join(",")} clients`);
     const value: string | undefined = variant === "off" ? "0" : o.on;
     const report = await runE2e({
       replication: "sync",
@@ -64,9 +77,7 @@ async function main(): Promise<number> {
       durationMs: o.duration,
       warmupMs: 1_000,
       keepLogs: false,
-      ...(value === undefined
-        ? {}
-        : { serviceEnv: { order: { CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT: value } } }),
+      ...(value === undefined ? {} : { serviceEnv: { order: { [setting]: value } } }),
       signal: new AbortController().signal,
       progress: log,
     });
@@ -99,7 +110,7 @@ async function main(): Promise<number> {
   });
 
   console.log(
-    "\nGroup commit of placements and forward steps: e2e, sync replica, fsync on; runs off, on, on, off",
+    `\nGroup commit of ${SETTINGS[setting]} (${setting}): e2e, sync replica, fsync on; runs off, on, on, off`,
   );
   console.log("clients | mode | orders/s (runs)      |    p99 ms (runs) | commits/order | CPU ms/order");
   for (const row of rows) {
@@ -121,7 +132,7 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,
-    `${JSON.stringify({ benchmark: "group-commit", finishedAt: new Date().toISOString(), rows, broken }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: "group-commit", setting, finishedAt: new Date().toISOString(), rows, broken }, null, 2)}\n`,
   );
   console.log(`JSON written to ${path.relative(process.cwd(), out)}`);
   return broken.length ? 1 : 0;

@@ -1,3 +1,4 @@
+import { GroupCommit } from "../db/group-commit.ts";
 import type { RejectReason } from "../domain/allocation.ts";
 import type { JsonClient } from "../http/json-client.ts";
 import { DependencyError, type DependencyPolicy } from "../resilience/policies.ts";
@@ -12,12 +13,33 @@ export type SettleResult =
 /** SKUs per `GET /stock?skus=` (the route's limit). */
 const STOCK_READ_MAX = 100;
 
+/**
+ * Batching of commits: calls in flight at once before further commits queue for the next call, and
+ * the most orders one call carries (at most the route's 256).
+ */
+export interface CommitBatching {
+  maxInFlight: number;
+  maxBatch: number;
+}
+
 /** The order service's view of the inventory service: every call idempotent by order id. */
 export class InventoryClient {
+  /**
+   * Commits of many orders in one call and one database commit at the inventory. Adaptive like the
+   * order store's group commit (src/shop/db/group-commit.ts): a commit goes at once while fewer than
+   * maxInFlight calls are out, and the ones that queue meanwhile leave together.
+   */
+  readonly commits: GroupCommit<string, SettleResult> | undefined;
+
   constructor(
     private readonly http: JsonClient,
     private readonly policy: DependencyPolicy,
-  ) {}
+    commitBatching?: CommitBatching,
+  ) {
+    this.commits =
+      commitBatching &&
+      new GroupCommit({ ...commitBatching, key: (orderId) => orderId, send: (ids) => this.commitMany(ids) });
+  }
 
   reserve(orderId: string, sku: string, qty: number, requestId?: string): Promise<ReserveResult> {
     return this.policy.execute(async (signal) => {
@@ -58,7 +80,23 @@ export class InventoryClient {
   }
 
   commit(orderId: string, requestId?: string): Promise<SettleResult> {
-    return this.settle(orderId, "commit", requestId);
+    return this.commits ? this.commits.submit(orderId) : this.settle(orderId, "commit", requestId);
+  }
+
+  /**
+   * One call committing each of the orders, answered per order. Retried whole by the policy: a
+   * commit is idempotent, so orders the first attempt committed are answered `done` again.
+   */
+  private commitMany(orderIds: string[]): Promise<SettleResult[]> {
+    return this.policy.execute(async (signal) => {
+      const { status, body } = await this.http.request<{
+        results?: { status: number; body: { state?: string } }[];
+      }>({ method: "POST", path: "/reservations/commits", body: { orderIds }, signal });
+      const results = body.results;
+      if (status !== 200 || !Array.isArray(results) || results.length !== orderIds.length)
+        throw new DependencyError("inventory", `batched commit answered ${status}`, status);
+      return results.map((result) => settleResult(result.status, result.body, "commit"));
+    });
   }
 
   release(orderId: string, requestId?: string): Promise<SettleResult> {
@@ -73,10 +111,18 @@ export class InventoryClient {
         headers: requestId ? { "x-request-id": requestId } : {},
         signal,
       });
-      if (status === 200) return { kind: "done", ...(body.returned ? { returned: body.returned } : {}) };
-      if (status === 409) return { kind: "conflict", state: body.state ?? "unknown" };
-      if (status === 404) return { kind: "not_found" };
-      throw new DependencyError("inventory", `${action} answered ${status}`, status);
+      return settleResult(status, body, action);
     });
   }
+}
+
+function settleResult(
+  status: number,
+  body: { state?: string; returned?: string[] },
+  action: "commit" | "release",
+): SettleResult {
+  if (status === 200) return { kind: "done", ...(body.returned ? { returned: body.returned } : {}) };
+  if (status === 409) return { kind: "conflict", state: body.state ?? "unknown" };
+  if (status === 404) return { kind: "not_found" };
+  throw new DependencyError("inventory", `${action} answered ${status}`, status);
 }

@@ -116,6 +116,11 @@ export class InventoryEngine {
     return this.store.commit(orderId);
   }
 
+  /** `commit` of many orders in one statement and one commit (the order service batches its calls). */
+  async commitMany(orderIds: readonly string[]): Promise<Map<string, SettleOutcome>> {
+    return this.store.commitMany(orderIds);
+  }
+
   async release(orderId: string): Promise<SettleOutcome> {
     const outcome = await this.store.release(orderId);
     if (outcome.kind === "done" && outcome.changed) this.stockReturned(outcome.items.map((i) => i.sku));

@@ -13,6 +13,11 @@ const reserveBody = z.object({
   qty: z.number().int().min(1).max(1000),
 });
 
+/** The most orders one batched commit carries (the order service's batches are smaller). */
+export const COMMIT_BATCH_MAX = 256;
+
+const commitsBody = z.object({ orderIds: z.array(orderIdSchema).min(1).max(COMMIT_BATCH_MAX) });
+
 /** `?skus=A,B,…`: at most 100 SKU ids, comma-separated. */
 const availabilityQuery = z
   .string()
@@ -65,6 +70,18 @@ export function registerInventoryRoutes(
       { schema: { params: orderParams } },
       async (request, reply) => sendSettled(reply, await engine.commit(request.params.orderId)),
     );
+    // Many orders' commits in one statement and one commit: each order is settled all or nothing on
+    // its own, and answered as its own `/commit` call would be ({status, body} per order, in order).
+    internal.post("/reservations/commits", { schema: { body: commitsBody } }, async (request) => {
+      const { orderIds } = request.body;
+      const outcomes = await engine.commitMany(orderIds);
+      return {
+        results: orderIds.map((orderId) => ({
+          orderId,
+          ...settledResponse(outcomes.get(orderId) ?? { kind: "not_found" }),
+        })),
+      };
+    });
     internal.post(
       "/reservations/:orderId/release",
       { schema: { params: orderParams } },
@@ -113,22 +130,30 @@ export function registerInventoryRoutes(
   });
 }
 
-/** Release of an order nobody reserved for is a success: compensation must be safe to run blind. */
 function sendSettled(reply: FastifyReply, outcome: SettleOutcome, releasing = false) {
+  const { status, body } = settledResponse(outcome, releasing);
+  return reply.code(status).send(body);
+}
+
+/** Release of an order nobody reserved for is a success: compensation must be safe to run blind. */
+function settledResponse(outcome: SettleOutcome, releasing = false): { status: number; body: object } {
   if (outcome.kind === "done") {
     // What this release put back on sale (a repeated release returns nothing): the order service
     // opens its sold-out gate for these SKUs at once.
     const returned = releasing ? { returned: [...new Set(outcome.moved.map((item) => item.sku))] } : {};
-    return reply.code(200).send({ state: outcome.state, items: outcome.items, ...returned });
+    return { status: 200, body: { state: outcome.state, items: outcome.items, ...returned } };
   }
   if (outcome.kind === "conflict") {
-    return reply.code(409).send({
-      error: "invalid_state",
-      message: `order is ${outcome.state}`,
-      state: outcome.state,
-      items: outcome.items,
-    });
+    return {
+      status: 409,
+      body: {
+        error: "invalid_state",
+        message: `order is ${outcome.state}`,
+        state: outcome.state,
+        items: outcome.items,
+      },
+    };
   }
-  if (releasing) return reply.code(200).send({ state: "RELEASED", items: [], returned: [] });
-  return reply.code(404).send({ error: "not_found", message: "no reservation for this order" });
+  if (releasing) return { status: 200, body: { state: "RELEASED", items: [], returned: [] } };
+  return { status: 404, body: { error: "not_found", message: "no reservation for this order" } };
 }

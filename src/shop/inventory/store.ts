@@ -24,28 +24,32 @@ import {
 /** SQL for the inventory tables. Every stock change writes its ledger movement in the same transaction. */
 
 /**
- * Commit or release an order's reservations ($1), all or nothing, in one statement: the release
- * tombstone, the reservations, the stock rows (locked in SKU order) and the ledger.
+ * Commit or release orders' reservations ($1, an array of order ids), each order all or nothing, in
+ * one statement: the release tombstones, the reservations, the stock rows (locked in SKU order) and
+ * the ledger. Many orders' commits share one statement and one commit (group commit, issue
+ * "flash-sale speed" §3); a release settles one order (the caller holds that order's lock).
  *
- * The order's reservation rows are locked first (`mine`, in SKU order; a locking read returns each
- * row's newest version). A commit changes them only if every one is HELD: an order whose item was
- * released (expired, or compensated) must not have its other items sold. A release changes the HELD
- * ones unless any is COMMITTED (then the order was sold, and nothing is returned). Answers every
- * reservation of the order with its state after the statement, and whether this statement changed it.
+ * The orders' reservation rows are locked first (`mine`, in order and SKU order; a locking read
+ * returns each row's newest version). A commit changes an order's rows only if every one is HELD:
+ * an order whose item was released (expired, or compensated) must not have its other items sold. A
+ * release changes the HELD ones unless any is COMMITTED (then the order was sold, and nothing is
+ * returned). Answers every reservation of the orders with its state after the statement, and
+ * whether this statement changed it.
  */
 const settleStatement = (commitWhatIsHeld: boolean) => `
   WITH tombstone AS (
-    INSERT INTO released_order (order_id) SELECT $1::text WHERE $2::text = 'RELEASED' ON CONFLICT DO NOTHING),
+    INSERT INTO released_order (order_id) SELECT unnest($1::text[]) WHERE $2::text = 'RELEASED' ON CONFLICT DO NOTHING),
   mine AS MATERIALIZED (
-    SELECT order_id, sku_id, qty, state, expires_at FROM reservation WHERE order_id = $1
-    ORDER BY sku_id FOR UPDATE),
+    SELECT order_id, sku_id, qty, state, expires_at FROM reservation WHERE order_id = ANY($1::text[])
+    ORDER BY order_id, sku_id FOR UPDATE),
   allowed AS MATERIALIZED (
-    SELECT CASE WHEN $2::text = 'COMMITTED' THEN ${commitWhatIsHeld ? "true" : "coalesce(bool_and(state = 'HELD'), false)"}
-                ELSE NOT coalesce(bool_or(state = 'COMMITTED'), false) END AS ok
-    FROM mine),
+    SELECT order_id,
+      CASE WHEN $2::text = 'COMMITTED' THEN ${commitWhatIsHeld ? "true" : "bool_and(state = 'HELD')"}
+           ELSE NOT bool_or(state = 'COMMITTED') END AS ok
+    FROM mine GROUP BY order_id),
   changed AS (
     UPDATE reservation r SET state = $2::text, updated_at = now()
-    FROM mine m, allowed a
+    FROM mine m JOIN allowed a USING (order_id)
     WHERE a.ok AND m.state = 'HELD' AND r.order_id = m.order_id AND r.sku_id = m.sku_id
     RETURNING r.order_id, r.sku_id, r.qty, r.state, r.expires_at),
   per_sku AS (SELECT sku_id, sum(qty)::int AS q FROM changed GROUP BY sku_id),
@@ -66,8 +70,8 @@ const settleStatement = (commitWhatIsHeld: boolean) => `
   SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt", true AS changed FROM changed
   UNION ALL
   SELECT m.order_id, m.sku_id, m.qty, m.state, m.expires_at, false FROM mine m
-  WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.sku_id = m.sku_id)
-  ORDER BY sku`;
+  WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.order_id = m.order_id AND c.sku_id = m.sku_id)
+  ORDER BY "orderId", sku`;
 const SETTLE = settleStatement(false);
 
 /**
@@ -78,6 +82,40 @@ const SETTLE = settleStatement(false);
  * no lock cycle. A hash collision between two orders only makes one wait for the other.
  */
 const ORDER_LOCK_CLASS = 7_123_402;
+
+type SettledRow = ReservationRow & { changed: boolean };
+
+/** Each order's outcome from the settlement's rows (ordered by order, then SKU). */
+function settleOutcomes(
+  orderIds: readonly string[],
+  target: "COMMITTED" | "RELEASED",
+  rows: readonly SettledRow[],
+): Map<string, SettleOutcome> {
+  const byOrder = new Map<string, SettledRow[]>();
+  for (const row of rows) {
+    const mine = byOrder.get(row.orderId);
+    if (mine) mine.push(row);
+    else byOrder.set(row.orderId, [row]);
+  }
+  const outcomes = new Map<string, SettleOutcome>();
+  for (const orderId of orderIds) {
+    const settled = byOrder.get(orderId);
+    if (!settled) {
+      outcomes.set(orderId, { kind: "not_found" });
+      continue;
+    }
+    const items = settled.map(({ changed: _, ...item }) => item);
+    const moved = items.filter((_, i) => settled[i]?.changed);
+    if (items.every((item) => item.state === target)) {
+      outcomes.set(orderId, { kind: "done", state: target, items, changed: moved.length > 0, moved });
+      continue;
+    }
+    // The state that decided against the settlement: a HELD item is only reported when nothing else is.
+    const decisive = items.find((item) => item.state !== target && item.state !== "HELD") ?? items[0];
+    outcomes.set(orderId, { kind: "conflict", state: decisive?.state ?? "HELD", items });
+  }
+  return outcomes;
+}
 
 export class InventoryStore {
   private readonly staleStockSource: Db | undefined;
@@ -221,52 +259,39 @@ export class InventoryStore {
   }
 
   /** HELD → COMMITTED for every reservation of the order; replays of a commit succeed without change. */
-  commit(orderId: string): Promise<SettleOutcome> {
-    return this.settle(orderId, "COMMITTED");
+  async commit(orderId: string): Promise<SettleOutcome> {
+    return (await this.commitMany([orderId])).get(orderId) ?? { kind: "not_found" };
+  }
+
+  /**
+   * `commit` of each of the orders, in one statement and one commit; each order is settled all or
+   * nothing on its own, whatever happens to the others. Answers an outcome for every order asked.
+   */
+  async commitMany(orderIds: readonly string[]): Promise<Map<string, SettleOutcome>> {
+    const params = [orderIds, "COMMITTED", this.region, "commit", 1];
+    const rows = await this.db.unsafe<SettledRow[]>(this.settleSql, params, { prepare: true });
+    return settleOutcomes(orderIds, "COMMITTED", rows);
   }
 
   /**
    * HELD → RELEASED for every reservation of the order, returning stock exactly once. Also records
    * the release, so that a reserve for this order still in flight cannot grant afterwards.
-   */
-  release(orderId: string): Promise<SettleOutcome> {
-    return this.settle(orderId, "RELEASED");
-  }
-
-  /**
-   * One statement, so the hot SKU's stock row is locked only while the statement runs and commits,
+   *
+   * The order's lock is taken first, in a statement of its own so that the settlement's snapshot,
+   * taken after it, sees a grant committed by a reserve it waited for. The settlement is one
+   * statement, so the hot SKU's stock row is locked only while the statement runs and commits,
    * never across a network round trip (a slow link to the database used to hold it for four).
-   * A release first takes the order's lock, in a statement of its own so that the settlement's
-   * snapshot, taken after it, sees a grant committed by a reserve it waited for.
    */
-  private async settle(orderId: string, target: "COMMITTED" | "RELEASED"): Promise<SettleOutcome> {
-    const params = [
-      orderId,
-      target,
-      this.region,
-      target === "COMMITTED" ? "commit" : "release",
-      target === "COMMITTED" ? 1 : 0,
-    ];
-    type Row = ReservationRow & { changed: boolean };
-    const rows =
-      target === "COMMITTED"
-        ? await this.db.unsafe<Row[]>(this.settleSql, params, { prepare: true })
-        : await this.db.begin(async (tx) => {
-            const [, settled] = await Promise.all([
-              tx`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${orderId}))`,
-              tx.unsafe<Row[]>(this.settleSql, params, { prepare: true }),
-            ]);
-            return settled;
-          });
-    if (rows.length === 0) return { kind: "not_found" };
-    const items = rows.map(({ changed: _, ...item }) => item);
-    const moved = items.filter((_, i) => rows[i]?.changed);
-    if (items.every((item) => item.state === target)) {
-      return { kind: "done", state: target, items, changed: moved.length > 0, moved };
-    }
-    // The state that decided against the settlement: a HELD item is only reported when nothing else is.
-    const decisive = items.find((item) => item.state !== target && item.state !== "HELD") ?? items[0];
-    return { kind: "conflict", state: decisive?.state ?? "HELD", items };
+  async release(orderId: string): Promise<SettleOutcome> {
+    const params = [[orderId], "RELEASED", this.region, "release", 0];
+    const rows = await this.db.begin(async (tx) => {
+      const [, settled] = await Promise.all([
+        tx`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${orderId}))`,
+        tx.unsafe<SettledRow[]>(this.settleSql, params, { prepare: true }),
+      ]);
+      return settled;
+    });
+    return settleOutcomes([orderId], "RELEASED", rows).get(orderId) ?? { kind: "not_found" };
   }
 
   /**

@@ -81,6 +81,12 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
       },
       telemetry,
     ),
+    config.CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT > 0
+      ? {
+          maxInFlight: config.CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT,
+          maxBatch: config.CHAOSCART_INVENTORY_COMMIT_BATCH_MAX,
+        }
+      : undefined,
   );
   const payments = new PaymentClient(
     paymentHttp,
@@ -114,8 +120,11 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
     },
     database.guard,
   );
-  if (store.advances && store.placements)
-    groupCommitMetrics(app.metrics, { place: store.placements, advance: store.advances });
+  groupCommitMetrics(app.metrics, {
+    ...(store.placements ? { place: store.placements } : {}),
+    ...(store.advances ? { advance: store.advances } : {}),
+    ...(inventory.commits ? { inventory_commit: inventory.commits } : {}),
+  });
   // Like the migrations: whenever the write endpoint is (or becomes) writable. A read-only endpoint
   // at start leaves the service unready (the write guard says why), not dead.
   const seed = () => seedSlots(db, regions, DEFAULT_SLOT_COUNT);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryEngine, type ReserveOutcome } from "../../../src/shop/inventory/engine.ts";
+import type { SettleOutcome } from "../../../src/shop/inventory/records.ts";
 import type { InventoryStore } from "../../../src/shop/inventory/store.ts";
 import {
   type InventoryFixture,
@@ -163,6 +164,43 @@ describe("inventory engine: idempotency, release and expiry", () => {
     await expectLedgerConsistent();
   });
 
+  it("commits many orders in one statement, each all or nothing on its own", async () => {
+    const engine = new InventoryEngine(store, options);
+    const [a, b] = [await newSku(10), await newSku(10)];
+    const whole = `many-whole-${a}`;
+    const torn = `many-torn-${a}`;
+    const single = `many-single-${a}`;
+    const unknown = `many-unknown-${a}`;
+    for (const order of [whole, torn]) {
+      await engine.reserve(order, a, 1);
+      await engine.reserve(order, b, 2);
+    }
+    await engine.reserve(single, b, 3);
+    // One of torn's items was released (as expiry would): none of torn may sell, the others must.
+    await fixture.database
+      .sql`UPDATE reservation SET state = 'RELEASED' WHERE order_id = ${torn} AND sku_id = ${a}`;
+    await fixture.database
+      .sql`UPDATE stock SET reserved = reserved - 1, available = available + 1 WHERE sku_id = ${a}`;
+    await fixture.database
+      .sql`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty) VALUES (${torn}, ${a}, ${store.region}, 'release', 1)`;
+
+    const outcomes = await engine.commitMany([whole, torn, single, unknown]);
+    expect(outcomes.get(whole)).toMatchObject({ kind: "done", state: "COMMITTED", changed: true });
+    expect(outcomes.get(whole)).toMatchObject({ items: [{ sku: a }, { sku: b }] });
+    expect(outcomes.get(torn)).toMatchObject({ kind: "conflict", state: "RELEASED" });
+    expect(outcomes.get(single)).toMatchObject({ kind: "done", changed: true, moved: [{ qty: 3 }] });
+    expect(outcomes.get(unknown)).toEqual({ kind: "not_found" });
+    expect((await store.reservationsOf(torn)).map((r) => r.state)).toEqual(["RELEASED", "HELD"]);
+    expect(await store.stock(a)).toMatchObject({ reserved: 0, sold: 1, available: 9 });
+    expect(await store.stock(b)).toMatchObject({ reserved: 2, sold: 5, available: 3 });
+    // A replay of the batch changes nothing and answers the same.
+    const again = await engine.commitMany([single, whole]);
+    expect(again.get(whole)).toMatchObject({ kind: "done", changed: false });
+    expect(again.get(single)).toMatchObject({ kind: "done", changed: false });
+    await engine.close();
+    await expectLedgerConsistent();
+  });
+
   it("settles each multi-SKU order one way when commits and releases race, without deadlocks", async () => {
     const engine = new InventoryEngine(store, options);
     const [a, b] = [await newSku(100), await newSku(100)];
@@ -173,11 +211,18 @@ describe("inventory engine: idempotency, release and expiry", () => {
       await engine.reserve(order, first, 1);
       await engine.reserve(order, second, 2);
     }
+    // Besides each order's own commit and release, batched commits of every order in opposite
+    // orders: their row locks must not cycle with each other's or with the releases'.
+    const batched = [orders, [...orders].reverse()].map((ids) => engine.commitMany(ids));
     const outcomes = await Promise.all(
       orders.flatMap((order) => [engine.commit(order), engine.release(order), engine.commit(order)]),
     );
+    const batches = await Promise.all(batched);
     for (const [i, order] of orders.entries()) {
-      const mine = outcomes.slice(i * 3, i * 3 + 3);
+      const mine = [
+        ...outcomes.slice(i * 3, i * 3 + 3),
+        ...batches.map((batch): SettleOutcome => batch.get(order) ?? { kind: "not_found" }),
+      ];
       const winners = mine.filter((o) => o.kind === "done" && o.changed);
       expect(winners, order).toHaveLength(1);
       const won = winners[0] as { state: string };

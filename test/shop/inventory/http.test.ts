@@ -1,7 +1,12 @@
+import pino from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventoryEnv, readEnv } from "../../../src/shop/config.ts";
+import { JsonClient } from "../../../src/shop/http/json-client.ts";
 import type { RunningService } from "../../../src/shop/http/listen.ts";
+import { InventoryClient } from "../../../src/shop/inventory/client.ts";
 import { startInventoryService } from "../../../src/shop/inventory/service.ts";
+import { createDependencyPolicy } from "../../../src/shop/resilience/policies.ts";
 import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 const TOKEN = "http-test-token";
@@ -130,6 +135,7 @@ describe("inventory HTTP API", () => {
     const calls: [string, string, unknown?][] = [
       ["POST", "/reservations", { orderId: "intruder", sku: "HTTP-1", qty: 1 }],
       ["POST", "/reservations/h1/commit"],
+      ["POST", "/reservations/commits", { orderIds: ["h1"] }],
       ["POST", "/reservations/h1/release"],
       ["GET", "/reservations/h1"],
       ["GET", "/stock/HTTP-1"],
@@ -240,5 +246,88 @@ describe("the sold-out gate's reads", () => {
     expect(again.body).toMatchObject({ state: "RELEASED", returned: [] });
     const blind = await post("/reservations/ret-nobody/release", {});
     expect(blind.body).toMatchObject({ state: "RELEASED", returned: [] });
+  });
+});
+
+describe("batched commits", () => {
+  const seed = (id: string, stock: number) =>
+    post("/admin/skus", { skus: [{ id, stock }] }, { authorization: `Bearer ${TOKEN}` });
+
+  it("POST /reservations/commits answers each order as its own /commit would, in order", async () => {
+    await seed("BATCH-1", 5);
+    for (const orderId of ["bc-1", "bc-2", "bc-3"])
+      expect((await post("/reservations", { orderId, sku: "BATCH-1", qty: 1 })).status).toBe(201);
+    await post("/reservations/bc-2/release", {});
+    const answer = await post("/reservations/commits", { orderIds: ["bc-3", "bc-2", "bc-nobody", "bc-1"] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results).toMatchObject([
+      { orderId: "bc-3", status: 200, body: { state: "COMMITTED" } },
+      { orderId: "bc-2", status: 409, body: { error: "invalid_state", state: "RELEASED" } },
+      { orderId: "bc-nobody", status: 404, body: { error: "not_found" } },
+      { orderId: "bc-1", status: 200, body: { state: "COMMITTED" } },
+    ]);
+    // The same answers one by one.
+    expect(await post("/reservations/bc-2/commit", {})).toMatchObject({
+      status: 409,
+      body: { state: "RELEASED" },
+    });
+    expect(await post("/reservations/bc-1/commit", {})).toMatchObject({
+      status: 200,
+      body: { state: "COMMITTED" },
+    });
+  });
+
+  it.each([
+    ["an empty list", { orderIds: [] }],
+    ["a malformed order id", { orderIds: ["bc-ok", "bad id!"] }],
+    ["more than 256 orders", { orderIds: Array.from({ length: 257 }, (_, i) => `bc-many-${i}`) }],
+  ])("refuses %s with a 400 naming the field, settling nothing", async (_name, body) => {
+    await seed("BATCH-2", 5);
+    expect((await post("/reservations", { orderId: "bc-ok", sku: "BATCH-2", qty: 1 })).status).toBeLessThan(
+      300,
+    );
+    const answer = await post("/reservations/commits", body);
+    expect(answer).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(String(answer.body.field)).toMatch(/^body\.orderIds/);
+    const [row] = await database.sql`SELECT state FROM reservation WHERE order_id = 'bc-ok'`;
+    expect(row?.state).toBe("HELD");
+  });
+
+  it("the client sends concurrent commits in shared calls, every answer its own", async () => {
+    await seed("BATCH-3", 100);
+    const orders = Array.from({ length: 40 }, (_, i) => `bcc-${i}`);
+    for (const orderId of orders) await post("/reservations", { orderId, sku: "BATCH-3", qty: 1 });
+    await post("/reservations/bcc-7/release", {});
+    const client = new InventoryClient(
+      new JsonClient("inventory", service.url, { headers: INTERNAL }),
+      createDependencyPolicy(
+        "inventory",
+        {
+          timeoutMs: 5_000,
+          maxAttempts: 2,
+          initialBackoffMs: 10,
+          maxBackoffMs: 50,
+          breakerThreshold: 0.5,
+          breakerWindow: 20,
+          breakerMinCalls: 10,
+          halfOpenAfterMs: 1_000,
+          bulkheadLimit: 64,
+          bulkheadQueue: 64,
+        },
+        { registry: new Registry(), log: pino({ level: "silent" }) },
+      ),
+      { maxInFlight: 2, maxBatch: 16 },
+    );
+    // Every order twice, at once: the second of each waits for the call carrying the first.
+    const answers = await Promise.all([...orders, ...orders].map((orderId) => client.commit(orderId)));
+    answers.forEach((answer, i) => {
+      const expected = i % orders.length === 7 ? { kind: "conflict", state: "RELEASED" } : { kind: "done" };
+      expect(answer, `answer ${i}`).toEqual(expected);
+    });
+    const sent = client.commits?.sent;
+    expect(sent?.items).toBe(80);
+    expect(sent?.batches).toBeLessThanOrEqual(12);
+    const [stock] = await database.sql`SELECT sold, reserved FROM stock WHERE sku_id = 'BATCH-3'`;
+    expect(stock).toMatchObject({ sold: 39, reserved: 0 });
   });
 });
