@@ -3,8 +3,8 @@
  * the e2e orders bench (bench/orders.ts) with one group-commit setting of the order service at 0
  * and at the shop's default (or --on), in the order off, on, on, off so that drift on a shared
  * machine falls on both alike. The setting (--setting): the saga's placements and forward steps
- * (CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT, the default) or the batched commits of reservations
- * (CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT). Per concurrency: confirmed orders/s, p99, database
+ * (CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT, the default), the batched reserves or the batched
+ * commits of reservations (CHAOSCART_INVENTORY_RESERVE_BATCH_IN_FLIGHT, …_COMMIT_BATCH_IN_FLIGHT). Per concurrency: confirmed orders/s, p99, database
  * commits and CPU per confirmed order, and the ratio on / off. Every run's invariants must hold.
  *
  *   npm run bench:group-commit [-- --concurrency 16,64 --duration 5s --setting CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT]
@@ -20,6 +20,7 @@ type Variant = "off" | "on";
 const ORDER: Variant[] = ["off", "on", "on", "off"];
 const SETTINGS = {
   CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT: "placements and forward steps",
+  CHAOSCART_INVENTORY_RESERVE_BATCH_IN_FLIGHT: "reserves (batched calls to the inventory)",
   CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT: "commits of reservations (batched calls)",
 } as const;
 type Setting = keyof typeof SETTINGS;

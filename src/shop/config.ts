@@ -133,10 +133,13 @@ export const orderEnv = {
   CHAOSCART_ORDER_GROUP_COMMIT_IN_FLIGHT: int(0, 200).default(4),
   CHAOSCART_ORDER_GROUP_COMMIT_MAX_BATCH: int(1, 1_000).default(64),
   /**
-   * The order service's commits of reservations, batched (src/shop/inventory/client.ts): calls to the
-   * inventory in flight at once before further commits queue for the next call (0: one call per
-   * order); and the most orders one call carries. Each call is one statement and one commit there.
+   * The order service's calls to the inventory, batched (src/shop/inventory/client.ts): calls of each
+   * kind in flight at once before further requests queue for the next call (0: one call per
+   * request); and the most requests one call carries. Reserves join their SKUs' lanes there; a
+   * call of commits is one statement and one commit there.
    */
+  CHAOSCART_INVENTORY_RESERVE_BATCH_IN_FLIGHT: int(0, 200).default(4),
+  CHAOSCART_INVENTORY_RESERVE_BATCH_MAX: int(1, 256).default(64),
   CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT: int(0, 200).default(4),
   CHAOSCART_INVENTORY_COMMIT_BATCH_MAX: int(1, 256).default(64),
   CHAOSCART_RECOVERY_INTERVAL_MS: int(50, 60_000).default(500),

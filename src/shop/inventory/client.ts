@@ -14,47 +14,79 @@ export type SettleResult =
 const STOCK_READ_MAX = 100;
 
 /**
- * Batching of commits: calls in flight at once before further commits queue for the next call, and
- * the most orders one call carries (at most the route's 256).
+ * Batching of one kind of call (reserves, or commits): calls in flight at once before further
+ * requests queue for the next call, and the most requests one call carries (at most the route's 256).
  */
-export interface CommitBatching {
+export interface CallBatching {
   maxInFlight: number;
   maxBatch: number;
+}
+
+interface Reservation {
+  orderId: string;
+  sku: string;
+  qty: number;
 }
 
 /** The order service's view of the inventory service: every call idempotent by order id. */
 export class InventoryClient {
   /**
-   * Commits of many orders in one call and one database commit at the inventory. Adaptive like the
-   * order store's group commit (src/shop/db/group-commit.ts): a commit goes at once while fewer than
-   * maxInFlight calls are out, and the ones that queue meanwhile leave together.
+   * Reserves, and commits, of many orders in one call each (and, for commits, one database commit
+   * at the inventory). Adaptive like the order store's group commit (src/shop/db/group-commit.ts): a
+   * request goes at once while fewer than maxInFlight calls of its kind are out, and the ones that
+   * queue meanwhile leave together. Undefined: one call per request.
    */
+  readonly reserves: GroupCommit<Reservation, ReserveResult> | undefined;
   readonly commits: GroupCommit<string, SettleResult> | undefined;
 
   constructor(
     private readonly http: JsonClient,
     private readonly policy: DependencyPolicy,
-    commitBatching?: CommitBatching,
+    batching: { reserves?: CallBatching; commits?: CallBatching } = {},
   ) {
+    this.reserves =
+      batching.reserves &&
+      new GroupCommit({
+        ...batching.reserves,
+        key: (r) => `${r.orderId}\u0000${r.sku}`,
+        send: (reservations) => this.reserveMany(reservations),
+      });
     this.commits =
-      commitBatching &&
-      new GroupCommit({ ...commitBatching, key: (orderId) => orderId, send: (ids) => this.commitMany(ids) });
+      batching.commits &&
+      new GroupCommit({
+        ...batching.commits,
+        key: (orderId) => orderId,
+        send: (ids) => this.commitMany(ids),
+      });
   }
 
   reserve(orderId: string, sku: string, qty: number, requestId?: string): Promise<ReserveResult> {
+    if (this.reserves) return this.reserves.submit({ orderId, sku, qty });
     return this.policy.execute(async (signal) => {
-      const { status, body } = await this.http.request<{ reason?: string; error?: string }>({
+      const { status, body } = await this.http.request<{ reason?: string }>({
         method: "POST",
         path: "/reservations",
         body: { orderId, sku, qty },
         headers: requestId ? { "x-request-id": requestId } : {},
         signal,
       });
-      if (status === 200 || status === 201) return { kind: "granted" };
-      if (status === 409)
-        return { kind: "rejected", reason: (body.reason ?? "insufficient_stock") as RejectReason };
-      if (status === 404) return { kind: "rejected", reason: "unknown_sku" };
-      throw new DependencyError("inventory", `reserve answered ${status}`, status);
+      return reserveResult(status, body);
+    });
+  }
+
+  /**
+   * One call reserving each of the reservations, answered per reservation. Retried whole by the
+   * policy: a reserve is idempotent by order id, so a grant of the first attempt is answered again.
+   */
+  private reserveMany(reservations: Reservation[]): Promise<ReserveResult[]> {
+    return this.policy.execute(async (signal) => {
+      const { status, body } = await this.http.request<{
+        results?: { status: number; body: { reason?: string } }[];
+      }>({ method: "POST", path: "/reservations/batch", body: { reservations }, signal });
+      const results = body.results;
+      if (status !== 200 || !Array.isArray(results) || results.length !== reservations.length)
+        throw new DependencyError("inventory", `batched reserve answered ${status}`, status);
+      return results.map((result) => reserveResult(result.status, result.body));
     });
   }
 
@@ -114,6 +146,14 @@ export class InventoryClient {
       return settleResult(status, body, action);
     });
   }
+}
+
+function reserveResult(status: number, body: { reason?: string }): ReserveResult {
+  if (status === 200 || status === 201) return { kind: "granted" };
+  if (status === 409)
+    return { kind: "rejected", reason: (body.reason ?? "insufficient_stock") as RejectReason };
+  if (status === 404) return { kind: "rejected", reason: "unknown_sku" };
+  throw new DependencyError("inventory", `reserve answered ${status}`, status);
 }
 
 function settleResult(

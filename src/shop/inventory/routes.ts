@@ -13,10 +13,11 @@ const reserveBody = z.object({
   qty: z.number().int().min(1).max(1000),
 });
 
-/** The most orders one batched commit carries (the order service's batches are smaller). */
-export const COMMIT_BATCH_MAX = 256;
+/** The most orders (or reservations) one batched call carries (the order service's batches are smaller). */
+export const CALL_BATCH_MAX = 256;
 
-const commitsBody = z.object({ orderIds: z.array(orderIdSchema).min(1).max(COMMIT_BATCH_MAX) });
+const commitsBody = z.object({ orderIds: z.array(orderIdSchema).min(1).max(CALL_BATCH_MAX) });
+const reserveBatchBody = z.object({ reservations: z.array(reserveBody).min(1).max(CALL_BATCH_MAX) });
 
 /** `?skus=A,B,…`: at most 100 SKU ids, comma-separated. */
 const availabilityQuery = z
@@ -53,15 +54,17 @@ export function registerInventoryRoutes(
   // The order service's calls (the stock read too: it is not the public catalog).
   registerRealm(app, { realm: "internal", token: serviceToken }, (internal) => {
     internal.post("/reservations", { schema: { body: reserveBody } }, async (request, reply) => {
-      const { orderId, sku, qty } = request.body;
-      try {
-        const outcome = await engine.reserve(orderId, sku, qty);
-        if (outcome.kind === "granted") return reply.code(outcome.replay ? 200 : 201).send(outcome);
-        return reply.code(409).send({ error: outcome.reason, ...outcome });
-      } catch (error) {
-        if (error instanceof UnknownSkuError) return reply.code(404).send({ error: "unknown_sku", sku });
-        throw error;
-      }
+      const { status, body } = await reserved(engine, request.body);
+      return reply.code(status).send(body);
+    });
+    // Many orders' reserves in one call: each joins its SKU's lane as its own call would, and is
+    // answered as its own call would be ({status, body} per reservation, in order). A failure other
+    // than an unknown SKU fails the whole call (503): every reserve is idempotent by order id, so the
+    // caller retries it whole.
+    internal.post("/reservations/batch", { schema: { body: reserveBatchBody } }, async (request) => {
+      const { reservations } = request.body;
+      const answers = await Promise.all(reservations.map((reservation) => reserved(engine, reservation)));
+      return { results: answers.map((answer, i) => ({ orderId: reservations[i]?.orderId, ...answer })) };
     });
 
     const orderParams = z.object({ orderId: orderIdSchema });
@@ -128,6 +131,20 @@ export function registerInventoryRoutes(
       }
     });
   });
+}
+
+async function reserved(
+  engine: InventoryEngine,
+  { orderId, sku, qty }: z.infer<typeof reserveBody>,
+): Promise<{ status: number; body: object }> {
+  try {
+    const outcome = await engine.reserve(orderId, sku, qty);
+    if (outcome.kind === "granted") return { status: outcome.replay ? 200 : 201, body: outcome };
+    return { status: 409, body: { error: outcome.reason, ...outcome } };
+  } catch (error) {
+    if (error instanceof UnknownSkuError) return { status: 404, body: { error: "unknown_sku", sku } };
+    throw error;
+  }
 }
 
 function sendSettled(reply: FastifyReply, outcome: SettleOutcome, releasing = false) {

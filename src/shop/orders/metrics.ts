@@ -46,7 +46,7 @@ export function groupCommitMetrics(
 ) {
   new Counter({
     name: "chaoscart_order_group_commit_batches_total",
-    help: "Statements (and commits) that carried the saga's placements (kind=place), forward steps (kind=advance) or commits of reservations (kind=inventory_commit, one call to the inventory each)",
+    help: "Statements (and commits) that carried the saga's placements (kind=place), forward steps (kind=advance) or the inventory calls carrying reserves (kind=inventory_reserve) or commits (kind=inventory_commit)",
     labelNames: ["kind"],
     registers: [registry],
     collect() {
@@ -56,7 +56,7 @@ export function groupCommitMetrics(
   });
   new Counter({
     name: "chaoscart_order_group_commit_writes_total",
-    help: "Placements, forward steps or reservation commits those statements carried (writes ÷ batches is the mean batch size)",
+    help: "Placements, forward steps, reserves or commits those statements or calls carried (writes ÷ batches is the mean batch size)",
     labelNames: ["kind"],
     registers: [registry],
     collect() {

@@ -13,7 +13,7 @@ import { JsonClient } from "../http/json-client.ts";
 import { registerLabEndpoints } from "../http/lab-endpoints.ts";
 import { listen, type RunningService } from "../http/listen.ts";
 import { serviceAuthorization } from "../http/service-token.ts";
-import { InventoryClient } from "../inventory/client.ts";
+import { type CallBatching, InventoryClient } from "../inventory/client.ts";
 import { PaymentClient } from "../payments/client.ts";
 import { createDependencyPolicy, type DependencyPolicyOptions } from "../resilience/policies.ts";
 import { GatedInventory } from "./gated-inventory.ts";
@@ -81,12 +81,18 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
       },
       telemetry,
     ),
-    config.CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT > 0
-      ? {
-          maxInFlight: config.CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT,
-          maxBatch: config.CHAOSCART_INVENTORY_COMMIT_BATCH_MAX,
-        }
-      : undefined,
+    {
+      ...callBatching(
+        config.CHAOSCART_INVENTORY_RESERVE_BATCH_IN_FLIGHT,
+        config.CHAOSCART_INVENTORY_RESERVE_BATCH_MAX,
+        "reserves",
+      ),
+      ...callBatching(
+        config.CHAOSCART_INVENTORY_COMMIT_BATCH_IN_FLIGHT,
+        config.CHAOSCART_INVENTORY_COMMIT_BATCH_MAX,
+        "commits",
+      ),
+    },
   );
   const payments = new PaymentClient(
     paymentHttp,
@@ -123,6 +129,7 @@ export async function startOrderService(config: OrderConfig): Promise<RunningSer
   groupCommitMetrics(app.metrics, {
     ...(store.placements ? { place: store.placements } : {}),
     ...(store.advances ? { advance: store.advances } : {}),
+    ...(inventory.reserves ? { inventory_reserve: inventory.reserves } : {}),
     ...(inventory.commits ? { inventory_commit: inventory.commits } : {}),
   });
   // Like the migrations: whenever the write endpoint is (or becomes) writable. A read-only endpoint
@@ -247,4 +254,9 @@ function deploymentRegions(config: OrderConfig): string[] {
     ]);
   }
   return regions;
+}
+
+/** One kind of batched call to the inventory, unless its in-flight setting is 0. */
+function callBatching<Kind extends string>(maxInFlight: number, maxBatch: number, kind: Kind) {
+  return maxInFlight > 0 ? ({ [kind]: { maxInFlight, maxBatch } } as Record<Kind, CallBatching>) : {};
 }

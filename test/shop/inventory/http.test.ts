@@ -249,7 +249,7 @@ describe("the sold-out gate's reads", () => {
   });
 });
 
-describe("batched commits", () => {
+describe("batched calls (reserves, commits)", () => {
   const seed = (id: string, stock: number) =>
     post("/admin/skus", { skus: [{ id, stock }] }, { authorization: `Bearer ${TOKEN}` });
 
@@ -293,12 +293,8 @@ describe("batched commits", () => {
     expect(row?.state).toBe("HELD");
   });
 
-  it("the client sends concurrent commits in shared calls, every answer its own", async () => {
-    await seed("BATCH-3", 100);
-    const orders = Array.from({ length: 40 }, (_, i) => `bcc-${i}`);
-    for (const orderId of orders) await post("/reservations", { orderId, sku: "BATCH-3", qty: 1 });
-    await post("/reservations/bcc-7/release", {});
-    const client = new InventoryClient(
+  function batchingClient(batching: ConstructorParameters<typeof InventoryClient>[2]) {
+    return new InventoryClient(
       new JsonClient("inventory", service.url, { headers: INTERNAL }),
       createDependencyPolicy(
         "inventory",
@@ -316,8 +312,60 @@ describe("batched commits", () => {
         },
         { registry: new Registry(), log: pino({ level: "silent" }) },
       ),
-      { maxInFlight: 2, maxBatch: 16 },
+      batching,
     );
+  }
+
+  it("POST /reservations/batch answers each reservation as its own POST /reservations would, in order", async () => {
+    await seed("BATCH-R", 2);
+    expect((await post("/reservations", { orderId: "br-0", sku: "BATCH-R", qty: 1 })).status).toBe(201);
+    const answer = await post("/reservations/batch", {
+      reservations: [
+        { orderId: "br-1", sku: "BATCH-R", qty: 1 },
+        { orderId: "br-0", sku: "BATCH-R", qty: 1 },
+        { orderId: "br-2", sku: "BATCH-R", qty: 1 },
+        { orderId: "br-3", sku: "BATCH-NOPE", qty: 1 },
+      ],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results).toMatchObject([
+      { orderId: "br-1", status: 201, body: { kind: "granted", replay: false } },
+      { orderId: "br-0", status: 200, body: { kind: "granted", replay: true } },
+      { orderId: "br-2", status: 409, body: { kind: "rejected" } },
+      { orderId: "br-3", status: 404, body: { error: "unknown_sku" } },
+    ]);
+    const bad = await post("/reservations/batch", {
+      reservations: [{ orderId: "br-4", sku: "BATCH-R", qty: 0 }],
+    });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request", field: "body.reservations.0.qty" },
+    });
+  });
+
+  it("the client sends concurrent reserves in shared calls, every answer its own", async () => {
+    await seed("BATCH-4", 30);
+    const client = batchingClient({ reserves: { maxInFlight: 2, maxBatch: 16 } });
+    const orders = Array.from({ length: 40 }, (_, i) => `bcr-${i}`);
+    const answers = await Promise.all(orders.map((orderId) => client.reserve(orderId, "BATCH-4", 1)));
+    expect(answers.filter((a) => a.kind === "granted")).toHaveLength(30);
+    expect(answers.filter((a) => a.kind === "rejected")).toHaveLength(10);
+    // Each answer is its own order's: granted exactly to the orders holding a reservation.
+    const held = await database.sql<
+      { order_id: string }[]
+    >`SELECT order_id FROM reservation WHERE sku_id = 'BATCH-4'`;
+    const holders = new Set(held.map((row) => row.order_id));
+    expect(orders.filter((_, i) => answers[i]?.kind === "granted").sort()).toEqual([...holders].sort());
+    expect(client.reserves?.sent.items).toBe(40);
+    expect(client.reserves?.sent.batches).toBeLessThanOrEqual(6);
+  });
+
+  it("the client sends concurrent commits in shared calls, every answer its own", async () => {
+    await seed("BATCH-3", 100);
+    const orders = Array.from({ length: 40 }, (_, i) => `bcc-${i}`);
+    for (const orderId of orders) await post("/reservations", { orderId, sku: "BATCH-3", qty: 1 });
+    await post("/reservations/bcc-7/release", {});
+    const client = batchingClient({ commits: { maxInFlight: 2, maxBatch: 16 } });
     // Every order twice, at once: the second of each waits for the call carrying the first.
     const answers = await Promise.all([...orders, ...orders].map((orderId) => client.commit(orderId)));
     answers.forEach((answer, i) => {
