@@ -4,7 +4,9 @@
  *
  * (a) lag: orders through both regions' gateways at `--rate` per region for `--duration`; the
  *     relays' `chaoscart_relay_lag_seconds` histograms (write at the source → applied at the peer)
- *     give p50/p99 per direction, as the upper bound of the bucket they fall in;
+ *     give p50/p99 per direction, as the upper bound of the bucket they fall in, and where it went
+ *     (chaoscart_relay_lag_stage_seconds: the wait at the source, the read, the transit to the
+ *     peer), beside how busy the host was;
  * (b) convergence: the relays' WAN links are partitioned for `--partition` while the load goes on;
  *     at the heal the load stops, and the bench measures how long until both regions' digests of
  *     orders and payments are equal (sagas in flight finish meanwhile, so this is an upper bound);
@@ -45,6 +47,8 @@ interface Options {
 }
 
 const SKU = "REGIONS-BENCH-1";
+/** The relays' chaoscart_relay_lag_stage_seconds{stage} (src/shop/relay/service.ts). */
+const LAG_STAGES = ["source_wait", "read", "transit"] as const;
 
 /** p50/p99 of a Prometheus histogram (cumulative buckets) as the upper bound of their bucket, in ms. */
 export function histogramQuantiles(
@@ -126,20 +130,42 @@ async function main(options: Options) {
     };
 
     say(`(a) lag: ${options.rate} orders/s through each region's gateway for ${options.duration / 1000} s`);
+    const hostBefore = cpuSnapshot({});
     const ops = await load(options.duration, "lag");
+    const hostBusyPercent = cpuBetween(hostBefore, cpuSnapshot({})).machineBusyPercent;
     const acknowledged = ops.filter((op) => op.process === "client" && op.type === "ok").length;
     const lag: Record<string, ReturnType<typeof histogramQuantiles>> = {};
+    const lagStages: Record<string, Record<string, ReturnType<typeof histogramQuantiles>>> = {};
     for (const region of lab.regions) {
       for (const [peer, relay] of region.relays) {
         const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-        lag[`${region.name}->${peer}`] = histogramQuantiles(metrics, "chaoscart_relay_lag_seconds", {
+        const direction = `${region.name}->${peer}`;
+        lag[direction] = histogramQuantiles(metrics, "chaoscart_relay_lag_seconds", {
           source: region.name,
           peer,
         });
+        lagStages[direction] = Object.fromEntries(
+          LAG_STAGES.map((stage) => [
+            stage,
+            histogramQuantiles(metrics, "chaoscart_relay_lag_stage_seconds", {
+              source: region.name,
+              peer,
+              stage,
+            }),
+          ]),
+        );
       }
     }
-    for (const [direction, q] of Object.entries(lag))
+    say(
+      `  host ${hostBusyPercent === undefined ? "?" : hostBusyPercent.toFixed(0)} % busy (both cores) under this load`,
+    );
+    for (const [direction, q] of Object.entries(lag)) {
       say(`  ${direction}: ${q.count} changes, lag p50 ≤ ${q.p50Ms} ms, p99 ≤ ${q.p99Ms} ms`);
+      const stages = Object.entries(lagStages[direction] ?? {})
+        .map(([stage, s]) => `${stage} ≤ ${s.p50Ms} / ${s.p99Ms}`)
+        .join(", ");
+      say(`    where it went (p50 / p99 ms): ${stages}`);
+    }
 
     say(
       `(b) convergence: relays' WAN links partitioned for ${options.partition / 1000} s under load, then healed`,
@@ -272,7 +298,9 @@ async function main(options: Options) {
       durationMs: options.duration,
       acknowledged,
       wan: DEFAULT_WAN,
+      hostBusyPercent,
       lag,
+      lagStages,
       partitionMs: options.partition,
       convergedAfterHealMs: convergedMs,
       replicationCost: { clients: options.clients, cellMs: options.cell, cells: cost, throughputRatio },

@@ -67,13 +67,24 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     labelNames: ["source", "peer"],
     registers: [app.metrics],
   });
+  const lagBuckets = [
+    0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30, 60,
+  ];
   const lag = new Histogram({
     name: "chaoscart_relay_lag_seconds",
     help: "From a change's write at the source to its apply at the peer",
     labelNames: ["source", "peer"],
-    buckets: [
-      0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30, 60,
-    ],
+    buckets: lagBuckets,
+    registers: [app.metrics],
+  });
+  const lagStage = new Histogram({
+    name: "chaoscart_relay_lag_stage_seconds",
+    help:
+      "Where the lag went: stage=source_wait (per change: write at the source to the read that found it: " +
+      "its commit, the safe horizon, the poll), read (per batch: the log and the current versions), " +
+      "transit (per batch: send to the apply's start at the peer: the WAN, and batches ahead of it)",
+    labelNames: ["source", "peer", "stage"],
+    buckets: lagBuckets,
     registers: [app.metrics],
   });
   let lastBacklog = 0;
@@ -121,7 +132,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     idleMs: config.CHAOSCART_RELAY_IDLE_MS,
     maxBackoffMs: config.CHAOSCART_RELAY_MAX_BACKOFF_MS,
     telemetry: {
-      shipped(entries, outcome, lagSeconds) {
+      shipped(entries, outcome, lagSeconds, stages) {
         events.inc(labels, entries);
         applied.inc({ ...labels, outcome: "inserted" }, outcome.inserted);
         applied.inc({ ...labels, outcome: "replaced" }, outcome.replaced);
@@ -131,6 +142,10 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
         if (outcome.keyCollisions > 0)
           conflicts.inc({ ...labels, kind: "key-collision" }, outcome.keyCollisions);
         for (const seconds of lagSeconds) lag.observe(labels, seconds);
+        for (const seconds of stages.sourceWait)
+          lagStage.observe({ ...labels, stage: "source_wait" }, seconds);
+        lagStage.observe({ ...labels, stage: "read" }, stages.read);
+        lagStage.observe({ ...labels, stage: "transit" }, stages.transit);
       },
       caughtUp(report) {
         catchUps.inc(labels);

@@ -316,6 +316,49 @@ describe("relay between two regions", () => {
     expect(await readOrderCopies(west, ids)).toEqual(await readOrderCopies(east, ids));
   });
 
+  it("reads and sends new changes while a batch is held up at the peer, not a round trip later", async () => {
+    const background = relay("east");
+    background.start();
+    const first = await place(eastStore, "east");
+    await expect
+      .poll(async () => (await west`SELECT 1 FROM orders WHERE id = ${first}`).length, { timeout: 5_000 })
+      .toBe(1);
+    // The peer holds the next batch: its apply waits for the table of the relay's position. (A
+    // table lock takes no transaction id: the two "regions" share one cluster here, and a row lock's
+    // transaction would hold back the source's safe horizon too.)
+    const holder = await west.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`LOCK TABLE replication_applied IN EXCLUSIVE MODE`;
+      const held = await place(eastStore, "east");
+      await expect
+        .poll(
+          async () =>
+            (
+              await west`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%jsonb_to_recordset%'`
+            ).length,
+          { timeout: 5_000 },
+        )
+        .toBe(1);
+      // A change written now is read (and sent behind the held batch) at once: the relay does not
+      // wait for the held batch to come back before it reads again.
+      const writtenAt = Date.now();
+      const behind = await place(eastStore, "east");
+      await expect.poll(() => (background.lastCaughtUpAt ?? 0) > writtenAt, { timeout: 2_000 }).toBe(true);
+      expect((await west`SELECT id FROM orders WHERE id IN (${held}, ${behind})`).length).toBe(0);
+      await holder`ROLLBACK`;
+      await expect
+        .poll(async () => (await west`SELECT 1 FROM orders WHERE id IN (${held}, ${behind})`).length, {
+          timeout: 5_000,
+        })
+        .toBe(2);
+    } finally {
+      await holder`ROLLBACK`.catch(() => {});
+      holder.release();
+      await background.stop();
+    }
+  });
+
   it("never skips a batch that failed at the peer, even with the batch behind it already sent", async () => {
     // A version the peer refuses (its CHECK on the state, which the source lacks for this test):
     // the batch carrying it fails at the peer every time, the batches behind it are in flight.
