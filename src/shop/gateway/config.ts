@@ -70,6 +70,11 @@ export const gatewayEnv = {
   CHAOSCART_RATE_LIMIT_BURST: int(1, 1e7).default(400),
   CHAOSCART_USER_RATE_LIMIT_RPS: positive(1e6).default(20),
   CHAOSCART_USER_RATE_LIMIT_BURST: int(1, 1e6).default(10),
+  /**
+   * Requests in flight to one region's order service, and connections kept to it: a request beyond
+   * is answered 429 (`scope: "upstream"`) at once, never queued behind busy connections.
+   */
+  CHAOSCART_UPSTREAM_MAX_IN_FLIGHT: int(1, 10_000).default(128),
   /** Per-request upstream timeout for POST /orders (the order saga may take a while). */
   CHAOSCART_ORDER_TIMEOUT_MS: int(1, 600_000).default(5000),
   /** Per-request upstream timeout for reads (GET /orders/:id, GET /skus/:id). */

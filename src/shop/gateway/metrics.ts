@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-export type RateLimitScope = "global" | "user";
+/** What refused a request 429: the global bucket, the user's, or the upstream's in-flight bound. */
+export type RateLimitScope = "global" | "user" | "upstream";
 /** How an upstream call ended: a response (any status), or which kind of failure. */
 export type UpstreamOutcome = "response" | "timeout" | "unavailable" | "error";
 

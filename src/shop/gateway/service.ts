@@ -40,6 +40,7 @@ export async function startGatewayService(config: GatewayConfig): Promise<Runnin
     },
     timeouts: { orderMs: config.CHAOSCART_ORDER_TIMEOUT_MS, readMs: config.CHAOSCART_READ_TIMEOUT_MS },
     connectTimeoutMs: Math.min(config.CHAOSCART_ORDER_TIMEOUT_MS, config.CHAOSCART_READ_TIMEOUT_MS),
+    maxUpstreamInFlight: config.CHAOSCART_UPSTREAM_MAX_IN_FLIGHT,
     adminToken: config.CHAOSCART_ADMIN_TOKEN,
     serviceToken: config.CHAOSCART_SERVICE_TOKEN,
     metrics: gatewayMetrics(app.metrics, () => router.table.version),

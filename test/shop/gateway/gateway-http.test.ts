@@ -321,6 +321,47 @@ describe("rate limiting", () => {
   });
 });
 
+describe("the upstream's in-flight bound", () => {
+  it("refuses 429 at once, sending nothing, while every connection to the region is busy; admits again when one frees", async () => {
+    const bounded = await startGatewayService(
+      readEnv(gatewayEnv, {
+        CHAOSCART_PORT: "0",
+        CHAOSCART_LOG_LEVEL: "silent",
+        CHAOSCART_SERVICE_TOKEN: SERVICE_TOKEN,
+        CHAOSCART_REGIONS: `east=${east.url}`,
+        CHAOSCART_RATE_LIMIT_RPS: "1000000",
+        CHAOSCART_RATE_LIMIT_BURST: "1000000",
+        CHAOSCART_USER_RATE_LIMIT_RPS: "1000000",
+        CHAOSCART_USER_RATE_LIMIT_BURST: "1000000",
+        CHAOSCART_UPSTREAM_MAX_IN_FLIGHT: "2",
+      }),
+    );
+    const order = (sleepMs: number) =>
+      fetch(`${bounded.url}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ userId: userIn("east"), items: [{ sku: "A", qty: 1 }], sleepMs }),
+      });
+    try {
+      const slow = [order(600), order(600)];
+      await expect.poll(() => east.seen.filter((s) => s.body.includes('"sleepMs":600')).length).toBe(2);
+      const before = east.seen.length;
+      const refused = await order(0); // queued behind the slow ones, it would be a 201 after them
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(await refused.json()).toMatchObject({ error: "rate_limited", scope: "upstream" });
+      expect(east.seen.length).toBe(before); // nothing was sent
+      expect((await Promise.all(slow)).map((r) => r.status)).toEqual([201, 201]);
+      expect((await order(0)).status).toBe(201);
+      expect(await (await fetch(`${bounded.url}/metrics`)).text()).toMatch(
+        /chaoscart_gateway_rate_limited_total\{scope="upstream",service="gateway"\} 1/,
+      );
+    } finally {
+      await bounded.close();
+    }
+  });
+});
+
 describe("the bench's no-op order route", () => {
   it("exists only with CHAOSCART_BENCH_ENDPOINTS=1, answers without an upstream, and is rate limited like /orders", async () => {
     const body = { userId: userIn("east"), items: [{ sku: "A", qty: 1 }] };
