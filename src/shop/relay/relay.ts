@@ -54,8 +54,8 @@ export interface RelayOptions {
 /**
  * Where a batch's lag went, in seconds: each change's wait at the source until the read that found
  * it (its transaction's commit, the safe horizon, the poll), the read of the log and of the current
- * versions, and from the send to the apply's start at the peer (the WAN, and any batch ahead of it
- * there). Differences of clocks of the source, the relay and the peer: exact only on one host.
+ * versions, and from the send to the apply at the peer (the WAN, any batch ahead of it there, and
+ * the apply statement itself, up to its commit). Differences of clocks of the source, the relay and the peer: exact only on one host.
  */
 export interface LagStages {
   sourceWait: readonly number[];

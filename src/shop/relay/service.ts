@@ -82,7 +82,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     help:
       "Where the lag went: stage=source_wait (per change: write at the source to the read that found it: " +
       "its commit, the safe horizon, the poll), read (per batch: the log and the current versions), " +
-      "transit (per batch: send to the apply's start at the peer: the WAN, and batches ahead of it)",
+      "transit (per batch: send to the applied batch at the peer, before its commit: the WAN, batches ahead of it, the statement)",
     labelNames: ["source", "peer", "stage"],
     buckets: lagBuckets,
     registers: [app.metrics],
