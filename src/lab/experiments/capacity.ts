@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ClientOp, HistoryOp } from "../history/op.ts";
 import type { HistorySink } from "../history/writer.ts";
 import { latencySummary } from "../slo/latency.ts";
 import { runWorkload } from "../workload/index.ts";
+import { RUN_LOOKBACK_MS } from "./lookback.ts";
 import { seedSkus } from "./seeding.ts";
 import { regionsOf, type SystemUnderTest } from "./system.ts";
 
@@ -143,6 +145,10 @@ export async function measureCapacity(
       `  ${step.offered}/s offered: ${step.goodput.toFixed(0)} confirmed/s, p99 ${Math.round(step.p99Ms ?? 0)} ms, ${step.errors} errors${step.topError ? ` (mostly ${step.topError})` : ""}`,
     );
   }
+  // The next experiment's window reaches back RUN_LOOKBACK_MS: an experiment started sooner counted
+  // the ramp's last orders as its own (never requested, paid outside its provider reads), and
+  // failed no-phantom and money in a run of the real shop.
+  await sleep(RUN_LOOKBACK_MS);
   return capacityOf(steps, nextStep(steps, options) as string);
 }
 

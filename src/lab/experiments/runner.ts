@@ -17,6 +17,7 @@ import { isUnreadable, namedInHistory, readFinalState } from "./final-state.ts";
 import { startGuardrails } from "./guardrails.ts";
 import { resolveLoad } from "./load.ts";
 import type { LoadedExperiment } from "./loader.ts";
+import { RUN_LOOKBACK_MS } from "./lookback.ts";
 import { scrapeAtPhaseBoundaries, scrapeCatalog } from "./metrics.ts";
 import { startProber } from "./probes.ts";
 import { readRegionalFinalState } from "./regional-final-state.ts";
@@ -102,7 +103,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   replication?.start();
   const paymentScrapes = scrapeAtPhaseBoundaries(system, phases, clock);
   const wall0 = Date.now();
-  const since = new Date(wall0 - 1_000);
+  const since = new Date(wall0 - RUN_LOOKBACK_MS);
   const phaseAt = (time: number): Phase =>
     phases.find((p) => time >= p.start && time < p.end)?.phase ?? (time < 0 ? "warmup" : "settle");
   const nemesisOps: NemesisOp[] = [];

@@ -22,6 +22,12 @@ export interface CallBatching {
   maxBatch: number;
 }
 
+/** One request's answer in a batched call: what its own call would have answered. */
+interface BatchedAnswer {
+  status: number;
+  body: { reason?: string; state?: string };
+}
+
 interface Reservation {
   orderId: string;
   sku: string;
@@ -79,15 +85,9 @@ export class InventoryClient {
    * policy: a reserve is idempotent by order id, so a grant of the first attempt is answered again.
    */
   private reserveMany(reservations: Reservation[]): Promise<ReserveResult[]> {
-    return this.policy.execute(async (signal) => {
-      const { status, body } = await this.http.request<{
-        results?: { status: number; body: { reason?: string } }[];
-      }>({ method: "POST", path: "/reservations/batch", body: { reservations }, signal });
-      const results = body.results;
-      if (status !== 200 || !Array.isArray(results) || results.length !== reservations.length)
-        throw new DependencyError("inventory", `batched reserve answered ${status}`, status);
-      return results.map((result) => reserveResult(result.status, result.body));
-    });
+    return this.batchedCall("/reservations/batch", { reservations }, reservations.length, (result) =>
+      reserveResult(result.status, result.body),
+    );
   }
 
   /**
@@ -120,14 +120,29 @@ export class InventoryClient {
    * commit is idempotent, so orders the first attempt committed are answered `done` again.
    */
   private commitMany(orderIds: string[]): Promise<SettleResult[]> {
+    return this.batchedCall("/reservations/commits", { orderIds }, orderIds.length, (result) =>
+      settleResult(result.status, result.body, "commit"),
+    );
+  }
+
+  /** A batched route: one answer per request (`{status, body}`, in order) or the whole call fails. */
+  private batchedCall<Result>(
+    path: string,
+    body: object,
+    count: number,
+    toResult: (answer: BatchedAnswer) => Result,
+  ): Promise<Result[]> {
     return this.policy.execute(async (signal) => {
-      const { status, body } = await this.http.request<{
-        results?: { status: number; body: { state?: string } }[];
-      }>({ method: "POST", path: "/reservations/commits", body: { orderIds }, signal });
-      const results = body.results;
-      if (status !== 200 || !Array.isArray(results) || results.length !== orderIds.length)
-        throw new DependencyError("inventory", `batched commit answered ${status}`, status);
-      return results.map((result) => settleResult(result.status, result.body, "commit"));
+      const answer = await this.http.request<{ results?: BatchedAnswer[] }>({
+        method: "POST",
+        path,
+        body,
+        signal,
+      });
+      const results = answer.body.results;
+      if (answer.status !== 200 || !Array.isArray(results) || results.length !== count)
+        throw new DependencyError("inventory", `${path} answered ${answer.status}`, answer.status);
+      return results.map(toResult);
     });
   }
 

@@ -7,6 +7,7 @@ import type { RunningService } from "../../../src/shop/http/listen.ts";
 import { InventoryClient } from "../../../src/shop/inventory/client.ts";
 import { startInventoryService } from "../../../src/shop/inventory/service.ts";
 import { createDependencyPolicy } from "../../../src/shop/resilience/policies.ts";
+import { POLICY_OPTIONS } from "../../support/policies.ts";
 import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 const TOKEN = "http-test-token";
@@ -298,18 +299,7 @@ describe("batched calls (reserves, commits)", () => {
       new JsonClient("inventory", service.url, { headers: INTERNAL }),
       createDependencyPolicy(
         "inventory",
-        {
-          timeoutMs: 5_000,
-          maxAttempts: 2,
-          initialBackoffMs: 10,
-          maxBackoffMs: 50,
-          breakerThreshold: 0.5,
-          breakerWindow: 20,
-          breakerMinCalls: 10,
-          halfOpenAfterMs: 1_000,
-          bulkheadLimit: 64,
-          bulkheadQueue: 64,
-        },
+        { ...POLICY_OPTIONS, timeoutMs: 5_000 },
         { registry: new Registry(), log: pino({ level: "silent" }) },
       ),
       batching,

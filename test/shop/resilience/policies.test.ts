@@ -2,19 +2,9 @@ import pino from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDependencyPolicy, DependencyError } from "../../../src/shop/resilience/policies.ts";
+import { POLICY_OPTIONS } from "../../support/policies.ts";
 
-const OPTIONS = {
-  timeoutMs: 1_000,
-  maxAttempts: 2,
-  initialBackoffMs: 10,
-  maxBackoffMs: 50,
-  breakerThreshold: 0.5,
-  breakerWindow: 20,
-  breakerMinCalls: 10,
-  halfOpenAfterMs: 1_000,
-  bulkheadLimit: 64,
-  bulkheadQueue: 64,
-};
+const OPTIONS = POLICY_OPTIONS;
 
 const warnings: Error[] = [];
 const onWarning = (warning: Error) => warnings.push(warning);
