@@ -66,6 +66,7 @@ export class InventoryClient {
       });
   }
 
+  /** `requestId` tags an unbatched call only: a batched call carries many orders' requests. */
   reserve(orderId: string, sku: string, qty: number, requestId?: string): Promise<ReserveResult> {
     if (this.reserves) return this.reserves.submit({ orderId, sku, qty });
     return this.policy.execute(async (signal) => {
@@ -111,6 +112,7 @@ export class InventoryClient {
     return available;
   }
 
+  /** `requestId` tags an unbatched call only: a batched call carries many orders' requests. */
   commit(orderId: string, requestId?: string): Promise<SettleResult> {
     return this.commits ? this.commits.submit(orderId) : this.settle(orderId, "commit", requestId);
   }
