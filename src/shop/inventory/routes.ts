@@ -14,7 +14,7 @@ const reserveBody = z.object({
 });
 
 /** The most orders (or reservations) one batched call carries (the order service's batches are smaller). */
-export const CALL_BATCH_MAX = 256;
+const CALL_BATCH_MAX = 256;
 
 const commitsBody = z.object({ orderIds: z.array(orderIdSchema).min(1).max(CALL_BATCH_MAX) });
 const reserveBatchBody = z.object({ reservations: z.array(reserveBody).min(1).max(CALL_BATCH_MAX) });

@@ -54,8 +54,9 @@ export interface RelayOptions {
 /**
  * Where a batch's lag went, in seconds: each change's wait at the source until the read that found
  * it (its transaction's commit, the safe horizon, the poll), the read of the log and of the current
- * versions, and from the send to the apply at the peer (the WAN, any batch ahead of it there, and
- * the apply statement itself, up to its commit). Differences of clocks of the source, the relay and the peer: exact only on one host.
+ * versions, and from the send to the batch applied at the peer, before its commit (the WAN, any
+ * batch ahead of it there, the apply statement). Differences of the clocks of the source, the relay
+ * and the peer: exact only on one host.
  */
 export interface LagStages {
   sourceWait: readonly number[];
@@ -98,7 +99,7 @@ interface PreparedBatch {
   kind: "batch";
   entries: OutboxEntry[];
   batch: ShippedBatch;
-  /** When the read that found these entries started, and when the batch was sent (Date.now()). */
+  /** When the read that found these entries started, and when the batch was ready to send (Date.now()). */
   readAt: number;
   sentAt: number;
 }
@@ -175,7 +176,6 @@ export class Relay {
           const next = await this.prepare(sent);
           if (next.kind !== "empty") idleMs = this.options.idleMs;
           if (next.kind === "batch") {
-            next.sentAt = Date.now();
             const applying = applyOrderCopies(connection, { ...next.batch, after: sent });
             applying.catch(() => {}); // awaited in turn below; a failure must not go unhandled meanwhile
             inFlight.push({ prepared: next, applying });
