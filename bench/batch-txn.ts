@@ -55,7 +55,7 @@ try {
     for (let r = 0; r < rounds; r++) {
       const batch = Array.from({ length: size }, () => ({ orderId: `diag-${order++}`, qty: 1 }));
       const t = performance.now();
-      await store.reserveBatch("DIAG-1", batch, 86_400_000);
+      await store.reserveBatch("DIAG-1", 0, batch, 86_400_000);
       times.push(performance.now() - t);
     }
     const m = median(times);

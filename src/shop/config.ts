@@ -47,6 +47,11 @@ export const inventoryEnv = {
   CHAOSCART_INVENTORY_STRATEGY: z.enum(["coalesce", "direct"]).default("coalesce"),
   CHAOSCART_BATCH_WINDOW_MS: ms(0, 2).default(0),
   CHAOSCART_BATCH_MAX: int(1, 5000).default(512),
+  /**
+   * Rows a SKU's stock is split into when it is seeded without saying: each is its own lock, so
+   * several batches of a hot SKU commit at once (docs/architecture.md §Inventory, "Stock buckets").
+   */
+  CHAOSCART_INVENTORY_STOCK_BUCKETS: int(1, 64).default(1),
   CHAOSCART_RESERVATION_TTL_MS: int(100, 86_400_000).default(60_000),
   CHAOSCART_SOLD_OUT_TTL_MS: int(0, 60_000).default(1_000),
   CHAOSCART_SWEEP_INTERVAL_MS: int(10, 3_600_000).default(1_000),

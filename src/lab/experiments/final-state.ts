@@ -28,7 +28,9 @@ export function readInventoryState(sql: Sql, region: string): Promise<LedgerStat
 /** The three inventory tables, inside the caller's (REPEATABLE READ) transaction. */
 export async function readInventoryRows(tx: TransactionSql, region: string): Promise<LedgerState> {
   const stock = await tx<LedgerState["stock"]>`
-    SELECT sku_id AS sku, available, reserved, sold, quota FROM stock WHERE region = ${region} ORDER BY sku_id`;
+    SELECT sku_id AS sku, sum(available)::int AS available, sum(reserved)::int AS reserved,
+           sum(sold)::int AS sold, sum(quota)::int AS quota
+    FROM stock WHERE region = ${region} GROUP BY sku_id ORDER BY sku_id`;
   const reservations = await tx<LedgerState["reservations"]>`
     SELECT order_id AS "orderId", sku_id AS sku, qty, state FROM reservation WHERE region = ${region}`;
   const movements = await tx<LedgerState["movements"]>`

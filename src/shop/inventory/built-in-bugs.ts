@@ -10,6 +10,7 @@ import { type ReservationRow, UnknownSkuError } from "./records.ts";
 /**
  * The inventory's built-in bugs (src/shop/built-in-bugs.ts): code a real team could ship, kept
  * apart from the real path, which reaches it through one marked seam. Never used by the real shop.
+ * They predate stock buckets and assume a SKU's stock is one row (bucket 0, the default).
  */
 
 /**
@@ -29,7 +30,7 @@ export async function reserveBatchFromReplica(
   ttlMs: number,
 ): Promise<Allocation> {
   const [stock] = await replica<{ available: number; reserved: number; sold: number }[]>`
-    SELECT available, reserved, sold FROM stock WHERE sku_id = ${sku} AND region = ${region}`;
+    SELECT available, reserved, sold FROM stock WHERE sku_id = ${sku} AND region = ${region} AND bucket = 0`;
   if (!stock) throw new UnknownSkuError(sku);
   const orderIds = [...new Set(requests.map((r) => r.orderId))];
   return db.begin(async (tx) => {
@@ -53,7 +54,7 @@ export async function reserveBatchFromReplica(
          ON CONFLICT DO NOTHING`,
       tx`UPDATE stock SET available = ${stock.available - allocation.granted},
            reserved = ${stock.reserved + allocation.granted}, sold = ${stock.sold}, version = version + 1
-         WHERE sku_id = ${sku} AND region = ${region}`,
+         WHERE sku_id = ${sku} AND region = ${region} AND bucket = 0`,
       tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
          SELECT o, ${sku}, ${region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
     ]);

@@ -2,7 +2,7 @@ import type { BuiltInBug } from "../built-in-bugs.ts";
 import { pgCode } from "../db/errors.ts";
 import type { Allocation, RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
 import { BatchRaceError, type ReservationRow, type SettleOutcome } from "./records.ts";
-import type { InventoryStore } from "./store.ts";
+import type { BucketStock, InventoryStore } from "./store.ts";
 
 export type Strategy = "coalesce" | "direct";
 
@@ -46,6 +46,34 @@ export interface EngineEvents {
 interface Pending extends ReserveRequest {
   resolve(outcome: ReserveOutcome): void;
   reject(error: unknown): void;
+  /** Buckets this request has been sent to so far (a bucket split SKU's request moves on when one runs dry). */
+  hops: number;
+  /** Whether the SKU's units were moved into one bucket for this request already. */
+  consolidated?: boolean;
+  /** The batch this request is in answers it, whatever it decides (it does not move on). */
+  final?: boolean;
+}
+
+interface KnownStock extends BucketStock {
+  /** Date.now() after which the figure is no longer trusted. */
+  validUntil: number;
+}
+
+/** One bucket's queue of a SKU: at most one batch per bucket is in flight. */
+class BucketLane {
+  queue: Pending[] = [];
+  /** The pending flush of a batch that waits for company (a timeout, or an immediate for window 0). */
+  timer: { cancel(): void } | undefined;
+  inFlight: Promise<void> | undefined;
+
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.timer && !this.inFlight;
+  }
+
+  /** Work queued or in flight here: the router sends a request to the bucket with least. */
+  get load(): number {
+    return this.queue.length + (this.inFlight ? 1 : 0);
+  }
 }
 
 /**
@@ -54,10 +82,18 @@ interface Pending extends ReserveRequest {
  * unknown SKU (or one nobody asks for any more) costs nothing once its requests are answered.
  */
 class SkuLane {
-  queue: Pending[] = [];
-  /** The pending flush of a batch that waits for company (a timeout, or an immediate for window 0). */
-  timer: { cancel(): void } | undefined;
-  inFlight: Promise<void> | undefined;
+  buckets: BucketLane[];
+  /**
+   * What each bucket had on sale after the newest batch seen there (by row version), and when;
+   * undefined when not known. Only batches take stock, so a figure can only be too high until stock
+   * comes back: a release here forgets them all, and a figure older than the sold-out TTL counts as
+   * unknown (stock a release elsewhere returned is seen within that bound, as for the sold-out
+   * mark). They only route: a request is never refused on them, only by a batch.
+   */
+  known: (KnownStock | undefined)[] = [];
+  /** The move of the SKU's units into one bucket in flight, and the requests waiting for it. */
+  consolidating: Promise<void> | undefined;
+  awaitingConsolidation: Pending[] = [];
   soldOutUntil = 0;
   /** Drops the sold-out mark (and the lane, if idle) when it expires. */
   soldOutTimer: NodeJS.Timeout | undefined;
@@ -66,8 +102,56 @@ class SkuLane {
   /** Bumped whenever stock comes back: a sold-out mark computed before that must not be applied after it. */
   returns = 0;
 
+  constructor(bucketCount: number) {
+    this.buckets = Array.from({ length: bucketCount }, () => new BucketLane());
+  }
+
   get idle(): boolean {
-    return this.queue.length === 0 && !this.timer && !this.inFlight && this.holders === undefined;
+    return this.buckets.every((b) => b.idle) && !this.consolidating && this.holders === undefined;
+  }
+
+  /** Learns the SKU's buckets (the first batch tells how many there are). */
+  grow(bucketCount: number): void {
+    while (this.buckets.length < bucketCount) this.buckets.push(new BucketLane());
+  }
+
+  learn(stock: BucketStock, validUntil: number): void {
+    const before = this.known[stock.bucket];
+    if (!before || before.version <= stock.version) this.known[stock.bucket] = { ...stock, validUntil };
+  }
+
+  private figure(bucket: number, now: number): number | undefined {
+    const stock = this.known[bucket];
+    return stock && now <= stock.validUntil ? stock.available : undefined;
+  }
+
+  /** What the buckets together have on sale at most, when every bucket's figure is known. */
+  knownTotal(now: number): number | undefined {
+    let total = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      const available = this.figure(i, now);
+      if (available === undefined) return undefined;
+      total += available;
+    }
+    return total;
+  }
+
+  /**
+   * The bucket to send a request for `qty` to: one that may have enough, least loaded first. A SKU
+   * of one bucket always sends it there: its batch decides.
+   */
+  pick(qty: number, now: number): number | undefined {
+    if (this.buckets.length === 1) return 0;
+    return this.leastLoaded((i) => (this.figure(i, now) ?? qty) >= qty);
+  }
+
+  leastLoaded(eligible: (bucket: number) => boolean = () => true): number | undefined {
+    let best: number | undefined;
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (!eligible(i)) continue;
+      if (best === undefined || (this.buckets[i]?.load ?? 0) < (this.buckets[best]?.load ?? 0)) best = i;
+    }
+    return best;
   }
 
   clearSoldOut(): void {
@@ -81,6 +165,9 @@ class SkuLane {
 /** Above this many holders the sold-out fast path is skipped: every request goes to its batch. */
 const MAX_SOLD_OUT_HOLDERS = 100_000;
 
+/** How many times, per bucket of its SKU, a request may move on to another bucket before it is refused. */
+const MAX_HOPS_PER_BUCKET = 2;
+
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 const MAX_BATCH_ATTEMPTS = 3;
 
@@ -92,6 +179,8 @@ const MAX_BATCH_ATTEMPTS = 3;
  */
 export class InventoryEngine {
   private readonly lanes = new Map<string, SkuLane>();
+  /** How many buckets each SKU seen has (fixed when it is seeded); kept after its lane is dropped. */
+  private readonly bucketCounts = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private closed = false;
@@ -166,12 +255,17 @@ export class InventoryEngine {
     if (this.sweeper) clearInterval(this.sweeper);
     for (const [sku, lane] of this.lanes) {
       lane.clearSoldOut();
-      lane.timer?.cancel();
-      lane.timer = undefined;
-      if (!lane.inFlight && lane.queue.length > 0) this.flush(sku, lane);
+      lane.buckets.forEach((bucket, i) => {
+        bucket.timer?.cancel();
+        bucket.timer = undefined;
+        if (!bucket.inFlight && bucket.queue.length > 0) this.flush(sku, lane, i);
+      });
     }
     for (;;) {
-      const busy = [...this.lanes.values()].flatMap((lane) => (lane.inFlight ? [lane.inFlight] : []));
+      const busy = [...this.lanes.values()].flatMap((lane) => [
+        ...lane.buckets.flatMap((bucket) => (bucket.inFlight ? [bucket.inFlight] : [])),
+        ...(lane.consolidating ? [lane.consolidating] : []),
+      ]);
       if (this.sweeping) busy.push(this.sweeping);
       if (busy.length === 0) return;
       await Promise.allSettled(busy);
@@ -192,11 +286,57 @@ export class InventoryEngine {
     }
     const lane = known ?? this.lane(sku);
     return new Promise<ReserveOutcome>((resolve, reject) => {
-      lane.queue.push({ orderId, qty, resolve, reject });
-      if (lane.inFlight) return; // the batch in flight flushes this one when it ends
-      if (lane.queue.length >= this.options.batchMax) this.flush(sku, lane);
-      else lane.timer ??= this.afterWindow(() => this.flush(sku, lane));
+      this.route(sku, lane, { orderId, qty, resolve, reject, hops: 0 });
     });
+  }
+
+  /**
+   * Sends a request to a bucket that may have enough for it. When none may, but the buckets
+   * together may, their units are first moved into one. When they together have too few (or still
+   * did not, once moved), one batch answers the request for good: the figures are only hints, and
+   * a batch also knows an order that already holds its grant (a retry gets it back).
+   */
+  private route(sku: string, lane: SkuLane, pending: Pending): void {
+    const maxHops = MAX_HOPS_PER_BUCKET * lane.buckets.length;
+    const now = Date.now();
+    let index = pending.hops < maxHops ? lane.pick(pending.qty, now) : undefined;
+    if (index === undefined) {
+      const total = lane.knownTotal(now);
+      if ((total === undefined || total >= pending.qty) && !pending.consolidated) {
+        pending.consolidated = true;
+        pending.hops = Math.min(pending.hops, maxHops - 1);
+        this.consolidate(sku, lane, pending);
+        return;
+      }
+      pending.final = true;
+      index = lane.leastLoaded() ?? 0;
+    }
+    pending.hops++;
+    const bucket = lane.buckets[index] as BucketLane;
+    bucket.queue.push(pending);
+    if (bucket.inFlight) return; // the batch in flight flushes this one when it ends
+    if (bucket.queue.length >= this.options.batchMax) this.flush(sku, lane, index);
+    else bucket.timer ??= this.afterWindow(() => this.flush(sku, lane, index));
+  }
+
+  /** Moves the SKU's units into one bucket, then routes the waiting requests again. */
+  private consolidate(sku: string, lane: SkuLane, pending: Pending): void {
+    lane.awaitingConsolidation.push(pending);
+    if (lane.consolidating) return;
+    lane.consolidating = this.store
+      .consolidate(sku)
+      .then((buckets) => {
+        const validUntil = Date.now() + this.options.soldOutTtlMs;
+        for (const stock of buckets) lane.learn(stock, validUntil);
+      })
+      .catch((error) => {
+        for (const waiting of lane.awaitingConsolidation.splice(0)) waiting.reject(error);
+      })
+      .finally(() => {
+        lane.consolidating = undefined;
+        for (const waiting of lane.awaitingConsolidation.splice(0)) this.route(sku, lane, waiting);
+        this.dropIfIdle(sku, lane);
+      });
   }
 
   /**
@@ -215,21 +355,22 @@ export class InventoryEngine {
   private lane(sku: string): SkuLane {
     let lane = this.lanes.get(sku);
     if (!lane) {
-      lane = new SkuLane();
+      lane = new SkuLane(this.bucketCounts.get(sku) ?? 1);
       this.lanes.set(sku, lane);
     }
     return lane;
   }
 
-  private flush(sku: string, lane: SkuLane): void {
-    lane.timer?.cancel();
-    lane.timer = undefined;
-    if (lane.inFlight || lane.queue.length === 0) return;
-    const batch = lane.queue.splice(0, this.options.batchMax);
-    lane.inFlight = this.runBatch(sku, lane, batch).finally(() => {
-      lane.inFlight = undefined;
+  private flush(sku: string, lane: SkuLane, index: number): void {
+    const bucket = lane.buckets[index] as BucketLane;
+    bucket.timer?.cancel();
+    bucket.timer = undefined;
+    if (bucket.inFlight || bucket.queue.length === 0) return;
+    const batch = bucket.queue.splice(0, this.options.batchMax);
+    bucket.inFlight = this.runBatch(sku, lane, index, batch).finally(() => {
+      bucket.inFlight = undefined;
       // Arrivals during the batch have already waited at least one transaction: write them now.
-      if (lane.queue.length > 0) this.flush(sku, lane);
+      if (bucket.queue.length > 0) this.flush(sku, lane, index);
       else this.dropIfIdle(sku, lane);
     });
   }
@@ -238,24 +379,36 @@ export class InventoryEngine {
     if (lane.idle && this.lanes.get(sku) === lane) this.lanes.delete(sku);
   }
 
-  private async runBatch(sku: string, lane: SkuLane, batch: Pending[]): Promise<void> {
+  private async runBatch(sku: string, lane: SkuLane, index: number, batch: Pending[]): Promise<void> {
     const started = performance.now();
-    const answer = (allocation: Allocation) => answerBatch(sku, batch, allocation);
     try {
       const allocation = await this.withRetries(() =>
         this.store.reserveBatch(
           sku,
+          index,
           batch,
           this.options.reservationTtlMs,
           // Built-in bug "ack-before-commit" (lab regression guard): answer the callers as soon as
           // the batch is decided, inside its transaction, before its writes commit.
-          this.options.builtInBug === "ack-before-commit" ? answer : undefined,
+          this.options.builtInBug === "ack-before-commit"
+            ? (allocation) => answerBatch(sku, batch, allocation, () => false)
+            : undefined,
         ),
       );
       this.events.batch?.(sku, batch.length, allocation.granted, performance.now() - started);
-      answer(allocation);
+      this.bucketCounts.set(sku, allocation.buckets);
+      lane.grow(allocation.buckets);
+      const learnt = { bucket: index, available: allocation.remaining, version: allocation.version };
+      lane.learn(learnt, Date.now() + this.options.soldOutTtlMs);
+      const moved: Pending[] = [];
+      answerBatch(sku, batch, allocation, (pending) => {
+        if (lane.buckets.length === 1 || pending.final) return false;
+        moved.push(pending);
+        return true;
+      });
+      for (const pending of moved) this.route(sku, lane, pending);
       // After answering: the holder set is only an optimisation for the requests still to come.
-      if (allocation.remaining === 0) await this.markSoldOut(sku, lane);
+      if (lane.knownTotal(Date.now()) === 0) await this.markSoldOut(sku, lane);
     } catch (error) {
       // The outcome is unknown to the callers (the commit may or may not have landed); a retry
       // with the same order id is safe and returns whatever did happen.
@@ -299,17 +452,27 @@ export class InventoryEngine {
       const lane = this.lanes.get(sku);
       if (!lane) continue;
       lane.returns++;
+      lane.known = [];
       lane.clearSoldOut();
       this.dropIfIdle(sku, lane);
     }
   }
 }
 
-/** Resolves every request of a batch with its decision (a request already answered keeps its answer). */
-function answerBatch(sku: string, batch: readonly Pending[], allocation: Allocation): void {
+/**
+ * Resolves every request of a batch with its decision (a request already answered keeps its
+ * answer), except a request the bucket had too few units for that `moveOn` takes to try elsewhere.
+ */
+function answerBatch(
+  sku: string,
+  batch: readonly Pending[],
+  allocation: Allocation,
+  moveOn: (pending: Pending) => boolean,
+): void {
   allocation.decisions.forEach((decision, i) => {
     const pending = batch[i];
     if (!pending) return;
+    if (decision.kind === "reject" && decision.reason === "insufficient_stock" && moveOn(pending)) return;
     const { orderId, qty } = pending;
     if (decision.kind === "grant")
       pending.resolve({ kind: "granted", orderId, sku, qty, state: "HELD", replay: false });

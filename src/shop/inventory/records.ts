@@ -49,6 +49,8 @@ export interface SkuSeed {
   /** Integer minor units (cents). */
   price?: number;
   stock: number;
+  /** Rows the stock is split into, each its own lock (the store's default when absent). */
+  buckets?: number;
 }
 
 export type SeedResult = { sku: string; created: boolean } | { sku: string; conflict: StockRow };

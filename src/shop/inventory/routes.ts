@@ -34,6 +34,8 @@ const seedBody = z.object({
         /** Unit price in minor units (cents). */
         price: z.number().int().min(0).max(1e12).optional(),
         stock: z.number().int().min(0).max(1e9),
+        /** Rows the stock is split into (CHAOSCART_INVENTORY_STOCK_BUCKETS when absent). */
+        buckets: z.number().int().min(1).max(64).optional(),
       }),
     )
     .min(1)

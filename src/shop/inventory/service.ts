@@ -31,6 +31,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
       ? createPool(config.CHAOSCART_REPLICA_URL, { max: 4, applicationName: "chaoscart-inventory-bug" })
       : undefined;
   const store = new InventoryStore(db, config.CHAOSCART_REGION, {
+    stockBuckets: config.CHAOSCART_INVENTORY_STOCK_BUCKETS,
     ...(bug ? { bug } : {}),
     ...(staleStockSource ? { staleStockSource } : {}),
   });

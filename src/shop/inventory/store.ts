@@ -25,7 +25,8 @@ import {
 
 /**
  * Commit or release orders' reservations ($1, an array of order ids), each order all or nothing, in
- * one statement: the release tombstones, the reservations, the stock rows (locked in SKU order) and
+ * one statement: the release tombstones, the reservations, the stock rows (locked in SKU, then
+ * bucket order: each reservation settles the bucket it was taken from) and
  * the ledger. Many orders' commits share one statement and one commit (group commit, issue
  * "flash-sale speed" §3); a release settles one order (the caller holds that order's lock).
  *
@@ -40,7 +41,7 @@ const settleStatement = (commitWhatIsHeld: boolean) => `
   WITH tombstone AS (
     INSERT INTO released_order (order_id) SELECT unnest($1::text[]) WHERE $2::text = 'RELEASED' ON CONFLICT DO NOTHING),
   mine AS MATERIALIZED (
-    SELECT order_id, sku_id, qty, state, expires_at FROM reservation WHERE order_id = ANY($1::text[])
+    SELECT order_id, sku_id, bucket, qty, state, expires_at FROM reservation WHERE order_id = ANY($1::text[])
     ORDER BY order_id, sku_id FOR UPDATE),
   allowed AS MATERIALIZED (
     SELECT order_id,
@@ -51,22 +52,22 @@ const settleStatement = (commitWhatIsHeld: boolean) => `
     UPDATE reservation r SET state = $2::text, updated_at = now()
     FROM mine m JOIN allowed a USING (order_id)
     WHERE a.ok AND m.state = 'HELD' AND r.order_id = m.order_id AND r.sku_id = m.sku_id
-    RETURNING r.order_id, r.sku_id, r.qty, r.state, r.expires_at),
-  per_sku AS (SELECT sku_id, sum(qty)::int AS q FROM changed GROUP BY sku_id),
+    RETURNING r.order_id, r.sku_id, r.bucket, r.qty, r.state, r.expires_at),
+  per_bucket AS (SELECT sku_id, bucket, sum(qty)::int AS q FROM changed GROUP BY sku_id, bucket),
   locked AS MATERIALIZED (
-    SELECT s.sku_id FROM stock s JOIN per_sku d USING (sku_id) WHERE s.region = $3
-    ORDER BY s.sku_id FOR UPDATE OF s),
+    SELECT s.sku_id, s.bucket FROM stock s JOIN per_bucket d USING (sku_id, bucket) WHERE s.region = $3
+    ORDER BY s.sku_id, s.bucket FOR UPDATE OF s),
   stocked AS (
     UPDATE stock s SET reserved = s.reserved - d.q, sold = s.sold + d.q * $5::int,
       available = s.available + d.q * (1 - $5::int), version = s.version + 1
-    FROM per_sku d JOIN locked l USING (sku_id)
-    WHERE s.sku_id = d.sku_id AND s.region = $3),
+    FROM per_bucket d JOIN locked l USING (sku_id, bucket)
+    WHERE s.sku_id = d.sku_id AND s.bucket = d.bucket AND s.region = $3),
   -- Joined to \`locked\`: the movement is stamped (clock_timestamp()) only once this statement holds
   -- the stock row, so the ledger's order is the row's order. A sibling CTE would stamp it while
   -- still waiting behind a reserve batch, before that batch's own movements.
   ledger AS (
     INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
-    SELECT c.order_id, c.sku_id, $3, $4::text, c.qty FROM changed c JOIN locked l USING (sku_id))
+    SELECT c.order_id, c.sku_id, $3, $4::text, c.qty FROM changed c JOIN locked l USING (sku_id, bucket))
   SELECT order_id AS "orderId", sku_id AS sku, qty, state, expires_at AS "expiresAt", true AS changed FROM changed
   UNION ALL
   SELECT m.order_id, m.sku_id, m.qty, m.state, m.expires_at, false FROM mine m
@@ -117,44 +118,75 @@ function settleOutcomes(
   return outcomes;
 }
 
+/** One bucket of a SKU's stock, as the engine routes by it. */
+export interface BucketStock {
+  bucket: number;
+  available: number;
+  /** The row's version: of two reads of a bucket, the one with the higher version is the newer. */
+  version: number;
+}
+
+/** A batch's allocation, with what the engine learns from it about the SKU's buckets. */
+export interface BucketAllocation extends Allocation {
+  /** How many buckets the SKU has here. */
+  buckets: number;
+  /** The bucket's row version after the batch (its `remaining` is the bucket's available then). */
+  version: number;
+}
+
 export class InventoryStore {
   private readonly staleStockSource: Db | undefined;
   private readonly settleSql: string;
   private readonly partialSettlement: boolean;
+  private readonly stockBuckets: number;
 
   constructor(
     private readonly db: Db,
     readonly region: string,
-    builtIn: {
+    options: {
+      /** How many buckets a SKU's stock is split into when it is seeded without saying (default 1). */
+      stockBuckets?: number;
       /** The lab's regression guard (src/shop/built-in-bugs.ts); undefined in the real shop. */
       bug?: BuiltInBug;
       /** Only with the built-in bug "stock-from-replica": the replica it reads. */
       staleStockSource?: Db;
     } = {},
   ) {
-    this.staleStockSource = builtIn.staleStockSource;
+    this.stockBuckets = options.stockBuckets ?? 1;
+    this.staleStockSource = options.staleStockSource;
     // Built-in bug "partial-commit" (lab regression guard): a commit sells whichever items are
     // still held, and expiry releases reservations one by one, as this store did before.
-    this.partialSettlement = builtIn.bug === "partial-commit";
+    this.partialSettlement = options.bug === "partial-commit";
     this.settleSql = this.partialSettlement ? settleStatement(true) : SETTLE;
   }
 
   /**
-   * One coalesced batch for one SKU in one transaction: lock the stock row, read what the batch's
-   * orders already hold, allocate in arrival order, write grants, stock and ledger, commit.
+   * One coalesced batch for one bucket of one SKU in one transaction: lock the bucket's stock row,
+   * read what the batch's orders already hold (in any bucket of the SKU), allocate in arrival order,
+   * write grants, stock and ledger, commit. Also answers how many buckets the SKU has and the
+   * bucket's row version after the batch, for the engine's routing.
    * `decided`, when given, is called with the allocation inside the transaction, before anything is
    * written (only the built-in bug "ack-before-commit" passes it).
    */
   async reserveBatch(
     sku: string,
+    bucket: number,
     requests: readonly ReserveRequest[],
     ttlMs: number,
     decided?: (allocation: Allocation) => void,
-  ): Promise<Allocation> {
+  ): Promise<BucketAllocation> {
     // Built-in bug "stock-from-replica" (lab regression guard): decide from the replica's copy of the
     // stock row and write absolute counters back. The real path below never reads the replica.
     if (this.staleStockSource) {
-      return reserveBatchFromReplica(this.db, this.staleStockSource, this.region, sku, requests, ttlMs);
+      const allocation = await reserveBatchFromReplica(
+        this.db,
+        this.staleStockSource,
+        this.region,
+        sku,
+        requests,
+        ttlMs,
+      );
+      return { ...allocation, buckets: 1, version: 0 };
     }
     const orderIds = [...new Set(requests.map((r) => r.orderId))];
     // Two round trips: BEGIN and the reads, then the writes and COMMIT (db/pipelined.ts).
@@ -164,8 +196,10 @@ export class InventoryStore {
       const [, stockRows, priorRows, releasedRows] = await Promise.all([
         tx`SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK_CLASS}, hashtext(o))
            FROM unnest(${orderIds}::text[]) AS o`,
-        tx<{ available: number }[]>`
-          SELECT available FROM stock WHERE sku_id = ${sku} AND region = ${this.region} FOR UPDATE`,
+        tx<{ available: number; version: string; buckets: number }[]>`
+          SELECT available, version,
+                 (SELECT count(*)::int FROM stock WHERE sku_id = ${sku} AND region = ${this.region}) AS buckets
+          FROM stock WHERE sku_id = ${sku} AND region = ${this.region} AND bucket = ${bucket} FOR UPDATE`,
         // One primary-key probe per order. A plain `order_id = ANY(...)` drifts, once the plan turns
         // generic, into scanning every reservation of the hot SKU (measured: 40-85 ms per batch).
         tx<{ orderId: string; qty: number; state: ReservationState }[]>`
@@ -180,8 +214,9 @@ export class InventoryStore {
       if (!stock) throw new UnknownSkuError(sku);
       const prior = new Map<string, PriorReservation>(priorRows.map((r) => [r.orderId, r]));
       const released = new Set(releasedRows.map((r) => r.orderId));
-      const allocation = allocate(requests, { available: stock.available, prior, released });
-      decided?.(allocation);
+      const plan = allocate(requests, { available: stock.available, prior, released });
+      decided?.(plan);
+      const allocation = { ...plan, buckets: stock.buckets, version: Number(stock.version) };
       if (allocation.grants.length === 0) return allocation;
 
       const ids = allocation.grants.map((g) => g.orderId);
@@ -192,15 +227,15 @@ export class InventoryStore {
           // skips it) makes the batch's plan wrong: the assertion aborts the transaction before the
           // COMMIT behind it, and the batch is retried from fresh reads.
           tx`WITH inserted AS (
-               INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
-               SELECT o, ${sku}, ${this.region}, q, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
+               INSERT INTO reservation (order_id, sku_id, bucket, region, qty, state, expires_at)
+               SELECT o, ${sku}, ${bucket}, ${this.region}, q, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
                FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)
                ON CONFLICT DO NOTHING RETURNING order_id)
              SELECT chaoscart_assert((SELECT count(*) FROM inserted) = ${ids.length},
                                      ${`batch for ${sku} planned ${ids.length} grants but another writer got in first`})`,
           tx`UPDATE stock SET available = available - ${allocation.granted}, reserved = reserved + ${allocation.granted},
                version = version + 1
-             WHERE sku_id = ${sku} AND region = ${this.region}`,
+             WHERE sku_id = ${sku} AND region = ${this.region} AND bucket = ${bucket}`,
           tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
              SELECT o, ${sku}, ${this.region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
         ]);
@@ -208,6 +243,7 @@ export class InventoryStore {
         if (pgCode(error) === ASSERTION_FAILED) throw new BatchRaceError((error as Error).message);
         throw error;
       }
+      allocation.version += 1;
       return allocation;
     });
   }
@@ -215,7 +251,9 @@ export class InventoryStore {
   /**
    * The per-request baseline (bench mode "direct"): one conditional UPDATE per request, after the
    * order's lock (pipelined, one transaction). A replayed order id violates the primary key, which
-   * aborts the whole statement; the stored outcome is then read back.
+   * aborts the whole statement; the stored outcome is then read back. On a SKU split into buckets it
+   * takes the first bucket that had enough when the statement began, and does not rebalance: it is
+   * the single-row baseline.
    */
   async reserveDirect(orderId: string, sku: string, qty: number, ttlMs: number) {
     try {
@@ -226,11 +264,13 @@ export class InventoryStore {
         WITH upd AS (
           UPDATE stock SET available = available - ${qty}, reserved = reserved + ${qty}, version = version + 1
           WHERE sku_id = ${sku} AND region = ${this.region} AND available >= ${qty}
+            AND bucket = (SELECT min(bucket) FROM stock
+                          WHERE sku_id = ${sku} AND region = ${this.region} AND available >= ${qty})
             AND NOT EXISTS (SELECT 1 FROM released_order WHERE order_id = ${orderId})
-          RETURNING sku_id),
+          RETURNING sku_id, bucket),
         ins AS (
-          INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
-          SELECT ${orderId}, sku_id, ${this.region}, ${qty}, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
+          INSERT INTO reservation (order_id, sku_id, bucket, region, qty, state, expires_at)
+          SELECT ${orderId}, sku_id, bucket, ${this.region}, ${qty}, 'HELD', now() + ${ttlMs} * interval '1 millisecond'
           FROM upd RETURNING order_id, sku_id),
         mv AS (
           INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
@@ -249,7 +289,8 @@ export class InventoryStore {
         ? { kind: "replay" as const, state: existing.state }
         : { kind: "reject" as const, reason: "qty_mismatch" as const };
     }
-    const [known] = await this.db`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${this.region}`;
+    const [known] = await this
+      .db`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${this.region} LIMIT 1`;
     if (!known) throw new UnknownSkuError(sku);
     const [released] = await this.db`SELECT 1 FROM released_order WHERE order_id = ${orderId}`;
     return {
@@ -314,18 +355,53 @@ export class InventoryStore {
     return released;
   }
 
+  /** The SKU's stock here: the sum of its buckets. */
   async stock(sku: string): Promise<StockRow | undefined> {
     const [row] = await this.db<StockRow[]>`
-      SELECT sku_id AS sku, region, available, reserved, sold, quota FROM stock
-      WHERE sku_id = ${sku} AND region = ${this.region}`;
+      SELECT sku_id AS sku, region, sum(available)::int AS available, sum(reserved)::int AS reserved,
+        sum(sold)::int AS sold, sum(quota)::int AS quota FROM stock
+      WHERE sku_id = ${sku} AND region = ${this.region} GROUP BY sku_id, region`;
     return row;
+  }
+
+  /** The SKU's buckets here, with what each has on sale and its row version. */
+  async buckets(sku: string): Promise<BucketStock[]> {
+    const rows = await this.db<{ bucket: number; available: number; version: string }[]>`
+      SELECT bucket, available, version FROM stock WHERE sku_id = ${sku} AND region = ${this.region} ORDER BY bucket`;
+    return rows.map((r) => ({ bucket: r.bucket, available: r.available, version: Number(r.version) }));
+  }
+
+  /**
+   * Moves all of a SKU's available units into one bucket (the one with most), so that a request
+   * larger than any bucket's share can still be granted when the buckets together have enough. One
+   * statement: the buckets are locked in bucket order, as the settlement does; a bucket's quota
+   * moves with its units, so conservation holds per bucket and the SKU's totals (and its ledger)
+   * do not change. Answers every bucket after the move.
+   */
+  async consolidate(sku: string): Promise<BucketStock[]> {
+    const rows = await this.db<{ bucket: number; available: number; version: string }[]>`
+      WITH locked AS MATERIALIZED (
+        SELECT bucket, available FROM stock WHERE sku_id = ${sku} AND region = ${this.region}
+        ORDER BY bucket FOR UPDATE),
+      target AS (SELECT bucket FROM locked ORDER BY available DESC, bucket LIMIT 1),
+      total AS (SELECT sum(available)::int AS units FROM locked)
+      UPDATE stock s
+      SET available = CASE WHEN s.bucket = t.bucket THEN total.units ELSE 0 END,
+          quota = s.quota - s.available + CASE WHEN s.bucket = t.bucket THEN total.units ELSE 0 END,
+          version = s.version + 1
+      FROM target t, total, locked l
+      WHERE s.sku_id = ${sku} AND s.region = ${this.region} AND s.bucket = l.bucket
+      RETURNING s.bucket, s.available, s.version`;
+    return rows
+      .map((r) => ({ bucket: r.bucket, available: r.available, version: Number(r.version) }))
+      .sort((a, b) => a.bucket - b.bucket);
   }
 
   /** Units on sale now, of those of `skus` this region stocks (the sold-out gate's poll). */
   async available(skus: readonly string[]): Promise<{ sku: string; available: number }[]> {
     return this.db<{ sku: string; available: number }[]>`
-      SELECT sku_id AS sku, available FROM stock
-      WHERE sku_id = ANY(${this.db.array(skus as string[])}) AND region = ${this.region}`;
+      SELECT sku_id AS sku, sum(available)::int AS available FROM stock
+      WHERE sku_id = ANY(${this.db.array(skus as string[])}) AND region = ${this.region} GROUP BY sku_id`;
   }
 
   async reservation(orderId: string, sku: string): Promise<ReservationRow | undefined> {
@@ -365,11 +441,12 @@ export class InventoryStore {
       for (const seed of skus) {
         await tx`INSERT INTO sku (id, name, price) VALUES (${seed.id}, ${seed.name ?? seed.id}, ${seed.price ?? 1000})
                  ON CONFLICT DO NOTHING`;
+        const shares = bucketShares(seed.stock, seed.buckets ?? this.stockBuckets);
         const created = await tx`
-          INSERT INTO stock (sku_id, region, available, reserved, sold, quota)
-          VALUES (${seed.id}, ${this.region}, ${seed.stock}, 0, 0, ${seed.stock})
+          INSERT INTO stock (sku_id, region, bucket, available, reserved, sold, quota)
+          SELECT ${seed.id}, ${this.region}, b - 1, q, 0, 0, q FROM unnest(${shares}::int[]) WITH ORDINALITY AS s(q, b)
           ON CONFLICT DO NOTHING RETURNING sku_id`;
-        if (created.count === 1) {
+        if (created.count > 0) {
           if (seed.stock > 0) {
             await tx`INSERT INTO stock_movement (sku_id, region, kind, qty)
                      VALUES (${seed.id}, ${this.region}, 'seed', ${seed.stock})`;
@@ -378,8 +455,9 @@ export class InventoryStore {
           continue;
         }
         const [existing] = await tx<StockRow[]>`
-          SELECT sku_id AS sku, region, available, reserved, sold, quota FROM stock
-          WHERE sku_id = ${seed.id} AND region = ${this.region}`;
+          SELECT sku_id AS sku, region, sum(available)::int AS available, sum(reserved)::int AS reserved,
+        sum(sold)::int AS sold, sum(quota)::int AS quota FROM stock
+          WHERE sku_id = ${seed.id} AND region = ${this.region} GROUP BY sku_id, region`;
         if (existing && existing.quota !== seed.stock) results.push({ sku: seed.id, conflict: existing });
         else results.push({ sku: seed.id, created: false });
       }
@@ -387,6 +465,14 @@ export class InventoryStore {
       return results;
     });
   }
+}
+
+/** A SKU's units split as evenly as can be over its buckets (the first ones get the remainder). */
+export function bucketShares(units: number, buckets: number): number[] {
+  return Array.from(
+    { length: buckets },
+    (_, i) => Math.floor(units / buckets) + (i < units % buckets ? 1 : 0),
+  );
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -110,6 +110,7 @@ describe("a reserve batch whose plan went stale", () => {
                    VALUES (${taken}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`;
       const batch = store.reserveBatch(
         sku,
+        0,
         [
           { orderId: taken, qty: 1 },
           { orderId: other, qty: 1 },
