@@ -16,11 +16,17 @@ export interface Stock {
   quota: number;
 }
 
-export async function seedSku(origin: string, token: string, sku: string, stock: number): Promise<void> {
+export async function seedSku(
+  origin: string,
+  token: string,
+  sku: string,
+  stock: number,
+  buckets?: number,
+): Promise<void> {
   const response = await request(`${origin}/admin/skus`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ skus: [{ id: sku, stock }] }),
+    body: JSON.stringify({ skus: [{ id: sku, stock, ...(buckets ? { buckets } : {}) }] }),
   });
   const text = await response.body.text();
   if (response.statusCode !== 201) throw new Error(`seeding ${sku}: HTTP ${response.statusCode} ${text}`);

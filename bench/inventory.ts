@@ -57,6 +57,7 @@ interface Options {
   concurrency: number[];
   modes: Mode[];
   windowMs: number;
+  buckets: number;
   dbPoolMax: number | undefined;
   out: string;
   keepLogs: boolean;
@@ -91,6 +92,7 @@ function parseOptions(argv: string[]): Options {
       parseWindow,
       0,
     )
+    .option("--buckets <n>", "split mode: rows the hot SKU's stock is split into, 2..64", parseBuckets, 4)
     .option(
       "--db-pool-max <n>",
       "service DB pool size (CHAOSCART_DB_POOL_MAX); default: the service's",
@@ -120,6 +122,7 @@ function parseOptions(argv: string[]): Options {
     concurrency: o.concurrency,
     modes: o.modes,
     windowMs: o.windowMs,
+    buckets: o.buckets,
     dbPoolMax: o.dbPoolMax,
     out: o.out,
     keepLogs: o.keepLogs,
@@ -130,6 +133,12 @@ function parseOptions(argv: string[]): Options {
     skipE2e: o.skipE2e,
     onlyE2e: o.onlyE2e,
   };
+}
+
+function parseBuckets(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 2 || n > 64) throw new InvalidArgumentError("expected an integer 2..64");
+  return n;
 }
 
 function parseModes(value: string): Mode[] {
@@ -365,8 +374,10 @@ async function runCell(spec: CellSpec): Promise<CellResult> {
   const { mode, concurrency, service, cluster, sql, options } = spec;
   const sku = `BENCH-${mode.toUpperCase()}-C${concurrency}-${spec.runTag}`;
   const orderPrefix = `${mode[0]}${concurrency}-${spec.runTag}`;
-  if (mode !== "noop") await seedSku(service.url, ADMIN_TOKEN, sku, STOCK_PER_CELL);
-  const batchesBefore = mode === "coalesce" ? await readBatchCounters(service.url) : undefined;
+  const buckets = mode === "split" ? options.buckets : undefined;
+  if (mode !== "noop") await seedSku(service.url, ADMIN_TOKEN, sku, STOCK_PER_CELL, buckets);
+  const coalescing = mode === "coalesce" || mode === "split";
+  const batchesBefore = coalescing ? await readBatchCounters(service.url) : undefined;
 
   const roots = {
     service: service.pid,
@@ -528,6 +539,7 @@ async function describeSettings(
     "postgresql binaries": `${bins.source}: ${bins.binDir}`,
     "postgresql data dir": `${cluster.workDir} (${fsType(cluster.workDir)})`,
     "batch window ms": options.windowMs,
+    "split mode: stock buckets": options.modes.includes("split") ? options.buckets : "-",
     "batch max": "service default (512)",
     "db pool max": options.dbPoolMax ?? "service default (10)",
     "reservation ttl / sweeper": `${RESERVATION_TTL_MS / 3_600_000} h / every ${SWEEP_INTERVAL_MS / 60_000} min (nothing expires during the run)`,

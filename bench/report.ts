@@ -4,7 +4,8 @@ import type { CpuUse } from "./cpu.ts";
 import { type DbWaits, formatWaits } from "./db-waits.ts";
 import type { LatencySummary, LoadResult } from "./load.ts";
 
-export const MODES = ["direct", "coalesce", "noop"] as const;
+/** split: the coalescing engine on a SKU whose stock is split into buckets (`--buckets`). */
+export const MODES = ["direct", "coalesce", "split", "noop"] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Verification {
@@ -41,6 +42,7 @@ export interface Ratio {
   concurrency: number;
   coalesceOverDirect: number | undefined;
   coalesceOverNoop: number | undefined;
+  splitOverCoalesce: number | undefined;
 }
 
 export interface Targets {
@@ -70,10 +72,12 @@ export function ratios(cells: CellResult[], concurrencies: number[]): Ratio[] {
     const a = rate("direct", c);
     const b = rate("coalesce", c);
     const n = rate("noop", c);
+    const s = rate("split", c);
     return {
       concurrency: c,
       coalesceOverDirect: b !== undefined && a ? b / a : undefined,
       coalesceOverNoop: b !== undefined && n ? b / n : undefined,
+      splitOverCoalesce: s !== undefined && b ? s / b : undefined,
     };
   });
 }
@@ -142,13 +146,14 @@ export function formatReport(report: BenchReport): string {
   out.push("", "Ratios (reservations/s)", "");
   out.push(
     table(
-      ["clients", "coalesce / direct (b/a)", "coalesce / noop (b/c)"],
+      ["clients", "coalesce / direct (b/a)", "coalesce / noop (b/c)", "split / coalesce"],
       report.ratios.map((r) => [
         String(r.concurrency),
         r.coalesceOverDirect === undefined ? "-" : `${fixed(r.coalesceOverDirect, 2)}x`,
         r.coalesceOverNoop === undefined ? "-" : `${fixed(r.coalesceOverNoop * 100, 1)}%`,
+        r.splitOverCoalesce === undefined ? "-" : `${fixed(r.splitOverCoalesce, 2)}x`,
       ]),
-      [true, true, true],
+      [true, true, true, true],
     ),
   );
 

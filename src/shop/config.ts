@@ -52,6 +52,8 @@ export const inventoryEnv = {
    * several batches of a hot SKU commit at once (docs/architecture.md §Inventory, "Stock buckets").
    */
   CHAOSCART_INVENTORY_STOCK_BUCKETS: int(1, 64).default(1),
+  /** Requests queued for one bucket before the next bucket's lane takes some (the README has the trade). */
+  CHAOSCART_INVENTORY_BUCKET_SPILL: int(1, 5000).default(64),
   CHAOSCART_RESERVATION_TTL_MS: int(100, 86_400_000).default(60_000),
   CHAOSCART_SOLD_OUT_TTL_MS: int(0, 60_000).default(1_000),
   CHAOSCART_SWEEP_INTERVAL_MS: int(10, 3_600_000).default(1_000),

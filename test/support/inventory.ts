@@ -13,6 +13,7 @@ export const ENGINE_OPTIONS: EngineOptions = {
   strategy: "coalesce",
   batchWindowMs: 1,
   batchMax: 64,
+  bucketSpill: 1,
   reservationTtlMs: 60_000,
   soldOutTtlMs: 1_000,
   sweepIntervalMs: 60_000,

@@ -41,6 +41,7 @@ export async function startInventoryService(config: InventoryConfig): Promise<Ru
       strategy: config.CHAOSCART_INVENTORY_STRATEGY,
       batchWindowMs: config.CHAOSCART_BATCH_WINDOW_MS,
       batchMax: config.CHAOSCART_BATCH_MAX,
+      bucketSpill: config.CHAOSCART_INVENTORY_BUCKET_SPILL,
       reservationTtlMs: config.CHAOSCART_RESERVATION_TTL_MS,
       soldOutTtlMs: config.CHAOSCART_SOLD_OUT_TTL_MS,
       sweepIntervalMs: config.CHAOSCART_SWEEP_INTERVAL_MS,

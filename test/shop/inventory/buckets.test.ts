@@ -63,6 +63,18 @@ describe("stock buckets", () => {
     await fixture.expectLedgerConsistent();
   });
 
+  it("keeps to the first bucket until its queue reaches the spill point", async () => {
+    const engine = new InventoryEngine(store, { ...options, batchWindowMs: 0, bucketSpill: 1000 });
+    const sku = await newSku(400, 4); // 100 a bucket
+    await engine.reserve(`first-${sku}`, sku, 1); // the engine learns the SKU has 4 buckets
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => engine.reserve(`one-${sku}-${i}`, sku, 1)),
+    );
+    await engine.close();
+    expect(grantedQty(outcomes)).toBe(40);
+    expect((await bucketsOf(sku)).map((b) => b.reserved)).toEqual([41, 0, 0, 0]);
+  });
+
   it("never refuses a buyer while the buckets together still have enough for them", async () => {
     const engine = new InventoryEngine(store, { ...options, batchWindowMs: 0 });
     const sku = await newSku(50, 4);

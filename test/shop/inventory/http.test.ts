@@ -130,6 +130,16 @@ describe("inventory HTTP API", () => {
     expect(conflict).toMatchObject({ status: 409, body: { error: "quota_conflict" } });
     // Nothing half-written: HTTP-3 was rolled back with the conflict.
     expect((await fetch(`${service.url}/stock/HTTP-3`, { headers: INTERNAL })).status).toBe(404);
+
+    const badSplit = await post("/admin/skus", { skus: [{ id: "HTTP-4", stock: 8, buckets: 0 }] }, auth);
+    expect(badSplit).toMatchObject({ status: 400, body: { message: expect.stringContaining("buckets") } });
+    expect(await post("/admin/skus", { skus: [{ id: "HTTP-4", stock: 8, buckets: 4 }] }, auth)).toMatchObject(
+      {
+        status: 201,
+      },
+    );
+    const split = await fetch(`${service.url}/stock/HTTP-4`, { headers: INTERNAL });
+    expect(await split.json()).toMatchObject({ available: 8, quota: 8 });
   });
 
   it("answers internal routes only to a caller with the service token (401 before anything is done)", async () => {
