@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import postgres, { type Sql } from "postgres";
+import { FaultLink } from "../src/lab/faults/index.ts";
 import { findPgBinaries, type PgCluster, startPgCluster } from "../src/lab/topology/postgres/index.ts";
 import { ServiceProcess } from "../src/lab/topology/service-process.ts";
 import { INTERNAL, readBatchCounters, readStock, SERVICE_TOKEN, seedSku } from "./api.ts";
@@ -58,6 +59,7 @@ interface Options {
   modes: Mode[];
   windowMs: number;
   buckets: number;
+  replicaLatencyMs: number;
   dbPoolMax: number | undefined;
   out: string;
   keepLogs: boolean;
@@ -92,6 +94,12 @@ function parseOptions(argv: string[]): Options {
       parseWindow,
       0,
     )
+    .option(
+      "--replica-latency <ms>",
+      "one-way delay on the replication stream (a fault link), as to a standby in another zone",
+      parseLatency,
+      0,
+    )
     .option("--buckets <n>", "split mode: rows the hot SKU's stock is split into, 2..64", parseBuckets, 4)
     .option(
       "--db-pool-max <n>",
@@ -123,6 +131,7 @@ function parseOptions(argv: string[]): Options {
     modes: o.modes,
     windowMs: o.windowMs,
     buckets: o.buckets,
+    replicaLatencyMs: o.replicaLatency,
     dbPoolMax: o.dbPoolMax,
     out: o.out,
     keepLogs: o.keepLogs,
@@ -133,6 +142,26 @@ function parseOptions(argv: string[]): Options {
     skipE2e: o.skipE2e,
     onlyE2e: o.onlyE2e,
   };
+}
+
+function parseLatency(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 100)
+    throw new InvalidArgumentError("expected an integer 0..100 (ms)");
+  return n;
+}
+
+/** The replica reaches the primary through a fault link that delays every chunk both ways. */
+async function slowReplicationLink(primaryPort: number, latencyMs: number) {
+  const link = await FaultLink.start({
+    name: "replication",
+    upstream: { host: "127.0.0.1", port: primaryPort },
+  });
+  running.replicationLink = link;
+  for (const direction of ["upstream", "downstream"] as const) {
+    link.addToxic({ type: "latency", direction, attributes: { latencyMs, jitterMs: 0 } });
+  }
+  return { host: "127.0.0.1", port: link.port };
 }
 
 function parseBuckets(value: string): number {
@@ -174,6 +203,7 @@ const { say, status } = progress;
 
 interface Running {
   cluster?: PgCluster;
+  replicationLink?: FaultLink;
   sql?: Sql;
   service?: ServiceProcess;
   logDir?: string;
@@ -188,6 +218,7 @@ function teardown(keepLogs: boolean): Promise<void> {
     await running.service?.stop().catch((e: unknown) => say(`stopping the service: ${String(e)}`));
     await running.sql?.end({ timeout: 1 }).catch(() => {});
     await running.cluster?.stop().catch((e: unknown) => say(`stopping PostgreSQL: ${String(e)}`));
+    await running.replicationLink?.close().catch(() => {});
     if (running.logDir) {
       if (keepLogs) say(`service logs kept in ${running.logDir}`);
       else rmSync(running.logDir, { recursive: true, force: true });
@@ -276,6 +307,9 @@ async function runInventory(options: Options): Promise<{ report: BenchReport | u
     const cluster = await startPgCluster({
       replica: options.replication !== "none",
       replication: options.replication === "sync" ? "sync" : "async",
+      ...(options.replicaLatencyMs > 0
+        ? { replicationUpstream: (port: number) => slowReplicationLink(port, options.replicaLatencyMs) }
+        : {}),
       log: (msg) => say(`postgresql: ${msg}`),
     });
     running.cluster = cluster;
@@ -539,6 +573,8 @@ async function describeSettings(
     "postgresql binaries": `${bins.source}: ${bins.binDir}`,
     "postgresql data dir": `${cluster.workDir} (${fsType(cluster.workDir)})`,
     "batch window ms": options.windowMs,
+    "replica latency":
+      options.replicaLatencyMs > 0 ? `${options.replicaLatencyMs} ms each way (fault link)` : "none",
     "split mode: stock buckets": options.modes.includes("split") ? options.buckets : "-",
     "batch max": "service default (512)",
     "db pool max": options.dbPoolMax ?? "service default (10)",
