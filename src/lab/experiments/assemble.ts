@@ -41,6 +41,7 @@ export function settingsOf(
     users: experiment.workload.users,
     hotSkus: experiment.workload.hotSkus,
     stockPerSku: load.stockPerSku,
+    stockBuckets: experiment.workload.stockBuckets,
     hotDemandPerSku: Math.round(load.hotDemandPerSku),
     fsync: "on",
     synchronous_commit: "on",

@@ -92,7 +92,7 @@ export async function runExperiment(loaded: LoadedExperiment, options: RunOption
   }
   const regions = regionsOf(system);
   const multiRegion = regions.length > 1;
-  await seedRegions(regions, load.stockPerSku, skus);
+  await seedRegions(regions, load.stockPerSku, skus, experiment.workload.stockBuckets);
 
   const catalogBefore = await scrapeCatalog(system);
   const relayUrls = multiRegion ? (system.relayMetricsUrls?.() ?? []) : [];

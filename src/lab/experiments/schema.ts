@@ -89,6 +89,8 @@ export const experimentSchema = z
         coldSkus: z.number().int().min(0).max(10_000).default(20),
         /** Units per hot SKU, or `N%` of the units the run will order of each hot SKU (load.ts). */
         stockPerSku: z.union([z.number().int().positive(), share]).default(300),
+        /** Rows each hot SKU's stock is split into in each region (the inventory's stock buckets). */
+        stockBuckets: z.number().int().min(1).max(64).default(1),
         /** Share of orders with two distinct items instead of one. */
         multiItemShare: z.number().min(0).max(1).default(0.1),
         arrival: z.enum(["constant", "poisson"]).default("poisson"),

@@ -38,10 +38,11 @@ export async function seedSkus(
   stockPerSku: number,
   skus: ExperimentSkus,
   catalog?: { gatewayUrl: string },
+  stockBuckets = 1,
 ) {
   const body = {
     skus: [
-      ...skus.hot.map((id) => ({ id, stock: stockPerSku, price: 1999 })),
+      ...skus.hot.map((id) => ({ id, stock: stockPerSku, price: 1999, buckets: stockBuckets })),
       ...skus.cold.map((id) => ({ id, stock: 100_000, price: 499 })),
     ],
   };
@@ -100,7 +101,10 @@ export async function seedRegions(
   regions: readonly { inventory: Endpoint; gatewayUrl: string }[],
   stockPerSku: number,
   skus: ExperimentSkus,
+  stockBuckets = 1,
 ): Promise<void> {
   const shares = splitStock(stockPerSku, regions.length);
-  await Promise.all(regions.map((region, i) => seedSkus(region.inventory, shares[i] ?? 0, skus, region)));
+  await Promise.all(
+    regions.map((region, i) => seedSkus(region.inventory, shares[i] ?? 0, skus, region, stockBuckets)),
+  );
 }

@@ -101,6 +101,19 @@ describe("readFinalState", () => {
     expect(final.orders).toEqual([]);
   });
 
+  it("reads a SKU split into stock buckets as one row, its figures summed", async () => {
+    await seedSku("BUCKETS-A", 6);
+    await database.sql`INSERT INTO stock (sku_id, region, bucket, available, reserved, sold, quota)
+                       VALUES ('BUCKETS-A', 'east', 1, 2, 1, 1, 4)`;
+    await database.sql`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+                       VALUES (NULL, 'BUCKETS-A', 'east', 'seed', 4)`;
+    const final = await read(["BUCKETS-A"], new Date());
+    if (isUnreadable(final.inventory)) throw new Error("database unreadable");
+    expect(final.inventory.stock).toEqual([
+      { sku: "BUCKETS-A", available: 8, reserved: 1, sold: 1, quota: 10 },
+    ]);
+  });
+
   it("an unreadable provider leaves the database's sources readable", async () => {
     await seedSku("SRC-A", 5);
     const since = new Date();

@@ -54,6 +54,15 @@ describe("experiment loader", () => {
     expect(problems).toMatch(/exp\.yaml:4:\d+: workload: unknown field\(s\) userz/);
   });
 
+  it("takes 1 to 64 stock buckets per hot SKU, one by default", () => {
+    expect(parseExperiment(valid, "exp.yaml").experiment.workload.stockBuckets).toBe(1);
+    const split = valid.replace("stockPerSku: 300", "stockPerSku: 300, stockBuckets: 4");
+    expect(parseExperiment(split, "exp.yaml").experiment.workload.stockBuckets).toBe(4);
+    expect(errorsOf(valid.replace("stockPerSku: 300", "stockPerSku: 300, stockBuckets: 0"))).toEqual([
+      expect.stringMatching(/^exp\.yaml:4:\d+: workload\.stockBuckets: /),
+    ]);
+  });
+
   it("reports YAML syntax errors with their position", () => {
     expect(errorsOf("name: x\ndescription: [unclosed\n")[0]).toMatch(/^exp\.yaml:\d+:\d+: /);
   });
