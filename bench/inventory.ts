@@ -27,6 +27,7 @@ import {
   problemsLogged,
 } from "./common.ts";
 import { type CpuSnapshot, cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { cpuProfileEnv } from "./cpu-profile-env.ts";
 import { runClosedLoop } from "./load.ts";
 import { runE2e, stopE2e, writeE2eSection } from "./orders.ts";
 import {
@@ -67,6 +68,7 @@ interface Options {
   e2eDuration: number;
   e2eWarmup: number;
   e2eCpuProf: string | undefined;
+  cpuProf: string | undefined;
   skipE2e: boolean;
   onlyE2e: boolean;
 }
@@ -116,6 +118,10 @@ function parseOptions(argv: string[]): Options {
     )
     .option("--e2e-duration <time>", "end to end: timed window per cell", parseDuration, 5_000)
     .option("--e2e-warmup <time>", "end to end: unmeasured warm-up per cell", parseWarmup, 1_000)
+    .option(
+      "--cpu-prof <dir>",
+      "profile the inventory service's CPU, one <mode>.cpuprofile per mode in <dir>",
+    )
     .option("--e2e-cpu-prof <dir>", "end to end: profile the services' CPU into <dir> (bench/cpuprofile.ts)")
     .option("--skip-e2e", "run only the inventory cells", false)
     .option("--only-e2e", "run only the end-to-end orders benchmark", false)
@@ -139,6 +145,7 @@ function parseOptions(argv: string[]): Options {
     e2eDuration: o.e2eDuration,
     e2eWarmup: o.e2eWarmup,
     e2eCpuProf: o.e2eCpuProf,
+    cpuProf: o.cpuProf,
     skipE2e: o.skipE2e,
     onlyE2e: o.onlyE2e,
   };
@@ -304,6 +311,7 @@ async function runInventory(options: Options): Promise<{ report: BenchReport | u
         `${options.warmup / 1000}s warm-up + ${options.duration / 1000}s per cell`,
     );
     running.logDir = mkdtempSync(path.join(os.tmpdir(), "chaoscart-bench-"));
+    if (options.cpuProf) mkdirSync(options.cpuProf, { recursive: true });
     const cluster = await startPgCluster({
       replica: options.replication !== "none",
       replication: options.replication === "sync" ? "sync" : "async",
@@ -328,6 +336,7 @@ async function runInventory(options: Options): Promise<{ report: BenchReport | u
         env: serviceEnv(mode, cluster.primary.url, options),
       });
       running.service = service;
+      if (options.cpuProf && service.pid) process.kill(service.pid, "SIGUSR2"); // drop start-up from the profile
       try {
         for (const concurrency of options.concurrency) {
           if (abort.signal.aborted) break;
@@ -391,6 +400,8 @@ function serviceEnv(mode: Mode, databaseUrl: string, options: Options): Record<s
     CHAOSCART_SWEEP_INTERVAL_MS: String(SWEEP_INTERVAL_MS),
   };
   if (options.dbPoolMax !== undefined) env.CHAOSCART_DB_POOL_MAX = String(options.dbPoolMax);
+  if (options.cpuProf)
+    Object.assign(env, cpuProfileEnv(path.join(options.cpuProf, `inventory-${mode}.cpuprofile`)));
   return env;
 }
 

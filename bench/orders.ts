@@ -49,6 +49,7 @@ import {
   progress,
 } from "./common.ts";
 import { type CpuSnapshot, type CpuUse, cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { cpuProfileEnv } from "./cpu-profile-env.ts";
 import { DbWaitSampler, type DbWaits } from "./db-waits.ts";
 import { runClosedLoop } from "./load.ts";
 import {
@@ -72,7 +73,6 @@ const SETTLE_AT_END_MS = 30_000;
 const OTHER_CPU_WARN_PERCENT = 25;
 /** prom-client's event-loop monitor resolution (its default, which the services keep). */
 const LOOP_TIMER_MS = 10;
-const PROFILE_HOOK = new URL("./cpu-profile-hook.mjs", import.meta.url).href;
 const ROLES = ["inventory", "payment-sim", "order", "gateway"] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -264,13 +264,7 @@ function roleEnv(options: E2eOptions): Partial<Record<Role, Record<string, strin
   const env: Partial<Record<Role, Record<string, string>>> = {};
   for (const role of ROLES) {
     env[role] = {
-      ...(options.cpuProfDir
-        ? {
-            // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload drives the profiler instead.
-            NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import ${PROFILE_HOOK}`].filter(Boolean).join(" "),
-            CHAOSCART_CPU_PROFILE: path.join(path.resolve(options.cpuProfDir), `${role}.cpuprofile`),
-          }
-        : {}),
+      ...(options.cpuProfDir ? cpuProfileEnv(path.join(options.cpuProfDir, `${role}.cpuprofile`)) : {}),
       ...options.serviceEnv?.[role],
     };
   }
