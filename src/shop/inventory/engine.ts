@@ -2,7 +2,7 @@ import type { BuiltInBug } from "../built-in-bugs.ts";
 import { pgCode } from "../db/errors.ts";
 import type { Allocation, RejectReason, ReservationState, ReserveRequest } from "../domain/allocation.ts";
 import { BatchRaceError, type ReservationRow, type SettleOutcome } from "./records.ts";
-import type { BucketStock, InventoryStore } from "./store.ts";
+import type { BucketAllocation, BucketStock, InventoryStore } from "./store.ts";
 
 export type Strategy = "coalesce" | "direct";
 
@@ -391,19 +391,7 @@ export class InventoryEngine {
   private async runBatch(sku: string, lane: SkuLane, index: number, batch: Pending[]): Promise<void> {
     const started = performance.now();
     try {
-      const allocation = await this.withRetries(() =>
-        this.store.reserveBatch(
-          sku,
-          index,
-          batch,
-          this.options.reservationTtlMs,
-          // Built-in bug "ack-before-commit" (lab regression guard): answer the callers as soon as
-          // the batch is decided, inside its transaction, before its writes commit.
-          this.options.builtInBug === "ack-before-commit"
-            ? (allocation) => answerBatch(sku, batch, allocation, () => false)
-            : undefined,
-        ),
-      );
+      const allocation = await this.withRetries(() => this.reserveInBucket(sku, index, batch));
       this.events.batch?.(sku, batch.length, allocation.granted, performance.now() - started);
       this.bucketCounts.set(sku, allocation.buckets);
       lane.grow(allocation.buckets);
@@ -423,6 +411,27 @@ export class InventoryEngine {
       // with the same order id is safe and returns whatever did happen.
       for (const pending of batch) pending.reject(error);
     }
+  }
+
+  /** A lone request is tried in one round trip first; whatever that does not grant, the batch decides. */
+  private async reserveInBucket(sku: string, index: number, batch: Pending[]): Promise<BucketAllocation> {
+    const ttlMs = this.options.reservationTtlMs;
+    const [lone] = batch;
+    if (lone && batch.length === 1 && !this.options.builtInBug) {
+      const granted = await this.store.reserveOne(sku, index, lone, ttlMs);
+      if (granted) return granted;
+    }
+    return this.store.reserveBatch(
+      sku,
+      index,
+      batch,
+      ttlMs,
+      // Built-in bug "ack-before-commit" (lab regression guard): answer the callers as soon as
+      // the batch is decided, inside its transaction, before its writes commit.
+      this.options.builtInBug === "ack-before-commit"
+        ? (allocation) => answerBatch(sku, batch, allocation, () => false)
+        : undefined,
+    );
   }
 
   private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryEngine } from "../../../src/shop/inventory/engine.ts";
-import type { InventoryStore } from "../../../src/shop/inventory/store.ts";
+import { type InventoryStore, ORDER_LOCK_CLASS } from "../../../src/shop/inventory/store.ts";
 import {
   type InventoryFixture,
   ENGINE_OPTIONS as options,
@@ -243,3 +243,74 @@ describe.each(["coalesce", "direct"] as const)(
     });
   },
 );
+
+describe("a lone reserve (one round trip)", () => {
+  it("grants only a clean first reservation, and leaves refusals, replays and unknown SKUs to the batch", async () => {
+    const sku = await newSku(5);
+    const order = `lone-${sku}`;
+    const granted = await store.reserveOne(sku, 0, { orderId: order, qty: 2 }, 60_000);
+    expect(granted).toMatchObject({ granted: 2, remaining: 3, buckets: 1, decisions: [{ kind: "grant" }] });
+    expect(await store.stock(sku)).toMatchObject({ available: 3, reserved: 2 });
+    expect(await store.reserveOne(sku, 0, { orderId: order, qty: 2 }, 60_000)).toBeUndefined(); // replay
+    expect(await store.reserveOne(sku, 0, { orderId: `${order}-big`, qty: 4 }, 60_000)).toBeUndefined();
+    const engine = new InventoryEngine(store, options);
+    await engine.release(`${order}-gone`); // a tombstone: the order was compensated before it reserved
+    await engine.close();
+    expect(await store.reserveOne(sku, 0, { orderId: `${order}-gone`, qty: 1 }, 60_000)).toBeUndefined();
+    expect(
+      await store.reserveOne(`${sku}-NONE`, 0, { orderId: `${order}-x`, qty: 1 }, 60_000),
+    ).toBeUndefined();
+    expect(await store.stock(sku)).toMatchObject({ available: 3, reserved: 2 });
+    await expectLedgerConsistent();
+  });
+
+  it("does not grant an order whose release committed while it waited for the order's lock", async () => {
+    const sku = await newSku(5);
+    const order = `lone-released-${sku}`;
+    const releaser = await fixture.database.sql.reserve();
+    try {
+      await releaser`BEGIN`;
+      await releaser`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${order}))`;
+      await releaser`INSERT INTO released_order (order_id) VALUES (${order})`;
+      const reserve = store.reserveOne(sku, 0, { orderId: order, qty: 1 }, 60_000);
+      await waitUntilWaitingForALock();
+      await releaser`COMMIT`;
+      expect(await reserve).toBeUndefined();
+    } finally {
+      releaser.release();
+    }
+    expect(await store.stock(sku)).toMatchObject({ available: 5, reserved: 0 });
+  });
+
+  it("steps aside, changing nothing, when another writer's reservation of the order lands first", async () => {
+    const sku = await newSku(5);
+    const order = `lone-raced-${sku}`;
+    const writer = await fixture.database.sql.reserve();
+    try {
+      await writer`BEGIN`;
+      await writer`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+                   VALUES (${order}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`;
+      const reserve = store.reserveOne(sku, 0, { orderId: order, qty: 1 }, 60_000);
+      await waitUntilWaitingForALock(); // its insert waits on the writer's row
+      await writer`COMMIT`;
+      expect(await reserve).toBeUndefined();
+    } finally {
+      writer.release();
+    }
+    expect(await store.stock(sku)).toMatchObject({ available: 5, reserved: 0 });
+    const [moved] = await fixture.database.sql`
+      SELECT count(*)::int AS n FROM stock_movement WHERE sku_id = ${sku} AND kind = 'reserve'`;
+    expect(moved?.n).toBe(0);
+    await fixture.database.sql`DELETE FROM reservation WHERE order_id = ${order}`; // the test's own row
+  });
+});
+
+async function waitUntilWaitingForALock(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await fixture.database.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`;
+    if (row?.n) return;
+    await sleep(20);
+  }
+  throw new Error("nothing ever waited for a lock");
+}
