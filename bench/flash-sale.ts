@@ -22,12 +22,13 @@ import { CHECK_NAMES, runChecks } from "../src/lab/checkers/registry.ts";
 import { isUnreadable, namedInHistory, readFinalState } from "../src/lab/experiments/final-state.ts";
 import { settle } from "../src/lab/experiments/settle.ts";
 import type { HistoryOp } from "../src/lab/history/op.ts";
-import { startTopology, type Topology } from "../src/lab/topology/launcher.ts";
+import { type ServiceRole, startTopology, type Topology } from "../src/lab/topology/launcher.ts";
 import { BENCH_SERVICE_ENV } from "../src/lab/topology/service-env.ts";
 import { runWorkload } from "../src/lab/workload/index.ts";
 import { seedSkus } from "./api.ts";
 import { parseDuration, progress } from "./common.ts";
 import { cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { cpuProfileEnv } from "./cpu-profile-env.ts";
 import { classFigures, classify } from "./flash-sale-figures.ts";
 
 interface Options {
@@ -41,6 +42,7 @@ interface Options {
   gate: boolean;
   out: string;
   keep: boolean;
+  cpuProf?: string;
 }
 
 const HOT_PRICE = 1_000;
@@ -68,6 +70,7 @@ async function main(options: Options): Promise<number> {
         CHAOSCART_BENCH_ENDPOINTS: "1",
         ...(options.gate ? {} : { CHAOSCART_SOLD_OUT_GATE_TTL_MS: "0" }),
       },
+      ...(options.cpuProf ? { roleEnv: profiledRoles(options.cpuProf) } : {}),
       log: (line) => say(`lab: ${line}`),
     });
     const region = topology.regions[0];
@@ -153,6 +156,11 @@ async function main(options: Options): Promise<number> {
       `(2) the sale: ${options.rate} buyers/s for ${options.duration / 1000} s at ${hot.length} hot SKUs × ${options.units} units` +
         ` (${Math.round((1 - options.coldShare) * 100)} %), the rest at ${cold.length} cold SKUs`,
     );
+    if (options.cpuProf) {
+      // The profiles cover the sale alone: start-up and the ceiling's burst are dropped.
+      for (const pid of [roots.gateway, roots.order, roots.inventory, roots.payment])
+        if (pid) process.kill(pid, "SIGUSR2");
+    }
     const since = new Date();
     const saleStartedAt = Date.now();
     const sale = await burst("sale", "/orders");
@@ -268,6 +276,13 @@ async function main(options: Options): Promise<number> {
   }
 }
 
+/** Every service profiles its CPU into `<dir>/<role>.cpuprofile` (bench/cpuprofile.ts reads them). */
+function profiledRoles(dir: string): Partial<Record<ServiceRole, Record<string, string>>> {
+  mkdirSync(dir, { recursive: true });
+  const roles: ServiceRole[] = ["gateway", "order", "inventory", "payment-sim"];
+  return Object.fromEntries(roles.map((role) => [role, cpuProfileEnv(path.join(dir, `${role}.cpuprofile`))]));
+}
+
 function fmt(value: number | null): string {
   return value === null ? "     -" : value.toFixed(1).padStart(8);
 }
@@ -283,6 +298,7 @@ const program = new Command("bench:flash-sale")
   .option("--no-gate", "switch the order service's sold-out gate off (CHAOSCART_SOLD_OUT_GATE_TTL_MS=0)")
   .option("--out <file>", "figures as JSON", "bench/results/flash-sale.json")
   .option("--keep", "keep the lab's directory (logs, data)", false)
+  .option("--cpu-prof <dir>", "profile every service's CPU during the sale, <role>.cpuprofile in <dir>")
   .action(async (options: Options) => {
     process.exitCode = await main(options);
   });
