@@ -391,7 +391,9 @@ export class InventoryEngine {
   private async runBatch(sku: string, lane: SkuLane, index: number, batch: Pending[]): Promise<void> {
     const started = performance.now();
     try {
-      const allocation = await this.withRetries(() => this.reserveInBucket(sku, index, batch));
+      const allocation = await this.withRetries((attempt) =>
+        this.reserveInBucket(sku, index, batch, attempt),
+      );
       this.events.batch?.(sku, batch.length, allocation.granted, performance.now() - started);
       this.bucketCounts.set(sku, allocation.buckets);
       lane.grow(allocation.buckets);
@@ -413,8 +415,19 @@ export class InventoryEngine {
     }
   }
 
-  /** A lone request is tried in one round trip first; whatever that does not grant, the batch decides. */
-  private async reserveInBucket(sku: string, index: number, batch: Pending[]): Promise<BucketAllocation> {
+  /**
+   * A lone request is tried in one round trip first; whatever that does not grant, the batch
+   * decides. A batch's first attempt plans on a read of the stock row without its lock, so the lock
+   * is held from the update to the commit, not across a round trip to this process (a settlement
+   * of the SKU waits for it); a retry locks first, so a SKU whose stock keeps coming back still
+   * gets its batch through.
+   */
+  private async reserveInBucket(
+    sku: string,
+    index: number,
+    batch: Pending[],
+    attempt: number,
+  ): Promise<BucketAllocation> {
     const ttlMs = this.options.reservationTtlMs;
     const [lone] = batch;
     if (lone && batch.length === 1 && !this.options.builtInBug) {
@@ -431,13 +444,14 @@ export class InventoryEngine {
       this.options.builtInBug === "ack-before-commit"
         ? (allocation) => answerBatch(sku, batch, allocation, () => false)
         : undefined,
+      attempt > 1,
     );
   }
 
-  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(attempt: (n: number) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       try {
-        return await attempt();
+        return await attempt(n);
       } catch (error) {
         const retryable = error instanceof BatchRaceError || RETRYABLE_PG_CODES.has(pgCode(error));
         if (!retryable || n >= MAX_BATCH_ATTEMPTS) throw error;

@@ -135,6 +135,42 @@ describe("a reserve batch whose plan went stale", () => {
   });
 });
 
+describe("a reserve batch planned without the stock row's lock", () => {
+  it("writes nothing when the units on sale changed between its read and its update, and locking first grants", async () => {
+    const sku = await newSku(5);
+    const [a, b] = [`unlocked-a-${sku}`, `unlocked-b-${sku}`];
+    const requests = [
+      { orderId: a, qty: 3 },
+      { orderId: b, qty: 3 },
+    ];
+    // The batch reads 5 on sale and plans a (3) granted, b refused; its update then waits for this
+    // writer, which puts 2 more units on sale: 7, enough for both. Written on the old plan, b would
+    // be refused while its units were there.
+    const writer = await fixture.database.sql.reserve();
+    try {
+      await writer`BEGIN`;
+      await writer`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${REGION} FOR UPDATE`;
+      const batch = store.reserveBatch(sku, 0, requests, 60_000, undefined, false);
+      batch.catch(() => {});
+      await waitUntilWaitingForALock();
+      await writer`UPDATE stock SET available = available + 2, quota = quota + 2
+                   WHERE sku_id = ${sku} AND region = ${REGION}`;
+      await writer`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+                   VALUES (NULL, ${sku}, ${REGION}, 'seed', 2)`;
+      await writer`COMMIT`;
+      await expect(batch).rejects.toThrow(/planned on 5 units but their number changed/);
+    } finally {
+      writer.release();
+    }
+    expect(await statesOf(a)).toEqual([]);
+    expect(await store.stock(sku)).toMatchObject({ available: 7, reserved: 0 });
+    const retried = await store.reserveBatch(sku, 0, requests, 60_000, undefined, true);
+    expect(retried.decisions.map((d) => d.kind)).toEqual(["grant", "grant"]);
+    expect(await store.stock(sku)).toMatchObject({ available: 1, reserved: 6 });
+    await expectLedgerConsistent();
+  });
+});
+
 describe("settlement is all-or-nothing per order", () => {
   it("does not commit the rest of an order one of whose items expired and was swept", async () => {
     const engine = new InventoryEngine(store, options);
