@@ -225,7 +225,20 @@ export class InventoryStore {
       const qtys = allocation.grants.map((g) => g.qty);
       let taken: unknown;
       try {
-        [, [taken]] = await commitWith([
+        [[taken]] = await commitWith([
+          // Planned on a read without the row's lock, the plan holds only if what was on sale has not
+          // changed since (settlement moves reserved to sold and leaves it alone): else the batch is
+          // retried, locking first. The stock row is locked before the reservations are inserted, as
+          // a lone reserve does (reserveOne): inserting first deadlocked against a lone reserve of the
+          // same order on another instance (engine.test.ts, two engine instances racing).
+          tx`WITH taken AS (
+               UPDATE stock SET available = available - ${allocation.granted}, reserved = reserved + ${allocation.granted},
+                 version = version + 1
+               WHERE sku_id = ${sku} AND region = ${this.region} AND bucket = ${bucket} AND available = ${stock.available}
+               RETURNING version)
+             SELECT chaoscart_assert((SELECT count(*) FROM taken) = 1,
+                                     ${`batch for ${sku} planned on ${stock.available} units but their number changed`}),
+                    (SELECT version FROM taken) AS version`,
           // A reservation another writer inserted since the reads (none of ours is lost: ON CONFLICT
           // skips it) makes the batch's plan wrong: the assertion aborts the transaction before the
           // COMMIT behind it, and the batch is retried from fresh reads.
@@ -236,17 +249,6 @@ export class InventoryStore {
                ON CONFLICT DO NOTHING RETURNING order_id)
              SELECT chaoscart_assert((SELECT count(*) FROM inserted) = ${ids.length},
                                      ${`batch for ${sku} planned ${ids.length} grants but another writer got in first`})`,
-          // Planned on a read without the row's lock, the plan holds only if what was on sale has not
-          // changed since (settlement moves reserved to sold and leaves it alone): else the batch is
-          // retried, locking first.
-          tx`WITH taken AS (
-               UPDATE stock SET available = available - ${allocation.granted}, reserved = reserved + ${allocation.granted},
-                 version = version + 1
-               WHERE sku_id = ${sku} AND region = ${this.region} AND bucket = ${bucket} AND available = ${stock.available}
-               RETURNING version)
-             SELECT chaoscart_assert((SELECT count(*) FROM taken) = 1,
-                                     ${`batch for ${sku} planned on ${stock.available} units but their number changed`}),
-                    (SELECT version FROM taken) AS version`,
           tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
              SELECT o, ${sku}, ${this.region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
         ]);
