@@ -75,12 +75,14 @@ const EXPOSURES: Exposure[] = [
   { bug: "no-compensation", fixture: "declines", fails: ["terminal-sagas", "no-stranded-stock"] },
   // One item of an order expires and is swept while the saga pays; the commit sells the rest, the
   // saga's cancellation then finds stock sold and confirms: CONFIRMED without every item (measured:
-  // 6-7 such orders a run, and more units confirmed than sold).
+  // 6-7 such orders a run, and more units confirmed than sold). 2026-12-03: 11 of 11 runs here caught
+  // it (4-11 such orders), one CI run caught none, for a cause not found; hence two runs.
   {
     bug: "partial-commit",
     fixture: "reservation-expiry",
     fails: ["order-coverage"],
     mayAlsoFail: ["no-oversell"],
+    runs: 2,
   },
   // Stock comes back after the sell-out (declined orders release their units), but the order
   // service's sold-out gate never opens again: buyers are refused 409 sold_out while units sit on
