@@ -223,9 +223,8 @@ export class InventoryStore {
 
       const ids = allocation.grants.map((g) => g.orderId);
       const qtys = allocation.grants.map((g) => g.qty);
-      let taken: unknown;
       try {
-        [[taken]] = await commitWith([
+        const [[taken]] = await commitWith([
           // Planned on a read without the row's lock, the plan holds only if what was on sale has not
           // changed since (settlement moves reserved to sold and leaves it alone): else the batch is
           // retried, locking first. The stock row is locked before the reservations are inserted, as
@@ -252,12 +251,12 @@ export class InventoryStore {
           tx`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
              SELECT o, ${sku}, ${this.region}, 'reserve', q FROM unnest(${ids}::text[], ${qtys}::int[]) AS g(o, q)`,
         ]);
+        allocation.version = Number((taken as { version: string }).version);
+        return allocation;
       } catch (error) {
         if (pgCode(error) === ASSERTION_FAILED) throw new BatchRaceError((error as Error).message);
         throw error;
       }
-      allocation.version = Number((taken as { version: string } | undefined)?.version);
-      return allocation;
     });
   }
 

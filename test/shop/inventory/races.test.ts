@@ -1,4 +1,4 @@
-import type { Sql } from "postgres";
+import type { ReservedSql, Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryEngine } from "../../../src/shop/inventory/engine.ts";
 import { type InventoryStore, ORDER_LOCK_CLASS } from "../../../src/shop/inventory/store.ts";
@@ -146,22 +146,17 @@ describe("a reserve batch planned without the stock row's lock", () => {
     // The batch reads 5 on sale and plans a (3) granted, b refused; its update then waits for this
     // writer, which puts 2 more units on sale: 7, enough for both. Written on the old plan, b would
     // be refused while its units were there.
-    const writer = await fixture.database.sql.reserve();
-    try {
-      await writer`BEGIN`;
-      await writer`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${REGION} FOR UPDATE`;
-      const batch = store.reserveBatch(sku, 0, requests, 60_000, undefined, false);
-      batch.catch(() => {});
-      await waitUntilWaitingForALock();
-      await writer`UPDATE stock SET available = available + 2, quota = quota + 2
-                   WHERE sku_id = ${sku} AND region = ${REGION}`;
-      await writer`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
-                   VALUES (NULL, ${sku}, ${REGION}, 'seed', 2)`;
-      await writer`COMMIT`;
-      await expect(batch).rejects.toThrow(/planned on 5 units but their number changed/);
-    } finally {
-      writer.release();
-    }
+    const batch = commitWhileWaitedOn({
+      hold: (writer) => writer`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${REGION} FOR UPDATE`,
+      start: () => store.reserveBatch(sku, 0, requests, 60_000, undefined, false),
+      meanwhile: async (writer) => {
+        await writer`UPDATE stock SET available = available + 2, quota = quota + 2
+                     WHERE sku_id = ${sku} AND region = ${REGION}`;
+        await writer`INSERT INTO stock_movement (order_id, sku_id, region, kind, qty)
+                     VALUES (NULL, ${sku}, ${REGION}, 'seed', 2)`;
+      },
+    });
+    await expect(batch).rejects.toThrow(/planned on 5 units but their number changed/);
     expect(await statesOf(a)).toEqual([]);
     expect(await store.stock(sku)).toMatchObject({ available: 7, reserved: 0 });
     const retried = await store.reserveBatch(sku, 0, requests, 60_000, undefined, true);
@@ -303,36 +298,26 @@ describe("a lone reserve (one round trip)", () => {
   it("does not grant an order whose release committed while it waited for the order's lock", async () => {
     const sku = await newSku(5);
     const order = `lone-released-${sku}`;
-    const releaser = await fixture.database.sql.reserve();
-    try {
-      await releaser`BEGIN`;
-      await releaser`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${order}))`;
-      await releaser`INSERT INTO released_order (order_id) VALUES (${order})`;
-      const reserve = store.reserveOne(sku, 0, { orderId: order, qty: 1 }, 60_000);
-      await waitUntilWaitingForALock();
-      await releaser`COMMIT`;
-      expect(await reserve).toBeUndefined();
-    } finally {
-      releaser.release();
-    }
+    const reserve = commitWhileWaitedOn({
+      hold: async (releaser) => {
+        await releaser`SELECT pg_advisory_xact_lock(${ORDER_LOCK_CLASS}, hashtext(${order}))`;
+        await releaser`INSERT INTO released_order (order_id) VALUES (${order})`;
+      },
+      start: () => store.reserveOne(sku, 0, { orderId: order, qty: 1 }, 60_000),
+    });
+    expect(await reserve).toBeUndefined();
     expect(await store.stock(sku)).toMatchObject({ available: 5, reserved: 0 });
   });
 
   it("steps aside, changing nothing, when another writer's reservation of the order lands first", async () => {
     const sku = await newSku(5);
     const order = `lone-raced-${sku}`;
-    const writer = await fixture.database.sql.reserve();
-    try {
-      await writer`BEGIN`;
-      await writer`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
-                   VALUES (${order}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`;
-      const reserve = store.reserveOne(sku, 0, { orderId: order, qty: 1 }, 60_000);
-      await waitUntilWaitingForALock(); // its insert waits on the writer's row
-      await writer`COMMIT`;
-      expect(await reserve).toBeUndefined();
-    } finally {
-      writer.release();
-    }
+    const reserve = commitWhileWaitedOn({
+      hold: (writer) => writer`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
+                               VALUES (${order}, ${sku}, ${REGION}, 1, 'HELD', now() + interval '1 minute')`,
+      start: () => store.reserveOne(sku, 0, { orderId: order, qty: 1 }, 60_000), // its insert waits on the row
+    });
+    expect(await reserve).toBeUndefined();
     expect(await store.stock(sku)).toMatchObject({ available: 5, reserved: 0 });
     const [moved] = await fixture.database.sql`
       SELECT count(*)::int AS n FROM stock_movement WHERE sku_id = ${sku} AND kind = 'reserve'`;
@@ -340,6 +325,34 @@ describe("a lone reserve (one round trip)", () => {
     await fixture.database.sql`DELETE FROM reservation WHERE order_id = ${order}`; // the test's own row
   });
 });
+
+/**
+ * Forces "X waits for a writer, which commits": `hold` runs in a transaction on its own connection,
+ * `start` begins X once it has, and once X waits for a lock, `meanwhile` runs and the transaction
+ * commits. Resolves (or rejects) as X does.
+ */
+async function commitWhileWaitedOn<T>(steps: {
+  hold: (writer: ReservedSql) => Promise<unknown>;
+  start: () => Promise<T>;
+  meanwhile?: (writer: ReservedSql) => Promise<unknown>;
+}): Promise<T> {
+  const writer = await fixture.database.sql.reserve();
+  let committed = false;
+  try {
+    await writer`BEGIN`;
+    await steps.hold(writer);
+    const waiting = steps.start();
+    waiting.catch(() => {}); // awaited below, once the writer has committed
+    await waitUntilWaitingForALock();
+    await steps.meanwhile?.(writer);
+    await writer`COMMIT`;
+    committed = true;
+    return await waiting;
+  } finally {
+    if (!committed) await writer`ROLLBACK`.catch(() => {});
+    writer.release();
+  }
+}
 
 async function waitUntilWaitingForALock(): Promise<void> {
   for (let i = 0; i < 200; i++) {
