@@ -32,8 +32,52 @@ export interface ProfileSummary {
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
+/**
+ * The services run from one esbuild bundle (src/lab/topology/service-bundle.ts), which marks where
+ * each input file starts with a `// node_modules/undici/lib/…` or `// src/shop/…` comment line. The
+ * starts of a bundle, sorted by line, let a frame in it be put back in its package or directory.
+ */
+type BundleMap = { line: number; file: string }[];
+const bundleMaps = new Map<string, BundleMap | undefined>();
+
+function bundleMap(file: string): BundleMap | undefined {
+  if (!bundleMaps.has(file)) {
+    let map: BundleMap | undefined;
+    try {
+      map = [];
+      const lines = readFileSync(file, "utf8").split("\n");
+      for (let i = 0; i < lines.length; i++) {
+        const marker = /^\/\/ ((?:node_modules|src|bin)\/\S+\.[cm]?[jt]s)$/.exec(lines[i] ?? "");
+        if (marker?.[1]) map.push({ line: i, file: path.join(ROOT, marker[1]) });
+      }
+    } catch {
+      map = undefined; // the bundle was rebuilt and removed since: its frames stay "the bundle"
+    }
+    bundleMaps.set(file, map?.length ? map : undefined);
+  }
+  return bundleMaps.get(file);
+}
+
+/** The input file of a bundle's line (0-based), or the bundle itself before the first marker. */
+function unbundled(file: string, line: number): string {
+  const map = bundleMap(file);
+  if (!map) return file;
+  let lo = 0;
+  let hi = map.length - 1;
+  let found: string | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const start = map[mid] as BundleMap[number];
+    if (start.line <= line) {
+      found = start.file;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found ?? file;
+}
+
 /** The area a frame's code belongs to: "src/shop/orders", "npm:postgres", "node:internal", "(gc)", … */
-function area(url: string, functionName: string): string {
+function area(url: string, functionName: string, lineNumber = 0): string {
   if (!url) {
     if (functionName === "(garbage collector)") return "(gc)";
     if (functionName === "(idle)") return "(idle)";
@@ -41,7 +85,8 @@ function area(url: string, functionName: string): string {
     return "(native)";
   }
   if (url.startsWith("node:")) return "node:internal";
-  const file = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+  const loaded = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url;
+  const file = loaded.includes("/.chaoscart/build/") ? unbundled(loaded, lineNumber) : loaded;
   const modules = file.lastIndexOf("/node_modules/");
   if (modules >= 0) {
     const rest = file.slice(modules + "/node_modules/".length).split("/");
@@ -75,7 +120,7 @@ export function summariseProfile(profile: Profile): ProfileSummary {
     const node = byId.get(id);
     if (!node) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = area(url, functionName);
+    const where = area(url, functionName, lineNumber);
     areas.set(where, (areas.get(where) ?? 0) + us);
     if (where === "(idle)") continue;
     busy += us;
