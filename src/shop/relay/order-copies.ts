@@ -27,22 +27,23 @@ export interface OrderCopy {
   payment: { state: PaymentOutcome; amount: number; providerRef: string | null } | null;
 }
 
-const COPY_COLUMNS = `o.id, o.user_id AS "userId", o.idem_key AS "idemKey", o.home_region AS "homeRegion",
-  o.state, o.cancel_reason AS "cancelReason", o.items, o.total::int AS total, o.hlc,
-  coalesce(o.version_hlc, o.hlc) AS "versionHlc", coalesce(o.version_region, o.home_region) AS "versionRegion",
-  o.created_at AS "createdAt",
-  CASE WHEN p.order_id IS NULL THEN NULL
-       ELSE json_build_object('state', p.state, 'amount', p.amount, 'providerRef', p.provider_ref) END AS payment`;
-
 /** The current versions of `ids` in the source region (ids it does not have are left out). */
 export async function readOrderCopies(db: Db, ids: readonly string[]): Promise<OrderCopy[]> {
   if (ids.length === 0) return [];
-  return db.unsafe<OrderCopy[]>(
-    `SELECT ${COPY_COLUMNS} FROM orders o LEFT JOIN payment p ON p.order_id = o.id
+  const rows = await db.unsafe<{ copy: OrderCopyJson }[]>(
+    `SELECT ${COPY_JSON} AS copy FROM orders o LEFT JOIN payment p ON p.order_id = o.id
      WHERE o.id = ANY($1::text[]) ORDER BY o.id`,
     [ids as string[]],
     { prepare: true },
   );
+  return rows.map((row) => copyFromJson(row.copy));
+}
+
+/** An order copy as COPY_JSON builds it: a timestamp is a string in JSON. */
+export type OrderCopyJson = Omit<OrderCopy, "createdAt"> & { createdAt: string };
+
+export function copyFromJson(json: OrderCopyJson): OrderCopy {
+  return { ...json, createdAt: new Date(json.createdAt) };
 }
 
 export function versionOf(copy: OrderCopy): OrderVersion {
@@ -137,8 +138,11 @@ function latestPerOrder(copies: readonly OrderCopy[]): OrderCopy[] {
   return [...latest.values()];
 }
 
-/** An order row `o` and its payment `p` in OrderCopy's shape, for the conflict log. */
-const COPY_JSON = `jsonb_build_object('id', o.id, 'userId', o.user_id, 'idemKey', o.idem_key,
+/**
+ * An order row `o` and its payment `p` in OrderCopy's shape (copyFromJson), as the relay reads and
+ * the conflict log keeps it.
+ */
+export const COPY_JSON = `jsonb_build_object('id', o.id, 'userId', o.user_id, 'idemKey', o.idem_key,
   'homeRegion', o.home_region, 'state', o.state, 'cancelReason', o.cancel_reason, 'items', o.items,
   'total', o.total::int, 'hlc', o.hlc, 'versionHlc', coalesce(o.version_hlc, o.hlc),
   'versionRegion', coalesce(o.version_region, o.home_region), 'createdAt', o.created_at,

@@ -1,3 +1,4 @@
+import type { PendingQuery, Row } from "postgres";
 import type { Db } from "../db/pool.ts";
 
 /**
@@ -38,8 +39,9 @@ export interface OutboxEntry extends OutboxPosition {
   createdAt: Date;
 }
 
-export interface OutboxRead {
-  entries: OutboxEntry[];
+export interface OutboxRead<A = never> {
+  /** `attached`: what the read's `attach` expression gave for the entry (null without one). */
+  entries: (OutboxEntry & { attached: A | null })[];
   /** The oldest transaction still running when the read was made: nothing at or above it was read. */
   horizon: string;
   /** Every row at or below this position may have been pruned (undefined: nothing ever was). */
@@ -88,20 +90,39 @@ function horizonCte(db: Db) {
 export class OutboxLog {
   constructor(private readonly db: Db) {}
 
-  /** Up to `limit` entries after `after`, all written by finished transactions, in log order. */
-  async read(after: OutboxPosition, limit: number): Promise<OutboxRead> {
+  /**
+   * Up to `limit` entries after `after`, all written by finished transactions, in log order. With
+   * `attach`, each entry also carries what that SQL expression reads for it (e.g. the current row the
+   * entry names), in the same statement and snapshot: the expression sees the entry as `e` (its
+   * outbox columns) and `e.latest` (no later entry of the same aggregate is in this read).
+   */
+  async read<A = never>(
+    after: OutboxPosition,
+    limit: number,
+    attach?: PendingQuery<Row[]>,
+  ): Promise<OutboxRead<A>> {
     const rows = await this.db<
-      (OutboxEntry & { horizon: string; prunedTxid: string | null; prunedId: string | null })[]
+      (OutboxEntry & {
+        attached: A | null;
+        horizon: string;
+        prunedTxid: string | null;
+        prunedId: string | null;
+      })[]
     >`
-      WITH ${horizonCte(this.db)}
-      SELECT o.id::text AS id, o.txid::text AS txid, o.aggregate, o.aggregate_id AS "aggregateId",
-             o.event, o.payload, o.hlc, o.created_at AS "createdAt", h.horizon::text AS horizon,
-             p.txid::text AS "prunedTxid", p.id::text AS "prunedId"
-      FROM h LEFT JOIN outbox_pruned p ON true LEFT JOIN LATERAL (
-        SELECT * FROM outbox
-        WHERE txid < h.horizon AND (txid, id) > (${after.txid}::xid8, ${after.id}::bigint)
-        ORDER BY txid, id LIMIT ${limit}) o ON true
-      ORDER BY o.txid, o.id`;
+      WITH ${horizonCte(this.db)},
+      e AS (
+        SELECT o.*, row_number() OVER (PARTITION BY o.aggregate, o.aggregate_id ORDER BY o.txid DESC, o.id DESC) = 1
+                 AS latest
+        FROM h, LATERAL (
+          SELECT * FROM outbox
+          WHERE txid < h.horizon AND (txid, id) > (${after.txid}::xid8, ${after.id}::bigint)
+          ORDER BY txid, id LIMIT ${limit}) o)
+      SELECT e.id::text AS id, e.txid::text AS txid, e.aggregate, e.aggregate_id AS "aggregateId",
+             e.event, e.payload, e.hlc, e.created_at AS "createdAt", h.horizon::text AS horizon,
+             (SELECT txid::text FROM outbox_pruned) AS "prunedTxid", (SELECT id::text FROM outbox_pruned) AS "prunedId",
+             ${attach ?? this.db`NULL`} AS attached
+      FROM h LEFT JOIN e ON true
+      ORDER BY e.txid, e.id`;
     const first = rows[0];
     const horizon = first?.horizon ?? "0";
     const prunedTo =

@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { Db } from "../db/pool.ts";
-import { readAllSlots, readSlots } from "../orders/slots.ts";
+import { readAllSlots, type SlotOwnership } from "../orders/slots.ts";
 import {
   type AppliedBatch,
   type ApplyOutcome,
   appliedPosition,
   applyOrderCopies,
+  COPY_JSON,
+  copyFromJson,
   type OrderCopy,
-  readOrderCopies,
+  type OrderCopyJson,
   type ShippedBatch,
 } from "./order-copies.ts";
 import {
@@ -103,6 +105,21 @@ interface PreparedBatch {
   readAt: number;
   sentAt: number;
 }
+
+/**
+ * Read with each log entry (OutboxLog.read's attach), in the log's statement: the current version of
+ * the order or the slot ownership the entry names, once per aggregate (on its latest entry). One
+ * round trip for the whole read; reading the versions after the log cost a second one (stage
+ * "read" of the lag). Current, not as of the entry: the peer keeps the greater version, so a newer
+ * one shipped early changes nothing when its own entry follows.
+ */
+const CURRENT_VERSIONS = `CASE WHEN NOT e.latest THEN NULL
+  WHEN e.aggregate = 'order' THEN
+    (SELECT ${COPY_JSON} FROM orders o LEFT JOIN payment p ON p.order_id = o.id WHERE o.id = e.aggregate_id)
+  WHEN e.aggregate = 'slot' THEN
+    (SELECT jsonb_build_object('slot', s.slot, 'region', s.region, 'epoch', s.epoch::int)
+     FROM slot_owner s WHERE s.slot = e.aggregate_id::int)
+  END`;
 
 const NOTHING_APPLIED: ApplyOutcome = {
   inserted: 0,
@@ -225,20 +242,25 @@ export class Relay {
   ): Promise<PreparedBatch | { kind: "gap"; prunedTo: OutboxPosition } | { kind: "empty" }> {
     const { source, peer, batchSize } = this.options;
     const readAt = Date.now();
-    const read = await this.log.read(from, batchSize);
+    const read = await this.log.read<OrderCopyJson | SlotOwnership>(
+      from,
+      batchSize,
+      source.db.unsafe(CURRENT_VERSIONS),
+    );
     if (read.prunedTo && comparePositions(from, read.prunedTo) < 0)
       return { kind: "gap", prunedTo: read.prunedTo };
     const last = read.entries.at(-1);
     if (read.entries.length < batchSize) this.lastCaughtUpAt = Date.now();
     if (!last) return { kind: "empty" };
-    const ids = [...new Set(read.entries.filter((e) => e.aggregate === "order").map((e) => e.aggregateId))];
-    const slotIds = [
-      ...new Set(read.entries.filter((e) => e.aggregate === "slot").map((e) => Number(e.aggregateId))),
-    ];
-    const [copies, slots] = await Promise.all([
-      readOrderCopies(source.db, ids),
-      readSlots(source.db, slotIds),
-    ]);
+    const copies: OrderCopy[] = [];
+    const slots: SlotOwnership[] = [];
+    for (const { aggregate, attached } of read.entries) {
+      if (attached && aggregate === "order") copies.push(copyFromJson(attached as OrderCopyJson));
+      if (attached && aggregate === "slot") slots.push(attached as SlotOwnership);
+    }
+    // In id and slot order, as they were read before: the lab's fault draws for each copy in turn.
+    copies.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    slots.sort((a, b) => a.slot - b.slot);
     return {
       kind: "batch",
       readAt,
