@@ -224,10 +224,14 @@ async function main(options: Options) {
       p99Ms: number;
       errors: number;
       replicationCpuPercent: number;
+      /** Of which, by process (relays, the peer's primary and replica). */
+      replicationCpuByProcess: Record<string, number>;
     }[] = [];
     const west = lab.regions[1];
     const replicationRoots: CpuRoots = Object.fromEntries([
-      ...relays.map((relay, i) => [`relay-${i}`, relay.pid]),
+      ...lab.regions.flatMap((region) =>
+        [...region.relays].map(([peer, relay]) => [`relay ${region.name}->${peer}`, relay.pid]),
+      ),
       ["west-primary", west?.cluster.primary.pid],
       ["west-replica", west?.cluster.replica?.pid],
     ]);
@@ -267,20 +271,21 @@ async function main(options: Options) {
       // On one host the peer region's share of the work (its relays and database) takes the same
       // cores as the region measured; in a deployment it runs elsewhere. Reported beside the ratio.
       const used = cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter).percent : {};
-      const replicationCpuPercent = Math.round(
-        Object.entries(used)
-          .filter(([label]) => label !== "bench" && label !== "other")
-          .reduce((sum, [, percent]) => sum + percent, 0),
-      );
+      const parts = Object.entries(used).filter(([label]) => label !== "bench" && label !== "other");
+      const replicationCpuPercent = Math.round(parts.reduce((sum, [, percent]) => sum + percent, 0));
+      const breakdown = parts.map(([label, percent]) => `${label} ${Math.round(percent)}`).join(", ");
       cost.push({
         replication,
         ordersPerSecond: Math.round(result.okPerSecond),
         p99Ms: Math.round(result.latencyMs.p99),
         errors: result.errors,
         replicationCpuPercent,
+        replicationCpuByProcess: Object.fromEntries(
+          parts.map(([label, percent]) => [label, Math.round(percent)]),
+        ),
       });
       say(
-        `  replication ${replication.padEnd(3)}: ${Math.round(result.okPerSecond)} orders/s, p99 ${result.latencyMs.p99.toFixed(0)} ms, ${result.errors} errors; relays + west's databases ${replicationCpuPercent} % of a core`,
+        `  replication ${replication.padEnd(3)}: ${Math.round(result.okPerSecond)} orders/s, p99 ${result.latencyMs.p99.toFixed(0)} ms, ${result.errors} errors; relays + west's databases ${replicationCpuPercent} % of a core (${breakdown})`,
       );
     }
     for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGCONT");
