@@ -82,14 +82,7 @@ export async function moveSlots(
   return { moved: [...moved].sort((a, b) => a.slot - b.slot), notOwned: wanted.filter((s) => !done.has(s)) };
 }
 
-/** The current ownership of `slots` in the source region, for the relay. */
 /** Every slot's ownership as this region has it. */
 export function readAllSlots(db: Db): Promise<SlotOwnership[]> {
   return db<SlotOwnership[]>`SELECT slot, region, epoch::int AS epoch FROM slot_owner ORDER BY slot`;
-}
-
-export async function readSlots(db: Db, slots: readonly number[]): Promise<SlotOwnership[]> {
-  if (slots.length === 0) return [];
-  return db<SlotOwnership[]>`
-    SELECT slot, region, epoch::int AS epoch FROM slot_owner WHERE slot = ANY(${slots as number[]}::int[]) ORDER BY slot`;
 }

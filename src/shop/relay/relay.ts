@@ -258,7 +258,7 @@ export class Relay {
       if (attached && aggregate === "order") copies.push(copyFromJson(attached as OrderCopyJson));
       if (attached && aggregate === "slot") slots.push(attached as SlotOwnership);
     }
-    // In id and slot order, as they were read before: the lab's fault draws for each copy in turn.
+    // In id and slot order: the lab's fault draws for each copy in turn, so a seeded run repeats.
     copies.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     slots.sort((a, b) => a.slot - b.slot);
     return {
