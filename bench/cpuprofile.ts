@@ -142,7 +142,7 @@ function main(): void {
   const args = process.argv.slice(2);
   const topAt = args.indexOf("--top");
   const top = topAt >= 0 ? Number(args[topAt + 1]) : 25;
-  const files = args.filter((arg, i) => arg !== "--top" && i !== topAt + 1 && !arg.startsWith("--"));
+  const files = args.filter((arg, i) => !arg.startsWith("--") && (topAt < 0 || i !== topAt + 1));
   if (files.length === 0) {
     console.error("usage: node --import tsx bench/cpuprofile.ts <file.cpuprofile>... [--top 25]");
     process.exit(2);
