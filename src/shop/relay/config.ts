@@ -18,8 +18,11 @@ export const relayEnv = {
   CHAOSCART_LOG_LEVEL: inventoryEnv.CHAOSCART_LOG_LEVEL,
   /** Outbox entries shipped per transaction at the peer. */
   CHAOSCART_RELAY_BATCH: int(1, 10_000).default(500),
-  /** How long a relay that found nothing new waits before reading the outbox again (doubling, up to 4×, while it stays idle). */
-  CHAOSCART_RELAY_IDLE_MS: int(1, 60_000).default(5),
+  /**
+   * How often a relay level with its source checks it for news, inside the source database
+   * (migration 012): also how long a change may wait for the read that ships it.
+   */
+  CHAOSCART_RELAY_POLL_MS: int(1, 1_000).default(2),
   /** The longest wait between attempts while the source or the peer is unreachable. */
   CHAOSCART_RELAY_MAX_BACKOFF_MS: int(10, 600_000).default(2_000),
   /**

@@ -73,18 +73,11 @@ export function comparePositions(a: OutboxPosition, b: OutboxPosition): number {
 }
 
 /**
- * The horizon as a CTE `h`: the oldest transaction still running that may write the outbox, or the
- * next xid to be assigned when none is.
+ * The horizon as a CTE `h` (outbox_horizon(), migration 012): the oldest transaction still running
+ * that may write the outbox, or the next xid to be assigned when none is; in the statement's snapshot.
  */
 function horizonCte(db: Db) {
-  return db`h AS (
-  SELECT coalesce(
-    (SELECT min(x) FROM pg_snapshot_xip(s.snap) x
-     WHERE xid(x) NOT IN (
-       SELECT a.backend_xid FROM pg_stat_activity a JOIN outbox_free_session f ON a.application_name LIKE f.pattern
-       WHERE a.backend_xid IS NOT NULL)),
-    pg_snapshot_xmax(s.snap)) AS horizon
-  FROM (SELECT pg_current_snapshot() AS snap) s)`;
+  return db`h AS (SELECT outbox_horizon() AS horizon)`;
 }
 
 export class OutboxLog {
@@ -131,6 +124,18 @@ export class OutboxLog {
       .filter((r) => r.id !== null)
       .map(({ horizon: _, prunedTxid: __, prunedId: ___, ...entry }) => entry);
     return { entries, horizon, prunedTo };
+  }
+
+  /**
+   * Waits inside the database until a read after `after` would find something (an entry, or a gap
+   * the log was pruned past), checking every `pollMs` (outbox_wait, migration 012): true then, false
+   * once `timeoutMs` passed. One statement for the whole wait: cheaper than reading the log that
+   * often, and sooner than reading it less often.
+   */
+  async waitForNews(after: OutboxPosition, timeoutMs: number, pollMs: number): Promise<boolean> {
+    const [row] = await this.db<{ news: boolean }[]>`
+      SELECT outbox_wait(${after.txid}::xid8, ${after.id}::bigint, ${timeoutMs}::int, ${pollMs}::int) AS news`;
+    return row?.news ?? false;
   }
 
   /**

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
 import type { Db } from "../db/pool.ts";
 import { readAllSlots, type SlotOwnership } from "../orders/slots.ts";
@@ -41,8 +40,11 @@ export interface RelayOptions {
   peer: { region: string; db: Db };
   /** Log entries per batch. */
   batchSize: number;
-  /** How long to wait before reading again when the log had nothing new. */
-  idleMs: number;
+  /**
+   * How often a relay level with its source checks for news there (inside the database: OutboxLog
+   * waitForNews), so also how long a change may wait for the read that finds it.
+   */
+  pollMs: number;
   maxBackoffMs: number;
   telemetry?: RelayTelemetry;
   /**
@@ -94,8 +96,12 @@ const PIPELINE_DEPTH = 2;
  * synchronously replicated commit per batch.
  */
 const CONFIRM_EVERY_MS = 500;
-/** An idle relay reads less and less often, up to this many times idleMs, and at once again on news. */
-const IDLE_BACKOFF_MAX = 4;
+/**
+ * The longest a relay waits for news in one statement before it reads the log anyway (a read also
+ * keeps its readiness, lastCaughtUpAt, fresh). The waiting statement holds a snapshot, so back
+ * vacuum's horizon, for as long: kept short.
+ */
+const NEWS_WAIT_MS = 250;
 
 interface PreparedBatch {
   kind: "batch";
@@ -136,6 +142,11 @@ export class Relay {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private readonly wake = new AbortController();
+  private readonly stopping = new Promise<void>((resolve) =>
+    this.wake.signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
+  /** The wait for news after a position, while one runs (see news). */
+  private waiting: { after: OutboxPosition; news: Promise<boolean> } | undefined;
   /** When the relay last read the source to its horizon (for readiness: is it keeping up?). */
   lastCaughtUpAt: number | undefined;
 
@@ -185,13 +196,11 @@ export class Relay {
       confirmed = position;
       confirmedAt = performance.now();
     };
-    let idleMs = this.options.idleMs;
     try {
       let sent = await this.resume();
       while (!this.stopped) {
         if (inFlight.length < PIPELINE_DEPTH) {
           const next = await this.prepare(sent);
-          if (next.kind !== "empty") idleMs = this.options.idleMs;
           if (next.kind === "batch") {
             const applying = applyOrderCopies(connection, { ...next.batch, after: sent });
             applying.catch(() => {}); // awaited in turn below; a failure must not go unhandled meanwhile
@@ -206,13 +215,21 @@ export class Relay {
           }
           if (inFlight.length === 0) {
             await confirm();
-            await sleep(idleMs, undefined, { signal: this.wake.signal }).catch(() => {});
-            idleMs = Math.min(idleMs * 2, this.options.idleMs * IDLE_BACKOFF_MAX);
+            await Promise.race([this.news(sent), this.stopping]);
             continue;
           }
-          // Nothing new, batches in flight: read again after idleMs unless the oldest comes back
-          // first. Waiting for it instead held every change written meanwhile for a round trip.
-          if (!(await settlesWithin(inFlight[0]?.applying, this.options.idleMs))) continue;
+          // Nothing new, batches in flight: read again on news unless the oldest comes back first.
+          // Waiting for it instead held every change written meanwhile for a round trip. (A gap
+          // waits for the batches in flight: the catch-up starts where they left the peer.)
+          const oldestBack = (inFlight[0] as (typeof inFlight)[number]).applying.then(
+            () => true,
+            () => true,
+          );
+          const news = this.news(sent).then(
+            () => false,
+            () => false, // read again: the read meets the same failure and says so
+          );
+          if (next.kind === "empty" && !(await Promise.race([oldestBack, news]))) continue;
         }
         const head = inFlight.shift() as (typeof inFlight)[number];
         const applied = await head.applying;
@@ -228,6 +245,24 @@ export class Relay {
       await Promise.allSettled(inFlight.map((f) => f.applying));
       connection.release();
     }
+  }
+
+  /**
+   * Resolves when a read after `after` would find something, or after NEWS_WAIT_MS. A wait still
+   * running for the same position is shared: the pump reads again whenever a batch comes back, and
+   * starting a wait each time would leave the earlier ones holding the source's connections.
+   */
+  private news(after: OutboxPosition): Promise<boolean> {
+    if (this.waiting && comparePositions(this.waiting.after, after) === 0) return this.waiting.news;
+    const waiting = {
+      after,
+      news: this.log.waitForNews(after, NEWS_WAIT_MS, this.options.pollMs).finally(() => {
+        if (this.waiting === waiting) this.waiting = undefined;
+      }),
+    };
+    waiting.news.catch(() => {}); // a wait no one awaits any more may still fail
+    this.waiting = waiting;
+    return waiting.news;
   }
 
   /** Where to read from: where this relay got to, or the peer's position after a failure or a start. */
@@ -378,22 +413,5 @@ export class Relay {
     const [row] = await this.options.source.db<{ n: string }[]>`
       SELECT count(*)::text AS n FROM outbox WHERE (txid, id) > (${position.txid}::xid8, ${position.id}::bigint)`;
     return Number(row?.n ?? 0);
-  }
-}
-
-/** Whether `promise` settles (either way) within `ms`. */
-async function settlesWithin(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
-  if (!promise) return true;
-  const timer = new AbortController();
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      sleep(ms, false, { signal: timer.signal }).catch(() => false),
-    ]);
-  } finally {
-    timer.abort();
   }
 }

@@ -23,7 +23,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
       `CHAOSCART_OUTBOX_KEEP_MS (${config.CHAOSCART_OUTBOX_KEEP_MS}) must not exceed CHAOSCART_OUTBOX_MAX_RETENTION_MS (${config.CHAOSCART_OUTBOX_MAX_RETENTION_MS})`,
     );
   const sourceDb = createPool(config.CHAOSCART_DATABASE_URL, {
-    max: 3,
+    max: 4, // the log's reads, the wait for news (relay.ts), pruning, reconciliation
     applicationName: `chaoscart-relay-${source}`,
   });
   const peerDb = createPool(config.CHAOSCART_PEER_DATABASE_URL, {
@@ -129,7 +129,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     source: { region: source, db: sourceDb },
     peer: { region: peer, db: peerDb },
     batchSize: config.CHAOSCART_RELAY_BATCH,
-    idleMs: config.CHAOSCART_RELAY_IDLE_MS,
+    pollMs: config.CHAOSCART_RELAY_POLL_MS,
     maxBackoffMs: config.CHAOSCART_RELAY_MAX_BACKOFF_MS,
     telemetry: {
       shipped(entries, outcome, lagSeconds, stages) {

@@ -72,7 +72,7 @@ const relay = () =>
     source: { region: "east", db: east },
     peer: { region: "west", db: west },
     batchSize: 100,
-    idleMs: 10,
+    pollMs: 2,
     maxBackoffMs: 100,
   });
 
@@ -123,7 +123,7 @@ describe("moving a slot", () => {
       source: { region: "east", db: east },
       peer: { region: "west", db: west },
       batchSize: 1,
-      idleMs: 10,
+      pollMs: 2,
       maxBackoffMs: 100,
     });
     const arrivals: number[] = [];

@@ -118,6 +118,69 @@ describe("outbox log", () => {
     );
   });
 
+  describe("waiting for news (what an idle relay does instead of reading)", () => {
+    /** A transaction of the order path's kind, open until `commit()`, its row written. */
+    async function openWriter(tag: string) {
+      let finish!: () => void;
+      const mayFinish = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      let wrote!: () => void;
+      const hasWritten = new Promise<void>((resolve) => {
+        wrote = resolve;
+      });
+      const done = database.sql.begin(async (tx) => {
+        await insertEvent(tx as unknown as Sql, tag);
+        wrote();
+        await mayFinish;
+      });
+      await hasWritten;
+      return {
+        commit: async () => {
+          finish();
+          await done;
+        },
+      };
+    }
+
+    it("answers false when nothing follows the position, and true once a committed row does", async () => {
+      const { at } = await drain(LOG_START);
+      expect(await log.waitForNews(at, 50, 2)).toBe(false);
+      const waiting = log.waitForNews(at, 10_000, 2);
+      await insertEvent(database.sql, "N");
+      expect(await waiting).toBe(true);
+      expect(tags((await drain(at)).entries)).toEqual(["N"]);
+    });
+
+    it("does not wake for a row a read could not return yet: uncommitted, or above the horizon", async () => {
+      const { at } = await drain(LOG_START);
+      const older = await openWriter("O");
+      await insertEvent(database.sql, "P"); // committed, but behind the older writer still open
+      try {
+        expect(await log.waitForNews(at, 100, 2)).toBe(false);
+        expect(tags((await drain(at)).entries)).toEqual([]);
+      } finally {
+        await older.commit();
+      }
+      expect(await log.waitForNews(at, 100, 2)).toBe(true);
+      expect(tags((await drain(at)).entries)).toEqual(["O", "P"]);
+    });
+
+    it("wakes when the log was pruned past the position, so the reader finds its gap", async () => {
+      const { at } = await drain(LOG_START);
+      const beyond = { txid: at.txid, id: String(BigInt(at.id) + 1n) };
+      await database.sql`
+        INSERT INTO outbox_pruned (txid, id) VALUES (${beyond.txid}::xid8, ${beyond.id}::bigint)
+        ON CONFLICT (singleton) DO UPDATE SET txid = EXCLUDED.txid, id = EXCLUDED.id`;
+      try {
+        expect(await log.waitForNews(at, 100, 2)).toBe(true);
+        expect(await log.waitForNews(beyond, 50, 2)).toBe(false);
+      } finally {
+        await database.sql`DELETE FROM outbox_pruned`;
+      }
+    });
+  });
+
   it("keeps each consumer's confirmed position, and never moves it backwards", async () => {
     await insertEvent(database.sql, "D");
     const { entries, at } = await drain(LOG_START);

@@ -65,7 +65,7 @@ async function ship(faults = { drop: 0, corrupt: 0 }, random = Math.random) {
     source: { region: "east", db: east },
     peer: { region: "west", db: west },
     batchSize: 1,
-    idleMs: 10,
+    pollMs: 2,
     maxBackoffMs: 100,
     faults,
     random,

@@ -41,7 +41,7 @@ const relay = (from: "east" | "west", batchSize = 500) =>
     source: from === "east" ? { region: "east", db: east } : { region: "west", db: west },
     peer: from === "east" ? { region: "west", db: west } : { region: "east", db: east },
     batchSize,
-    idleMs: 10,
+    pollMs: 2,
     maxBackoffMs: 100,
   });
 
@@ -398,7 +398,7 @@ describe("relay between two regions", () => {
         db: postgres("postgres://nobody@127.0.0.1:1/none", { max: 1, connect_timeout: 1 }),
       },
       batchSize: 10,
-      idleMs: 10,
+      pollMs: 2,
       maxBackoffMs: 100,
     });
     await expect(failing.shipOnce()).rejects.toThrow();

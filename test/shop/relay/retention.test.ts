@@ -29,7 +29,7 @@ const relay = () =>
     source: { region: "east", db: east },
     peer: { region: "west", db: west },
     batchSize: 100,
-    idleMs: 10,
+    pollMs: 2,
     maxBackoffMs: 100,
     telemetry: { shipped: () => {}, failed: () => {}, caughtUp: () => void caughtUp++ },
   });
