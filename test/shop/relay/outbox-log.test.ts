@@ -191,4 +191,34 @@ describe("outbox log", () => {
     expect(await log.position("west")).toEqual(at);
     expect(await log.position("north")).toEqual(LOG_START);
   });
+
+  // Last: it leaves thousands of rows, which the tests above would drain two at a time.
+  it("waits with index probes, never a scan of the log, however long the log is", async () => {
+    await database.sql`
+      INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+      SELECT 'order', 'long-' || g, 'Test', '{}', '0' FROM generate_series(1, 3000) g`;
+    await database.sql`ANALYZE outbox`;
+    const [last] = await database.sql<OutboxPosition[]>`
+      SELECT txid::text AS txid, id::text AS id FROM outbox o ORDER BY o.txid DESC, o.id DESC LIMIT 1`;
+    const scans = async () => {
+      const [row] = await database.sql<{ seq: number; idx: number }[]>`
+        SELECT seq_scan::int AS seq, idx_scan::int AS idx FROM pg_stat_user_tables WHERE relname = 'outbox'`;
+      return row as { seq: number; idx: number };
+    };
+    const waiter = await database.sql.reserve();
+    try {
+      await waiter`SELECT pg_stat_force_next_flush()`;
+      const before = await scans();
+      expect(await new OutboxLog(waiter as unknown as Db).waitForNews(last as OutboxPosition, 100, 2)).toBe(
+        false,
+      );
+      await waiter`SELECT pg_stat_force_next_flush()`; // the wait's counts reach the view once it is idle
+      await waiter`SELECT 1`;
+      const after = await scans();
+      expect(after.idx - before.idx).toBeGreaterThan(10); // one probe per check, every 2 ms
+      expect(after.seq - before.seq).toBe(0);
+    } finally {
+      waiter.release();
+    }
+  });
 });

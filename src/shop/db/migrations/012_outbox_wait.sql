@@ -36,12 +36,18 @@ BEGIN
     IF EXISTS (SELECT 1 FROM outbox_pruned WHERE (txid, id) > (after_txid, after_id)) THEN
       RETURN true;
     END IF;
-    IF EXISTS (SELECT 1 FROM outbox WHERE (txid, id) > (after_txid, after_id)) THEN
+    -- ORDER BY and LIMIT, not EXISTS: for EXISTS the planner expects a match early and scans the
+    -- table (0.16 ms on 2,300 rows, every check, the whole wait: 13 % of a core), where the
+    -- (txid, id) index finds the first row after the position, or none, at once.
+    PERFORM 1 FROM outbox WHERE (txid, id) > (after_txid, after_id) ORDER BY txid, id LIMIT 1;
+    IF FOUND THEN
       PERFORM pg_stat_clear_snapshot();
       horizon := outbox_horizon();
       -- Rows of transactions below that horizon had all committed when it was taken: this later
       -- snapshot sees every one of them.
-      IF EXISTS (SELECT 1 FROM outbox WHERE (txid, id) > (after_txid, after_id) AND txid < horizon) THEN
+      PERFORM 1 FROM outbox WHERE (txid, id) > (after_txid, after_id) AND txid < horizon
+        ORDER BY txid, id LIMIT 1;
+      IF FOUND THEN
         RETURN true;
       END IF;
     END IF;
