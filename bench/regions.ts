@@ -13,7 +13,10 @@
  * (c) the cost of replication: the e2e bench's closed loop (`--clients`, users homed in east)
  *     through east's gateway, in cells ordered on, off, off, on: replication on (both relays running) or off
  *     (both relays stopped with SIGSTOP, resumed and caught up before the next "on" cell), side by
- *     side in one run; reported as the ratio of confirmed orders/s, on / off.
+ *     side in one run; reported as the ratio of confirmed orders/s, on / off;
+ * (d) what replication costs while nothing happens: both regions idle for `--idle`, relays running,
+ *     then stopped; the CPU of the relays, both primaries and this process (the fault links, the
+ *     WAN included, run in it), and the difference.
  *
  * Durability as deployed: fsync and synchronous_commit on, a synchronous standby in each region.
  * Writes the figures as JSON (default bench/results/regions.json).
@@ -42,6 +45,7 @@ interface Options {
   clients: number;
   cell: number;
   cells: number;
+  idle: number;
   out: string;
   keep: boolean;
 }
@@ -289,6 +293,7 @@ async function main(options: Options) {
       );
     }
     for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGCONT");
+    const idle = await measureIdle(lab, relays, options.idle, say);
     const mean = (side: "on" | "off") => {
       const cells = cost.filter((c) => c.replication === side);
       return cells.reduce((sum, c) => sum + c.ordersPerSecond, 0) / Math.max(1, cells.length);
@@ -309,6 +314,7 @@ async function main(options: Options) {
       partitionMs: options.partition,
       convergedAfterHealMs: convergedMs,
       replicationCost: { clients: options.clients, cellMs: options.cell, cells: cost, throughputRatio },
+      idleCost: idle,
       targets: { lagP99Ms: DEFAULT_WAN.latencyMs + 50, convergedMs: 2_000, throughputRatio: 0.85 },
     };
     mkdirSync(path.dirname(options.out), { recursive: true });
@@ -319,6 +325,51 @@ async function main(options: Options) {
     await topology?.stop();
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * (d): CPU by process, % of a core, over `ms` of no orders with the relays running and then stopped
+ * (SIGSTOP), and what running them cost: the relays themselves, the primaries they read and write
+ * (the waits for news, the reconciliation's digests), and the fault links in this process.
+ */
+async function measureIdle(
+  lab: Topology,
+  relays: { pid?: number | undefined }[],
+  ms: number,
+  say: (line: string) => void,
+): Promise<{ ms: number; on: Record<string, number>; off: Record<string, number>; costPercent: number }> {
+  say(
+    `(d) idle: no orders for ${ms / 1000} s with the relays running, then ${ms / 1000} s with them stopped`,
+  );
+  const roots: CpuRoots = Object.fromEntries([
+    ...lab.regions.flatMap((region) =>
+      [...region.relays].map(([peer, relay]) => [`relay ${region.name}->${peer}`, relay.pid]),
+    ),
+    ...lab.regions.map((region) => [`${region.name}-primary`, region.cluster.primary.pid]),
+  ]);
+  const measure = async () => {
+    await new Promise((r) => setTimeout(r, 1_000)); // settle: the previous step's work drains
+    const before = cpuSnapshot(roots);
+    await new Promise((r) => setTimeout(r, ms));
+    const { percent } = cpuBetween(before, cpuSnapshot(roots));
+    const { other: _, ...ours } = percent;
+    return Object.fromEntries(Object.entries(ours).map(([label, p]) => [label, Math.round(p * 10) / 10]));
+  };
+  const on = await measure();
+  for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGSTOP");
+  const off = await measure().finally(() => {
+    for (const relay of relays) if (relay.pid) process.kill(relay.pid, "SIGCONT");
+  });
+  const sum = (use: Record<string, number>) => Object.values(use).reduce((total, p) => total + p, 0);
+  const costPercent = Math.round((sum(on) - sum(off)) * 10) / 10;
+  const show = (use: Record<string, number>) =>
+    Object.entries(use)
+      .map(([label, p]) => `${label} ${p}`)
+      .join(", ");
+  say(`  relays running: ${show(on)}`);
+  say(`  relays stopped: ${show(off)}`);
+  say(`  replication while idle: ${costPercent} % of a core ("bench" is this process: the fault links)`);
+  return { ms, on, off, costPercent };
 }
 
 /** A user id from `seed` whose unit east owns at the start (the lab spreads slots evenly: slot i → regions[i mod 2]). */
@@ -336,6 +387,7 @@ const program = new Command("bench:regions")
   .option("--clients <n>", "(c): closed-loop clients (the e2e bench's best cell)", Number, 64)
   .option("--cell <d>", "(c): the timed window of each cell", parseDuration, 8_000)
   .option("--cells <n>", "(c): cells, alternating replication on and off", Number, 4)
+  .option("--idle <d>", "(d): each idle window, relays running and stopped", parseDuration, 5_000)
   .option("--out <file>", "figures as JSON", "bench/results/regions.json")
   .option("--keep", "keep the lab's directory (logs)", false)
   .action((options: Options) => main(options));
