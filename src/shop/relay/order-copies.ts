@@ -172,14 +172,17 @@ incoming AS (
        "versionRegion" text, "createdAt" timestamptz, payment jsonb)
   WHERE EXISTS (SELECT 1 FROM gate)
 ),
+-- One index lookup per incoming order, in id order (the order its row is locked in). Joined with
+-- \`incoming\` instead, the generic plan (which counts on 100 rows from jsonb_to_recordset) scanned the
+-- whole orders table on every apply: 4 ms of CPU per apply at 20,000 orders.
 held AS (
-  SELECT o.id, coalesce(o.version_region, o.home_region) AS region, ${COPY_JSON} AS copy,
-         chaoscart_version_key(o.state, o.cancel_reason, p.state, coalesce(o.version_hlc, o.hlc),
-                               coalesce(o.version_region, o.home_region)) COLLATE "C" AS key
-  FROM orders o LEFT JOIN payment p ON p.order_id = o.id
-  WHERE o.id IN (SELECT id FROM incoming)
-  ORDER BY o.id
-  FOR UPDATE OF o
+  SELECT h.* FROM (SELECT id FROM incoming ORDER BY id) i, LATERAL (
+    SELECT o.id, coalesce(o.version_region, o.home_region) AS region, ${COPY_JSON} AS copy,
+           chaoscart_version_key(o.state, o.cancel_reason, p.state, coalesce(o.version_hlc, o.hlc),
+                                 coalesce(o.version_region, o.home_region)) COLLATE "C" AS key
+    FROM orders o LEFT JOIN payment p ON p.order_id = o.id
+    WHERE o.id = i.id
+    FOR UPDATE OF o) h
 ),
 decided AS (
   SELECT i.*, h.key AS held_key, h.region AS held_region, h.copy AS held_copy,
