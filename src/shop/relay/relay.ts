@@ -221,15 +221,17 @@ export class Relay {
           // Nothing new, batches in flight: read again on news unless the oldest comes back first.
           // Waiting for it instead held every change written meanwhile for a round trip. (A gap
           // waits for the batches in flight: the catch-up starts where they left the peer.)
-          const oldestBack = (inFlight[0] as (typeof inFlight)[number]).applying.then(
-            () => true,
-            () => true,
-          );
-          const news = this.news(sent).then(
-            () => false,
-            () => false, // read again: the read meets the same failure and says so
-          );
-          if (next.kind === "empty" && !(await Promise.race([oldestBack, news]))) continue;
+          if (next.kind === "empty") {
+            const oldestBack = (inFlight[0] as (typeof inFlight)[number]).applying.then(
+              () => true,
+              () => true,
+            );
+            const news = this.news(sent).then(
+              () => false,
+              () => false, // read again: the read meets the same failure and says so
+            );
+            if (!(await Promise.race([oldestBack, news]))) continue;
+          }
         }
         const head = inFlight.shift() as (typeof inFlight)[number];
         const applied = await head.applying;
