@@ -463,14 +463,28 @@ interface Readings {
 interface DbCounters {
   commits: number;
   walBytes: number;
+  /** Rows read by sequential scans so far, by table (pg_stat_user_tables.seq_tup_read). */
+  seqScanRows: Record<string, number>;
 }
 
-/** Committed transactions (statements outside a transaction count one each) and WAL written, whole database. */
+/**
+ * Committed transactions (statements outside a transaction count one each), WAL written, whole
+ * database; rows read by sequential scans, per table. The statistics reach the views when a busy
+ * backend goes idle, at most once a second: the window's figures are good to about a second.
+ */
 async function readDbCounters(sql: Sql): Promise<DbCounters> {
-  const [row] = await sql<{ commits: string; wal: string }[]>`
-    SELECT xact_commit::text AS commits, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal
-    FROM pg_stat_database WHERE datname = current_database()`;
-  return { commits: Number(row?.commits ?? 0), walBytes: Number(row?.wal ?? 0) };
+  const [[row], tables] = await Promise.all([
+    sql<{ commits: string; wal: string }[]>`
+      SELECT xact_commit::text AS commits, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal
+      FROM pg_stat_database WHERE datname = current_database()`,
+    sql<{ relname: string; rows: string }[]>`
+      SELECT relname, seq_tup_read::text AS rows FROM pg_stat_user_tables`,
+  ]);
+  return {
+    commits: Number(row?.commits ?? 0),
+    walBytes: Number(row?.wal ?? 0),
+    seqScanRows: Object.fromEntries(tables.map((t) => [t.relname, Number(t.rows)])),
+  };
 }
 
 async function diagnose(
@@ -496,6 +510,11 @@ async function diagnose(
       cpuMsPerOrder,
       dbCommitsPerOrder: perOrder(r1.db.commits - r0.db.commits),
       walBytesPerOrder: perOrder(r1.db.walBytes - r0.db.walBytes),
+      seqScanRowsPerOrder: Object.fromEntries(
+        Object.entries(r1.db.seqScanRows)
+          .map(([table, rows]) => [table, perOrder(rows - (r0.db.seqScanRows[table] ?? 0))] as const)
+          .filter(([, rows]) => rows >= 1),
+      ),
       eventLoopDelayMs: r1.eventLoop,
       sagaStepsMs: histogramDelta(r0.steps, r1.steps),
       gatewayUpstreamMs: histogramDelta(r0.upstream, r1.upstream),

@@ -267,6 +267,12 @@ export interface E2eDiagnostics {
   /** Committed transactions per confirmed order, whole database (a statement outside BEGIN counts one). */
   dbCommitsPerOrder: number;
   walBytesPerOrder: number;
+  /**
+   * Rows read by sequential scans per confirmed order, by table (at least one). A statement that
+   * scans a table the order path grows costs more with every order; the order path should find its
+   * rows by index.
+   */
+  seqScanRowsPerOrder: Record<string, number>;
   /** Each service's event-loop delay over the window (how late a 10 ms timer fired): CPU starvation shows here. */
   eventLoopDelayMs: Record<string, { meanMs: number; p99Ms: number }>;
   /** Mean duration of a saga step by the state it starts from (order service). */
@@ -419,6 +425,11 @@ export function formatE2eReport(report: E2eReport): string {
         `${pad}per confirmed order (${d.serverConfirmed} confirmed server-side): CPU ms ${cpuParts.join(", ")} ` +
           `= ${fixed(cpuTotal, 1)}; ${fixed(d.dbCommitsPerOrder, 1)} DB commits, ${fixed(d.walBytesPerOrder / 1024, 1)} KiB WAL`,
       );
+      const scanned = Object.entries(d.seqScanRowsPerOrder ?? {}).sort(([, a], [, b]) => b - a);
+      if (scanned.length > 0)
+        out.push(
+          `${pad}rows read by sequential scans per order: ${scanned.map(([table, rows]) => `${table} ${fixed(rows, 0)}`).join(", ")}`,
+        );
       out.push(
         `${pad}event-loop delay (late by) mean/p99 ms: ${Object.entries(d.eventLoopDelayMs)
           .map(([service, lag]) => `${service} ${fixed(lag.meanMs, 0)}/${fixed(lag.p99Ms, 0)}`)
