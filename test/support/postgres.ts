@@ -62,3 +62,51 @@ export async function startTwoRegionDatabases(): Promise<TwoRegionDatabases> {
     },
   };
 }
+
+/**
+ * Runs `work` in a transaction of its own and keeps that transaction open, with the locks it took
+ * and the rows it wrote, until `commit` is called. For tests that force an interleaving: a row held,
+ * a writer still running.
+ */
+export async function holdTransaction(
+  sql: Sql,
+  work: (tx: Sql) => Promise<unknown>,
+): Promise<{ commit: () => Promise<void> }> {
+  let commit!: () => void;
+  const mayCommit = new Promise<void>((resolve) => {
+    commit = resolve;
+  });
+  let held!: () => void;
+  const isHeld = new Promise<void>((resolve) => {
+    held = resolve;
+  });
+  const transaction = sql.begin(async (tx) => {
+    await work(tx as unknown as Sql);
+    held();
+    await mayCommit;
+  });
+  await Promise.race([isHeld, transaction]); // a failing `work` ends the transaction: say so
+  return {
+    commit: async () => {
+      commit();
+      await transaction;
+    },
+  };
+}
+
+/**
+ * Sequential and index scans of `tables` so far, counting `session`'s own: its statistics are
+ * flushed first (a backend reports them once idle, otherwise at most once a second). For tests that
+ * hold a statement to finding its rows by index.
+ */
+export async function tableScans(
+  session: Sql,
+  tables: readonly string[],
+): Promise<Record<string, { seq: number; idx: number }>> {
+  await session`SELECT pg_stat_force_next_flush()`;
+  await session`SELECT 1`; // idle in between: the counts reach the view
+  const rows = await session<{ relname: string; seq: number; idx: number }[]>`
+    SELECT relname, seq_scan::int AS seq, coalesce(idx_scan, 0)::int AS idx FROM pg_stat_user_tables
+    WHERE relname IN ${session(tables as string[])}`;
+  return Object.fromEntries(rows.map(({ relname, seq, idx }) => [relname, { seq, idx }]));
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SLOT_COUNT, slotOf } from "../../../src/shop/domain/slots.ts";
 import { NotSlotOwnerError, seedSlots } from "../../../src/shop/orders/slots.ts";
 import { OrderStore } from "../../../src/shop/orders/store.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { holdTransaction, startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 /**
  * Group commit of the saga's placements and forward steps (issue "flash-sale speed" §3) on a real
@@ -51,35 +51,8 @@ async function placeOrder(): Promise<string> {
   return order.id;
 }
 
-/** Runs `lock` in a transaction of its own and keeps that transaction open until `release` is called. */
-async function holdLocks(
-  sql: Sql,
-  lock: (tx: Sql) => Promise<unknown>,
-): Promise<{ release: () => Promise<void> }> {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => {
-    locked = resolve;
-  });
-  const holder = sql.begin(async (tx) => {
-    await lock(tx as unknown as Sql);
-    locked();
-    await released;
-  });
-  await isLocked;
-  return {
-    release: async () => {
-      release();
-      await holder;
-    },
-  };
-}
-
 const lockRow = (sql: Sql, id: string) =>
-  holdLocks(sql, (tx) => tx`SELECT 1 FROM orders WHERE id = ${id} FOR UPDATE`);
+  holdTransaction(sql, (tx) => tx`SELECT 1 FROM orders WHERE id = ${id} FOR UPDATE`);
 
 describe("group commit of the saga's writes", () => {
   it("commits steps queued behind a batch in flight as one statement, each under its own condition", async () => {
@@ -116,7 +89,7 @@ describe("group commit of the saga's writes", () => {
           ),
     );
     expect(store.advances?.waiting).toBe(5);
-    await lock.release();
+    await lock.commit();
 
     expect(await first).toMatchObject({ id: blocker, state: "RESERVED" });
     const results = await Promise.all(steps);
@@ -155,7 +128,7 @@ describe("group commit of the saga's writes", () => {
         SELECT lease_until FROM orders WHERE id = ${free}`;
       expect(row?.lease_until.getTime()).toBeGreaterThan(Date.now() + 30_000);
     } finally {
-      await lock.release();
+      await lock.commit();
     }
   });
 
@@ -164,7 +137,7 @@ describe("group commit of the saga's writes", () => {
     const existing = await placeOrder();
     const blocked = newOrder();
     // The first placement waits on its slot's row (a move in progress holds it), the rest queue.
-    const mover = await holdLocks(
+    const mover = await holdTransaction(
       database.sql,
       (tx) => tx`SELECT 1 FROM slot_owner WHERE slot = ${blocked.slot} FOR UPDATE`,
     );
@@ -179,7 +152,7 @@ describe("group commit of the saga's writes", () => {
       store.placeOrGet(newOrder({ homeRegion: "west" }), event("fenced")).catch((error: unknown) => error),
     ];
     expect(store.placements?.waiting).toBe(3);
-    await mover.release();
+    await mover.commit();
 
     expect(await first).toMatchObject({ created: true, order: { id: blocked.id } });
     const [placed, replayed, fenced] = await Promise.all(placing);

@@ -1,9 +1,10 @@
+import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type Db } from "../../../src/shop/db/pool.ts";
 import { formatHlc } from "../../../src/shop/domain/hlc.ts";
 import type { OrderState } from "../../../src/shop/domain/order.ts";
 import { applyOrderCopies, type OrderCopy } from "../../../src/shop/relay/order-copies.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { holdTransaction, startTestDatabase, type TestDatabase, tableScans } from "../../support/postgres.ts";
 
 /**
  * How the relay's apply statement (order-copies.ts APPLY_BATCH) reaches the rows it changes: by
@@ -73,12 +74,9 @@ describe("the relay's apply statement", () => {
     await database.sql`ANALYZE orders`;
     await database.sql`ANALYZE payment`;
     const relay = await pool("chaoscart-relay-scan").reserve();
-    const scans = async () => {
-      await relay`SELECT pg_stat_force_next_flush()`;
-      await relay`SELECT 1`; // the counts reach the view once the session is idle
-      return database.sql<{ relname: string; seq: number }[]>`
-        SELECT relname, seq_scan::int AS seq FROM pg_stat_user_tables
-        WHERE relname IN ('orders', 'payment') ORDER BY relname`;
+    const sequentialScans = async () => {
+      const scans = await tableScans(relay as unknown as Sql, ["orders", "payment"]);
+      return { orders: scans.orders?.seq, payment: scans.payment?.seq };
     };
     try {
       // Past the plan cache's first five executions: from then on the statement may run its
@@ -88,7 +86,7 @@ describe("the relay's apply statement", () => {
           relay as unknown as Db,
           batch("east", [copy(`warm-${n}`, 0), copy(`held-${n + 1}`, 3)]),
         );
-      const before = await scans();
+      const before = await sequentialScans();
       for (let n = 0; n < 4; n++) {
         const step = 1 + (n % 3);
         await applyOrderCopies(
@@ -96,7 +94,7 @@ describe("the relay's apply statement", () => {
           batch("east", [copy(`warm-${n}`, step), copy(`new-${n}`, 0), copy(`held-${n + 100}`, step)]),
         );
       }
-      expect(await scans()).toEqual(before);
+      expect(await sequentialScans()).toEqual(before);
     } finally {
       relay.release();
     }
@@ -108,23 +106,12 @@ describe("the relay's apply statement", () => {
     // second took while waiting for y: a deadlock once the holder lets go.
     const [x, y] = ["lock-a", "lock-b"];
     await applyOrderCopies(database.sql, batch("east", [copy(x, 0), copy(y, 0)]));
-    const holder = pool("test-holder");
     const first = pool("test-apply-first");
     const second = pool("test-apply-second");
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holding = holder.begin(async (tx) => {
-      await tx`SELECT 1 FROM orders WHERE id = ${y} FOR UPDATE`;
-      locked();
-      await released;
-    });
-    await isLocked;
+    const holder = await holdTransaction(
+      pool("test-holder"),
+      (tx) => tx`SELECT 1 FROM orders WHERE id = ${y} FOR UPDATE`,
+    );
     const waitingFor = async (applicationName: string) => {
       for (let attempt = 0; attempt < 500; attempt++) {
         const [row] = await database.sql`
@@ -138,8 +125,7 @@ describe("the relay's apply statement", () => {
     await waitingFor("test-apply-first");
     const xFirst = applyOrderCopies(second, batch("south", [copy(x, 1, "south"), copy(y, 1, "south")]));
     await waitingFor("test-apply-second");
-    release();
-    await holding;
+    await holder.commit();
     const outcomes = await Promise.allSettled([yFirst, xFirst]);
     expect(
       outcomes.map((outcome) => (outcome.status === "rejected" ? String(outcome.reason) : "applied")),

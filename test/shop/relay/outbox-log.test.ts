@@ -7,7 +7,7 @@ import {
   OutboxLog,
   type OutboxPosition,
 } from "../../../src/shop/relay/outbox-log.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { holdTransaction, startTestDatabase, type TestDatabase, tableScans } from "../../support/postgres.ts";
 
 /**
  * The outbox read as a log in commit-safe order (issue "active-active, part 1" §3): a transaction
@@ -56,20 +56,7 @@ describe("outbox log", () => {
   it("reads a row whose transaction commits after a later row's, exactly once", async () => {
     const start = await drain(LOG_START);
     // A writes its row first and stays open; B and C write after it and commit at once.
-    let commitA!: () => void;
-    const aMayCommit = new Promise<void>((resolve) => {
-      commitA = resolve;
-    });
-    let aWrote!: () => void;
-    const aHasWritten = new Promise<void>((resolve) => {
-      aWrote = resolve;
-    });
-    const a = database.sql.begin(async (tx) => {
-      await insertEvent(tx as unknown as Sql, "A");
-      aWrote();
-      await aMayCommit;
-    });
-    await aHasWritten;
+    const a = await holdTransaction(database.sql, (tx) => insertEvent(tx, "A"));
     await insertEvent(database.sql, "B");
     await insertEvent(database.sql, "C");
 
@@ -77,8 +64,7 @@ describe("outbox log", () => {
     // Nothing at or above A's transaction is final yet: B and C wait with it.
     expect(tags(whileOpen.entries)).toEqual([]);
 
-    commitA();
-    await a;
+    await a.commit();
     const after = await drain(whileOpen.at);
     expect(tags(after.entries)).toEqual(["A", "B", "C"]);
     expect(tags((await drain(after.at)).entries)).toEqual([]);
@@ -87,28 +73,17 @@ describe("outbox log", () => {
   it("is not held back by an open transaction of a session that never writes the outbox", async () => {
     const start = await drain(LOG_START);
     await database.sql`INSERT INTO sku (id, name) VALUES ('LOG-HOLD', 'held') ON CONFLICT DO NOTHING`;
-    let commitHolder!: () => void;
-    const holderMayCommit = new Promise<void>((resolve) => {
-      commitHolder = resolve;
-    });
-    let holderWrote!: () => void;
-    const holderHasWritten = new Promise<void>((resolve) => {
-      holderWrote = resolve;
-    });
     // An inventory transaction holds a stock row (and so an xid) while orders write their events.
-    const holder = inventorySession.begin(async (tx) => {
-      await tx`UPDATE sku SET attrs = '{"held": true}' WHERE id = 'LOG-HOLD'`;
-      holderWrote();
-      await holderMayCommit;
-    });
-    await holderHasWritten;
+    const holder = await holdTransaction(
+      inventorySession,
+      (tx) => tx`UPDATE sku SET attrs = '{"held": true}' WHERE id = 'LOG-HOLD'`,
+    );
     await insertEvent(database.sql, "E");
     await insertEvent(database.sql, "F");
     try {
       expect(tags((await drain(start.at)).entries)).toEqual(["E", "F"]);
     } finally {
-      commitHolder();
-      await holder;
+      await holder.commit();
     }
   });
 
@@ -119,30 +94,6 @@ describe("outbox log", () => {
   });
 
   describe("waiting for news (what an idle relay does instead of reading)", () => {
-    /** A transaction of the order path's kind, open until `commit()`, its row written. */
-    async function openWriter(tag: string) {
-      let finish!: () => void;
-      const mayFinish = new Promise<void>((resolve) => {
-        finish = resolve;
-      });
-      let wrote!: () => void;
-      const hasWritten = new Promise<void>((resolve) => {
-        wrote = resolve;
-      });
-      const done = database.sql.begin(async (tx) => {
-        await insertEvent(tx as unknown as Sql, tag);
-        wrote();
-        await mayFinish;
-      });
-      await hasWritten;
-      return {
-        commit: async () => {
-          finish();
-          await done;
-        },
-      };
-    }
-
     it("answers false when nothing follows the position, and true once a committed row does", async () => {
       const { at } = await drain(LOG_START);
       expect(await log.waitForNews(at, 50, 2)).toBe(false);
@@ -154,7 +105,7 @@ describe("outbox log", () => {
 
     it("does not wake for a row a read could not return yet: uncommitted, or above the horizon", async () => {
       const { at } = await drain(LOG_START);
-      const older = await openWriter("O");
+      const older = await holdTransaction(database.sql, (tx) => insertEvent(tx, "O"));
       await insertEvent(database.sql, "P"); // committed, but behind the older writer still open
       try {
         expect(await log.waitForNews(at, 100, 2)).toBe(false);
@@ -200,23 +151,15 @@ describe("outbox log", () => {
     await database.sql`ANALYZE outbox`;
     const [last] = await database.sql<OutboxPosition[]>`
       SELECT txid::text AS txid, id::text AS id FROM outbox o ORDER BY o.txid DESC, o.id DESC LIMIT 1`;
-    const scans = async () => {
-      const [row] = await database.sql<{ seq: number; idx: number }[]>`
-        SELECT seq_scan::int AS seq, idx_scan::int AS idx FROM pg_stat_user_tables WHERE relname = 'outbox'`;
-      return row as { seq: number; idx: number };
-    };
     const waiter = await database.sql.reserve();
     try {
-      await waiter`SELECT pg_stat_force_next_flush()`;
-      const before = await scans();
+      const before = (await tableScans(waiter, ["outbox"])).outbox;
       expect(await new OutboxLog(waiter as unknown as Db).waitForNews(last as OutboxPosition, 100, 2)).toBe(
         false,
       );
-      await waiter`SELECT pg_stat_force_next_flush()`; // the wait's counts reach the view once it is idle
-      await waiter`SELECT 1`;
-      const after = await scans();
-      expect(after.idx - before.idx).toBeGreaterThan(10); // one probe per check, every 2 ms
-      expect(after.seq - before.seq).toBe(0);
+      const after = (await tableScans(waiter, ["outbox"])).outbox;
+      expect((after?.idx ?? 0) - (before?.idx ?? 0)).toBeGreaterThan(10); // one probe per check, every 2 ms
+      expect((after?.seq ?? 0) - (before?.seq ?? 0)).toBe(0);
     } finally {
       waiter.release();
     }
