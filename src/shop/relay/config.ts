@@ -19,10 +19,15 @@ export const relayEnv = {
   /** Outbox entries shipped per transaction at the peer. */
   CHAOSCART_RELAY_BATCH: int(1, 10_000).default(500),
   /**
-   * How often a relay level with its source checks it for news, inside the source database
-   * (migration 012): also how long a change may wait for the read that ships it.
+   * How soon a relay level with its source checks it for news, inside the source database
+   * (migrations 012, 013): also how long a change may wait for the read that ships it.
    */
   CHAOSCART_RELAY_POLL_MS: int(1, 1_000).default(2),
+  /**
+   * While nothing comes, the checks back off, doubling the interval up to this: a relay whose region
+   * takes no orders costs its source a few checks a second instead of hundreds.
+   */
+  CHAOSCART_RELAY_POLL_MAX_MS: int(1, 1_000).default(16),
   /** The longest wait between attempts while the source or the peer is unreachable. */
   CHAOSCART_RELAY_MAX_BACKOFF_MS: int(10, 600_000).default(2_000),
   /**

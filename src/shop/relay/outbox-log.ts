@@ -128,13 +128,19 @@ export class OutboxLog {
 
   /**
    * Waits inside the database until a read after `after` would find something (an entry, or a gap
-   * the log was pruned past), checking every `pollMs` (outbox_wait, migration 012): true then, false
-   * once `timeoutMs` passed. One statement for the whole wait: cheaper than reading the log that
+   * the log was pruned past): true then, false once `timeoutMs` passed. It checks after `poll.firstMs`,
+   * then twice as long after every check that found nothing, up to `poll.maxMs` (outbox_wait,
+   * migrations 012 and 013). One statement for the whole wait: cheaper than reading the log that
    * often, and sooner than reading it less often.
    */
-  async waitForNews(after: OutboxPosition, timeoutMs: number, pollMs: number): Promise<boolean> {
+  async waitForNews(
+    after: OutboxPosition,
+    timeoutMs: number,
+    poll: { firstMs: number; maxMs: number },
+  ): Promise<boolean> {
     const [row] = await this.db<{ news: boolean }[]>`
-      SELECT outbox_wait(${after.txid}::xid8, ${after.id}::bigint, ${timeoutMs}::int, ${pollMs}::int) AS news`;
+      SELECT outbox_wait(${after.txid}::xid8, ${after.id}::bigint, ${timeoutMs}::int, ${poll.firstMs}::int,
+                         ${poll.maxMs}::int) AS news`;
     return row?.news ?? false;
   }
 

@@ -41,10 +41,12 @@ export interface RelayOptions {
   /** Log entries per batch. */
   batchSize: number;
   /**
-   * How often a relay level with its source checks for news there (inside the database: OutboxLog
-   * waitForNews), so also how long a change may wait for the read that finds it.
+   * How soon a relay level with its source checks for news there (inside the database: OutboxLog
+   * waitForNews), so also how long a change may wait for the read that finds it...
    */
   pollMs: number;
+  /** ...and the longest interval the checks back off to while nothing comes (default pollMs: none). */
+  pollMaxMs?: number;
   maxBackoffMs: number;
   telemetry?: RelayTelemetry;
   /**
@@ -147,11 +149,13 @@ export class Relay {
   );
   /** The wait for news after a position, while one runs (see news). */
   private waiting: { after: OutboxPosition; news: Promise<boolean> } | undefined;
+  private readonly poll: { firstMs: number; maxMs: number };
   /** When the relay last read the source to its horizon (for readiness: is it keeping up?). */
   lastCaughtUpAt: number | undefined;
 
   constructor(private readonly options: RelayOptions) {
     this.log = new OutboxLog(options.source.db);
+    this.poll = { firstMs: options.pollMs, maxMs: options.pollMaxMs ?? options.pollMs };
   }
 
   /** The name of this stream in the source's outbox_cursor table. */
@@ -258,7 +262,7 @@ export class Relay {
     if (this.waiting && comparePositions(this.waiting.after, after) === 0) return this.waiting.news;
     const waiting = {
       after,
-      news: this.log.waitForNews(after, NEWS_WAIT_MS, this.options.pollMs).finally(() => {
+      news: this.log.waitForNews(after, NEWS_WAIT_MS, this.poll).finally(() => {
         if (this.waiting === waiting) this.waiting = undefined;
       }),
     };

@@ -22,6 +22,10 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     throw new Error(
       `CHAOSCART_OUTBOX_KEEP_MS (${config.CHAOSCART_OUTBOX_KEEP_MS}) must not exceed CHAOSCART_OUTBOX_MAX_RETENTION_MS (${config.CHAOSCART_OUTBOX_MAX_RETENTION_MS})`,
     );
+  if (config.CHAOSCART_RELAY_POLL_MAX_MS < config.CHAOSCART_RELAY_POLL_MS)
+    throw new Error(
+      `CHAOSCART_RELAY_POLL_MAX_MS (${config.CHAOSCART_RELAY_POLL_MAX_MS}) must not be below CHAOSCART_RELAY_POLL_MS (${config.CHAOSCART_RELAY_POLL_MS})`,
+    );
   const sourceDb = createPool(config.CHAOSCART_DATABASE_URL, {
     max: 4, // the log's reads, the wait for news (relay.ts), pruning, reconciliation
     applicationName: `chaoscart-relay-${source}`,
@@ -130,6 +134,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
     peer: { region: peer, db: peerDb },
     batchSize: config.CHAOSCART_RELAY_BATCH,
     pollMs: config.CHAOSCART_RELAY_POLL_MS,
+    pollMaxMs: config.CHAOSCART_RELAY_POLL_MAX_MS,
     maxBackoffMs: config.CHAOSCART_RELAY_MAX_BACKOFF_MS,
     telemetry: {
       shipped(entries, outcome, lagSeconds, stages) {

@@ -31,6 +31,9 @@ afterAll(async () => {
   await database?.stop();
 });
 
+/** The relay's default checks: after 2 ms, backing off to 16 ms while nothing comes. */
+const POLL = { firstMs: 2, maxMs: 16 };
+
 let n = 0;
 function insertEvent(sql: Sql, tag: string) {
   return sql`INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
@@ -96,8 +99,8 @@ describe("outbox log", () => {
   describe("waiting for news (what an idle relay does instead of reading)", () => {
     it("answers false when nothing follows the position, and true once a committed row does", async () => {
       const { at } = await drain(LOG_START);
-      expect(await log.waitForNews(at, 50, 2)).toBe(false);
-      const waiting = log.waitForNews(at, 10_000, 2);
+      expect(await log.waitForNews(at, 50, POLL)).toBe(false);
+      const waiting = log.waitForNews(at, 10_000, POLL);
       await insertEvent(database.sql, "N");
       expect(await waiting).toBe(true);
       expect(tags((await drain(at)).entries)).toEqual(["N"]);
@@ -108,12 +111,12 @@ describe("outbox log", () => {
       const older = await holdTransaction(database.sql, (tx) => insertEvent(tx, "O"));
       await insertEvent(database.sql, "P"); // committed, but behind the older writer still open
       try {
-        expect(await log.waitForNews(at, 100, 2)).toBe(false);
+        expect(await log.waitForNews(at, 100, POLL)).toBe(false);
         expect(tags((await drain(at)).entries)).toEqual([]);
       } finally {
         await older.commit();
       }
-      expect(await log.waitForNews(at, 100, 2)).toBe(true);
+      expect(await log.waitForNews(at, 100, POLL)).toBe(true);
       expect(tags((await drain(at)).entries)).toEqual(["O", "P"]);
     });
 
@@ -124,11 +127,48 @@ describe("outbox log", () => {
         INSERT INTO outbox_pruned (txid, id) VALUES (${beyond.txid}::xid8, ${beyond.id}::bigint)
         ON CONFLICT (singleton) DO UPDATE SET txid = EXCLUDED.txid, id = EXCLUDED.id`;
       try {
-        expect(await log.waitForNews(at, 100, 2)).toBe(true);
-        expect(await log.waitForNews(beyond, 50, 2)).toBe(false);
+        expect(await log.waitForNews(at, 100, POLL)).toBe(true);
+        expect(await log.waitForNews(beyond, 50, POLL)).toBe(false);
       } finally {
         await database.sql`DELETE FROM outbox_pruned`;
       }
+    });
+
+    /** Index probes of the outbox made by one wait of `ms` after `at`, run in a session of its own. */
+    async function probesOfOneWait(at: OutboxPosition, ms: number, poll: typeof POLL) {
+      const waiter = await database.sql.reserve();
+      try {
+        const before = (await tableScans(waiter, ["outbox"])).outbox;
+        const news = await new OutboxLog(waiter as unknown as Db).waitForNews(at, ms, poll);
+        const after = (await tableScans(waiter, ["outbox"])).outbox;
+        return { news, probes: (after?.idx ?? 0) - (before?.idx ?? 0) };
+      } finally {
+        waiter.release();
+      }
+    }
+
+    it("backs off while nothing comes: checks after 1, 2, 4, 8 ms, then every 16 ms", async () => {
+      const { at } = await drain(LOG_START);
+      const { news, probes } = await probesOfOneWait(at, 300, { firstMs: 1, maxMs: 16 });
+      expect(news).toBe(false);
+      // 1 + 4 checks in the first 15 ms, then at most 285 / 16: 23 at most (every 1 ms: about 300).
+      expect(probes).toBeLessThanOrEqual(24);
+    });
+
+    it("checks at the first interval again while a committed row waits on an older writer", async () => {
+      const { at } = await drain(LOG_START);
+      const writer = await holdTransaction(database.sql, (tx) => insertEvent(tx, "Q"));
+      await insertEvent(database.sql, "R"); // committed, above the horizon while Q's writer is open
+      try {
+        const { news, probes } = await probesOfOneWait(at, 300, { firstMs: 1, maxMs: 16 });
+        expect(news).toBe(false);
+        // Each check finds R, then finds it above the horizon: two probes, every 1 ms (and
+        // pg_sleep's overshoot); backing off as if nothing were there, 48 at most.
+        expect(probes).toBeGreaterThan(100);
+      } finally {
+        await writer.commit();
+      }
+      expect(tags((await drain(at)).entries)).toEqual(["Q", "R"]);
     });
   });
 
@@ -154,9 +194,12 @@ describe("outbox log", () => {
     const waiter = await database.sql.reserve();
     try {
       const before = (await tableScans(waiter, ["outbox"])).outbox;
-      expect(await new OutboxLog(waiter as unknown as Db).waitForNews(last as OutboxPosition, 100, 2)).toBe(
-        false,
-      );
+      expect(
+        await new OutboxLog(waiter as unknown as Db).waitForNews(last as OutboxPosition, 100, {
+          firstMs: 2,
+          maxMs: 2,
+        }),
+      ).toBe(false);
       const after = (await tableScans(waiter, ["outbox"])).outbox;
       expect((after?.idx ?? 0) - (before?.idx ?? 0)).toBeGreaterThan(10); // one probe per check, every 2 ms
       expect((after?.seq ?? 0) - (before?.seq ?? 0)).toBe(0);
