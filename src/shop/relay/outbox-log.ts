@@ -36,7 +36,10 @@ export interface OutboxEntry extends OutboxPosition {
   event: string;
   payload: unknown;
   hlc: string;
+  /** When the writing transaction started (the row's default: now()), by the source's clock. */
   createdAt: Date;
+  /** When it committed, where the source records commit times (track_commit_timestamp); null elsewhere. */
+  committedAt: Date | null;
 }
 
 export interface OutboxRead<A = never> {
@@ -111,7 +114,10 @@ export class OutboxLog {
           WHERE txid < h.horizon AND (txid, id) > (${after.txid}::xid8, ${after.id}::bigint)
           ORDER BY txid, id LIMIT ${limit}) o)
       SELECT e.id::text AS id, e.txid::text AS txid, e.aggregate, e.aggregate_id AS "aggregateId",
-             e.event, e.payload, e.hlc, e.created_at AS "createdAt", h.horizon::text AS horizon,
+             e.event, e.payload, e.hlc, e.created_at AS "createdAt",
+             CASE WHEN current_setting('track_commit_timestamp')::boolean
+                  THEN pg_xact_commit_timestamp(xid(e.txid)) END AS "committedAt",
+             h.horizon::text AS horizon,
              (SELECT txid::text FROM outbox_pruned) AS "prunedTxid", (SELECT id::text FROM outbox_pruned) AS "prunedId",
              ${attach ?? this.db`NULL`} AS attached
       FROM h LEFT JOIN e ON true

@@ -58,13 +58,15 @@ export interface RelayOptions {
 }
 
 /**
- * Where a batch's lag went, in seconds: each change's wait at the source until the read that found
- * it (its transaction's commit, the safe horizon, the poll), the read of the log and of the current
- * versions, and from the send to the batch applied at the peer, before its commit (the WAN, any
- * batch ahead of it there, the apply statement). Differences of the clocks of the source, the relay
- * and the peer: exact only on one host.
+ * Where a batch's lag went, in seconds: each change's commit at the source (from its transaction's
+ * start; only where the source records commit times), its wait there until the read that found it
+ * (the safe horizon, the poll; and its commit, where that is not known), the read of the log and of
+ * the current versions, and from the send to the batch applied at the peer, before its commit (the
+ * WAN, any batch ahead of it there, the apply statement). Differences of the clocks of the source,
+ * the relay and the peer: exact only on one host.
  */
 export interface LagStages {
+  commit: readonly number[];
   sourceWait: readonly number[];
   read: number;
   transit: number;
@@ -324,12 +326,18 @@ export class Relay {
     const { entries, batch } = prepared;
     this.position = batch.position;
     // Write at the source to apply at the peer, by the peer's clock: the reply's way back is not lag.
+    // The lag runs from the change's commit, when the client could first have been told of it; from
+    // its transaction's start where the source does not record commit times (then an upper bound).
+    const changedAt = entries.map((e) => (e.committedAt ?? e.createdAt).getTime());
     this.options.telemetry?.shipped(
       entries.length,
       outcome,
-      entries.map((e) => (appliedAt.getTime() - e.createdAt.getTime()) / 1000),
+      changedAt.map((at) => (appliedAt.getTime() - at) / 1000),
       {
-        sourceWait: entries.map((e) => (prepared.readAt - e.createdAt.getTime()) / 1000),
+        commit: entries.flatMap((e) =>
+          e.committedAt ? [(e.committedAt.getTime() - e.createdAt.getTime()) / 1000] : [],
+        ),
+        sourceWait: changedAt.map((at) => (prepared.readAt - at) / 1000),
         read: (prepared.sentAt - prepared.readAt) / 1000,
         transit: (appliedAt.getTime() - prepared.sentAt) / 1000,
       },

@@ -76,7 +76,9 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
   ];
   const lag = new Histogram({
     name: "chaoscart_relay_lag_seconds",
-    help: "From a change's write at the source to its apply at the peer",
+    help:
+      "From a change's commit at the source (its transaction's start where the source does not record " +
+      "commit times: track_commit_timestamp) to its apply at the peer",
     labelNames: ["source", "peer"],
     buckets: lagBuckets,
     registers: [app.metrics],
@@ -84,8 +86,10 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
   const lagStage = new Histogram({
     name: "chaoscart_relay_lag_stage_seconds",
     help:
-      "Where the lag went: stage=source_wait (per change: write at the source to the read that found it: " +
-      "its commit, the safe horizon, the poll), read (per batch: the log and the current versions), " +
+      "Where the lag went: stage=commit (per change, not part of the lag: its transaction's start to its commit " +
+      "at the source, where the source records commit times), source_wait (per change: its commit, or its " +
+      "transaction's start where commit times are not recorded, to the read that found it: the safe horizon, " +
+      "the poll), read (per batch: the log and the current versions), " +
       "transit (per batch: send to the applied batch at the peer, before its commit: the WAN, batches ahead of it, the statement)",
     labelNames: ["source", "peer", "stage"],
     buckets: lagBuckets,
@@ -147,6 +151,7 @@ export async function startRelayService(config: RelayConfig): Promise<RunningSer
         if (outcome.keyCollisions > 0)
           conflicts.inc({ ...labels, kind: "key-collision" }, outcome.keyCollisions);
         for (const seconds of lagSeconds) lag.observe(labels, seconds);
+        for (const seconds of stages.commit) lagStage.observe({ ...labels, stage: "commit" }, seconds);
         for (const seconds of stages.sourceWait)
           lagStage.observe({ ...labels, stage: "source_wait" }, seconds);
         lagStage.observe({ ...labels, stage: "read" }, stages.read);

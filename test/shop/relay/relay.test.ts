@@ -12,8 +12,8 @@ import {
   readOrderCopies,
 } from "../../../src/shop/relay/order-copies.ts";
 import { OutboxLog } from "../../../src/shop/relay/outbox-log.ts";
-import { Relay } from "../../../src/shop/relay/relay.ts";
-import { startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
+import { type LagStages, Relay } from "../../../src/shop/relay/relay.ts";
+import { holdTransaction, startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
 /**
  * Replication between two regions (issue "active-active, part 1" §3, §4): each "region" is a
@@ -162,6 +162,34 @@ describe("relay between two regions", () => {
     expect(after.inserted).toBe(2);
     const rows = await west`SELECT id FROM orders WHERE id IN ('east-held', ${later}) ORDER BY id`;
     expect(rows.map((r) => r.id).sort()).toEqual(["east-held", later].sort());
+  });
+
+  it("measures the lag from a change's commit at the source, not from its transaction's start", async () => {
+    await drain(relay("east"));
+    const writer = await holdTransaction(east, async (tx) => {
+      await tx`INSERT INTO orders (id, user_id, idem_key, request_hash, home_region, state, items, total, hlc)
+               VALUES ('east-slow', 'u-slow', 'u-slow:key', 'f', 'east', 'PENDING', '[]', 0, ${hlc()})`;
+      await tx`INSERT INTO outbox (aggregate, aggregate_id, event, payload, hlc)
+               VALUES ('order', 'east-slow', 'OrderPlaced', '{}', ${hlc()})`;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the writer's transaction stays open
+    await writer.commit();
+    const shipped: { lag: readonly number[]; stages: LagStages }[] = [];
+    const measured = new Relay({
+      source: { region: "east", db: east },
+      peer: { region: "west", db: west },
+      batchSize: 500,
+      pollMs: 2,
+      maxBackoffMs: 100,
+      telemetry: { shipped: (_, __, lag, stages) => shipped.push({ lag, stages }), failed: () => {} },
+    });
+    expect((await drain(measured)).inserted).toBe(1);
+    const [batch] = shipped;
+    expect(batch?.stages.commit).toHaveLength(1);
+    expect(batch?.stages.commit[0]).toBeGreaterThanOrEqual(1);
+    // Counted from the transaction's start, the lag would include the second it stayed open.
+    expect(batch?.lag[0]).toBeLessThan(1);
+    expect(batch?.stages.sourceWait[0]).toBeLessThan(1);
   });
 
   it("resolves two regions' versions of one order the same way in both, and logs the conflict in each", async () => {

@@ -31,6 +31,8 @@ export function clusterSettings(major: number): Record<string, string> {
     ...(major >= 13 ? { wal_keep_size: "256MB" } : { wal_keep_segments: "16" }),
     hot_standby: "on",
     hot_standby_feedback: "on",
+    // The relays measure replication lag from a change's commit (pg_xact_commit_timestamp).
+    track_commit_timestamp: "on",
     synchronous_standby_names: "",
     // Fresher lag figures and quicker reconnection after a replication-link fault.
     wal_receiver_status_interval: "1s",
