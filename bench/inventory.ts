@@ -56,6 +56,8 @@ interface Options {
   replication: "sync" | "async" | "none";
   duration: number;
   warmup: number;
+  /** Per mode, a first cell at the highest concurrency on a SKU of its own, not counted (0: none). */
+  warmupCell: number;
   concurrency: number[];
   modes: Mode[];
   windowMs: number;
@@ -88,6 +90,12 @@ function parseOptions(argv: string[]): Options {
     )
     .option("--duration <time>", "timed window per cell (e.g. 5s, 500ms)", parseDuration, 5_000)
     .option("--warmup <time>", "unmeasured warm-up per cell (0 for none)", parseWarmup, 1_000)
+    .option(
+      "--warmup-cell <time>",
+      "per mode, a first cell at the highest concurrency, not counted (0 for none)",
+      parseWarmup,
+      3_000,
+    )
     .option("--concurrency <list>", "client counts, comma-separated", parseConcurrency, [1, 16, 64, 256])
     .option("--modes <list>", `comma-separated subset of ${MODES.join(",")}`, parseModes, [...MODES])
     .option(
@@ -133,6 +141,7 @@ function parseOptions(argv: string[]): Options {
     replication: o.replication,
     duration: o.duration,
     warmup: o.warmup,
+    warmupCell: o.warmupCell,
     concurrency: o.concurrency,
     modes: o.modes,
     windowMs: o.windowMs,
@@ -338,6 +347,26 @@ async function runInventory(options: Options): Promise<{ report: BenchReport | u
       running.service = service;
       if (options.cpuProf && service.pid) process.kill(service.pid, "SIGUSR2"); // drop start-up from the profile
       try {
+        // Each mode starts a service of its own, and its first cell paid for the service's warm-up
+        // (as the end-to-end bench's did: bench/orders.ts warmUp); checked like a cell, not counted.
+        if (options.warmupCell > 0 && !abort.signal.aborted) {
+          const warm = { ...options, warmup: 0, duration: options.warmupCell };
+          const concurrency = Math.max(...options.concurrency);
+          const cell = await runCell({
+            mode,
+            concurrency,
+            service,
+            cluster,
+            sql,
+            options: warm,
+            runTag,
+            warmUp: true,
+          });
+          if (cell.verification && !cell.verification.ok)
+            throw new Error(
+              `the ${mode} warm-up cell failed its checks: ${cell.verification.problems.join("; ")}`,
+            );
+        }
         for (const concurrency of options.concurrency) {
           if (abort.signal.aborted) break;
           const cell = await runCell({ mode, concurrency, service, cluster, sql, options, runTag });
@@ -413,12 +442,15 @@ interface CellSpec {
   sql: Sql;
   options: Options;
   runTag: string;
+  /** The mode's warm-up cell: a SKU of its own, labelled as such. */
+  warmUp?: boolean;
 }
 
 async function runCell(spec: CellSpec): Promise<CellResult> {
   const { mode, concurrency, service, cluster, sql, options } = spec;
-  const sku = `BENCH-${mode.toUpperCase()}-C${concurrency}-${spec.runTag}`;
-  const orderPrefix = `${mode[0]}${concurrency}-${spec.runTag}`;
+  const tag = spec.warmUp ? `${spec.runTag}-W` : spec.runTag;
+  const sku = `BENCH-${mode.toUpperCase()}-C${concurrency}-${tag}`;
+  const orderPrefix = `${mode[0]}${concurrency}-${tag}`;
   const buckets = mode === "split" ? options.buckets : undefined;
   if (mode !== "noop") await seedSku(service.url, ADMIN_TOKEN, sku, STOCK_PER_CELL, buckets);
   const coalescing = mode === "coalesce" || mode === "split";
@@ -431,7 +463,7 @@ async function runCell(spec: CellSpec): Promise<CellResult> {
   };
   let cpuBefore: CpuSnapshot | undefined;
   let cpuAfter: CpuSnapshot | undefined;
-  const label = `${mode.padEnd(8)} ${String(concurrency).padStart(4)} clients`;
+  const label = `${mode.padEnd(8)} ${String(concurrency).padStart(4)} clients${spec.warmUp ? " (warm-up, not counted)" : ""}`;
   const cellStarted = performance.now();
   say(`${label}: ${options.warmup / 1000}s warm-up + ${options.duration / 1000}s …`);
   const load = await runClosedLoop({
@@ -592,6 +624,7 @@ async function describeSettings(
     "reservation ttl / sweeper": `${RESERVATION_TTL_MS / 3_600_000} h / every ${SWEEP_INTERVAL_MS / 60_000} min (nothing expires during the run)`,
     "stock per cell": `${STOCK_PER_CELL} (fresh SKU per cell: every request is a real grant)`,
     "duration per cell": `${options.duration / 1000} s timed + ${options.warmup / 1000} s warm-up (not counted)`,
+    "warm-up cell": `${options.warmupCell / 1000} s per mode at ${Math.max(...options.concurrency)} clients before its first cell (not counted)`,
     clients: options.concurrency.join(", "),
     "load generator":
       "this process: closed loop, one undici Client (keep-alive, pipelining 1) per client, same host",
