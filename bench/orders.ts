@@ -185,7 +185,12 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
 
     const acknowledged = new Set<string>();
     const runTag = Date.now().toString(36).toUpperCase();
-    await warmUp(services.gateway.url, runTag, acknowledged, options);
+    if (await warmUp(services.gateway.url, runTag, acknowledged, options)) {
+      // What autovacuum does within a minute in a shop in service: statistics that match the tables.
+      // Without them, the plans made while the tables were empty scan them on every batch (README
+      // "Benchmark": rows read by sequential scans), more with every order the warm-up added.
+      await sql`ANALYZE`;
+    }
     if (options.cpuProfDir) {
       // Drop start-up (loading and compiling the sources) from the profiles: see cpu-profile-hook.mjs.
       for (const role of ROLES) if (services[role].pid) process.kill(services[role].pid as number, "SIGUSR2");
@@ -268,15 +273,15 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
 
 export const WARMUP_CELL_MS = 5_000;
 
-/** The warm-up cell (E2eOptions.warmupCellMs): the same orders as a cell, none of them counted. */
+/** The warm-up cell (E2eOptions.warmupCellMs): the same orders as a cell, none of them counted. False: none ran. */
 async function warmUp(
   gateway: string,
   runTag: string,
   acknowledged: Set<string>,
   options: E2eOptions,
-): Promise<void> {
+): Promise<boolean> {
   const durationMs = options.warmupCellMs ?? WARMUP_CELL_MS;
-  if (durationMs === 0 || options.signal.aborted) return;
+  if (durationMs === 0 || options.signal.aborted) return false;
   const concurrency = Math.max(...options.concurrency);
   const prefix = `${runTag}-warm`;
   options.progress.say(`e2e: warm-up cell, ${concurrency} clients for ${durationMs / 1000}s (not counted)`);
@@ -307,7 +312,8 @@ async function warmUp(
     },
     signal: options.signal,
   });
-  options.progress.say(`e2e: warm-up cell: ${Math.round(warm.okPerSecond)} orders/s`);
+  options.progress.say(`e2e: warm-up cell: ${Math.round(warm.okPerSecond)} orders/s; then ANALYZE`);
+  return true;
 }
 
 /** Per role: the extra environment asked for, over the CPU profiler's preload when profiling. */
@@ -747,7 +753,7 @@ async function describeSettings(
     workload: `${HOT_SKUS.length} hot SKUs (${HOT_SKUS.join(", ")}), ${STOCK_PER_SKU} units each at ${PRICE}; one item, qty 1; a new user and Idempotency-Key per request`,
     goodput: "201 with state CONFIRMED; 202, CANCELLED, 4xx, 5xx and transport errors counted apart",
     "duration per cell": `${options.durationMs / 1000} s timed + ${options.warmupMs / 1000} s warm-up (not counted)`,
-    "warm-up cell": `${(options.warmupCellMs ?? WARMUP_CELL_MS) / 1000} s at ${Math.max(...options.concurrency)} clients before the first cell (not counted)`,
+    "warm-up cell": `${(options.warmupCellMs ?? WARMUP_CELL_MS) / 1000} s at ${Math.max(...options.concurrency)} clients before the first cell (not counted), then ANALYZE`,
     clients: options.concurrency.join(", "),
     "load generator":
       "this process: closed loop, one undici Client (keep-alive, pipelining 1) per client, same host",
