@@ -271,7 +271,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   }
 }
 
-export const WARMUP_CELL_MS = 5_000;
+const WARMUP_CELL_MS = 5_000;
 
 /** The warm-up cell (E2eOptions.warmupCellMs): the same orders as a cell, none of them counted. False: none ran. */
 async function warmUp(

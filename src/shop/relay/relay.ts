@@ -325,9 +325,9 @@ export class Relay {
     const { appliedAt, applied: _, ...outcome } = result;
     const { entries, batch } = prepared;
     this.position = batch.position;
-    // Write at the source to apply at the peer, by the peer's clock: the reply's way back is not lag.
-    // The lag runs from the change's commit, when the client could first have been told of it; from
-    // its transaction's start where the source does not record commit times (then an upper bound).
+    // To the apply at the peer, by the peer's clock (the reply's way back is not lag), from the
+    // change's commit at the source, when a client could first have been told of it; from its
+    // transaction's start where the source does not record commit times (then an upper bound).
     const changedAt = entries.map((e) => (e.committedAt ?? e.createdAt).getTime());
     this.options.telemetry?.shipped(
       entries.length,
