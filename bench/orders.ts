@@ -271,6 +271,50 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   }
 }
 
+/**
+ * A cell's requests: a new user and Idempotency-Key per order of one hot SKU, through the gateway.
+ * Every 201 CONFIRMED goes into `acknowledged` (the no-lost-order check); any other answer is named.
+ */
+function orderLoad(gateway: string, prefix: string, acknowledged: Set<string>) {
+  const classify = (statusCode: number, text: string): string | undefined => {
+    if (statusCode === 200 || statusCode === 201) {
+      let order: { id?: unknown; state?: unknown; cancelReason?: unknown };
+      try {
+        order = JSON.parse(text) as typeof order;
+      } catch {
+        return `${statusCode} malformed body`;
+      }
+      if (statusCode === 201 && order.state === "CONFIRMED") {
+        if (typeof order.id === "string") acknowledged.add(order.id);
+        return undefined;
+      }
+      if (order.state === "CANCELLED") return `${statusCode} CANCELLED(${String(order.cancelReason)})`;
+      return `${statusCode} ${String(order.state)}`;
+    }
+    if (statusCode === 202) return "202 deadline";
+    let code = "";
+    try {
+      code = String((JSON.parse(text) as { error?: unknown }).error ?? "");
+    } catch {
+      // not JSON: the status alone
+    }
+    return `http ${statusCode}${code ? ` ${code}` : ""}`;
+  };
+
+  return {
+    origin: gateway,
+    path: "/orders",
+    okStatus: 201,
+    headers: (worker: number, seq: number) => ({ "idempotency-key": `e2e-${prefix}-${worker}-${seq}` }),
+    body: (worker: number, seq: number) =>
+      JSON.stringify({
+        userId: `u-${prefix}-${worker}-${seq}`,
+        items: [{ sku: HOT_SKUS[(worker + seq) % HOT_SKUS.length], qty: 1 }],
+      }),
+    classify,
+  };
+}
+
 const WARMUP_CELL_MS = 5_000;
 
 /** The warm-up cell (E2eOptions.warmupCellMs): the same orders as a cell, none of them counted. False: none ran. */
@@ -283,33 +327,13 @@ async function warmUp(
   const durationMs = options.warmupCellMs ?? WARMUP_CELL_MS;
   if (durationMs === 0 || options.signal.aborted) return false;
   const concurrency = Math.max(...options.concurrency);
-  const prefix = `${runTag}-warm`;
   options.progress.say(`e2e: warm-up cell, ${concurrency} clients for ${durationMs / 1000}s (not counted)`);
+  // Its acknowledged orders are checked with the cells' (no lost acknowledged order).
   const warm = await runClosedLoop({
-    origin: gateway,
-    path: "/orders",
+    ...orderLoad(gateway, `${runTag}-warm`, acknowledged),
     concurrency,
     warmupMs: 0,
     durationMs,
-    okStatus: 201,
-    headers: (worker, seq) => ({ "idempotency-key": `e2e-${prefix}-${worker}-${seq}` }),
-    body: (worker, seq) =>
-      JSON.stringify({
-        userId: `u-${prefix}-${worker}-${seq}`,
-        items: [{ sku: HOT_SKUS[(worker + seq) % HOT_SKUS.length], qty: 1 }],
-      }),
-    // Its acknowledged orders are checked with the cells' (no lost acknowledged order).
-    classify: (statusCode, text) => {
-      if (statusCode !== 201) return `http ${statusCode}`;
-      let order: { id?: unknown; state?: unknown };
-      try {
-        order = JSON.parse(text) as typeof order;
-      } catch {
-        return "201 malformed body";
-      }
-      if (order.state === "CONFIRMED" && typeof order.id === "string") acknowledged.add(order.id);
-      return order.state === "CONFIRMED" ? undefined : `201 ${String(order.state)}`;
-    },
     signal: options.signal,
   });
   options.progress.say(`e2e: warm-up cell: ${Math.round(warm.okPerSecond)} orders/s; then ANALYZE`);
@@ -392,45 +416,11 @@ async function runCell(spec: CellSpec): Promise<E2eCell> {
   const cellStarted = performance.now();
   say(`${label}: ${options.warmupMs / 1000}s warm-up + ${options.durationMs / 1000}s …`);
 
-  const classify = (statusCode: number, text: string): string | undefined => {
-    if (statusCode === 200 || statusCode === 201) {
-      let order: { id?: unknown; state?: unknown; cancelReason?: unknown };
-      try {
-        order = JSON.parse(text) as typeof order;
-      } catch {
-        return `${statusCode} malformed body`;
-      }
-      if (statusCode === 201 && order.state === "CONFIRMED") {
-        if (typeof order.id === "string") acknowledged.add(order.id);
-        return undefined;
-      }
-      if (order.state === "CANCELLED") return `${statusCode} CANCELLED(${String(order.cancelReason)})`;
-      return `${statusCode} ${String(order.state)}`;
-    }
-    if (statusCode === 202) return "202 deadline";
-    let code = "";
-    try {
-      code = String((JSON.parse(text) as { error?: unknown }).error ?? "");
-    } catch {
-      // not JSON: the status alone
-    }
-    return `http ${statusCode}${code ? ` ${code}` : ""}`;
-  };
-
   const load = await runClosedLoop({
-    origin: services.gateway.url,
-    path: "/orders",
+    ...orderLoad(services.gateway.url, prefix, acknowledged),
     concurrency,
     warmupMs: options.warmupMs,
     durationMs: options.durationMs,
-    okStatus: 201,
-    headers: (worker, seq) => ({ "idempotency-key": `e2e-${prefix}-${worker}-${seq}` }),
-    body: (worker, seq) =>
-      JSON.stringify({
-        userId: `u-${prefix}-${worker}-${seq}`,
-        items: [{ sku: HOT_SKUS[(worker + seq) % HOT_SKUS.length], qty: 1 }],
-      }),
-    classify,
     signal: options.signal,
     onMeasureStart: () => {
       cpuBefore = cpuSnapshot(roots);

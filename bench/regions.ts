@@ -262,17 +262,21 @@ async function main(options: Options) {
     // Measured 2026-12-03: in the first cell after (b) east's services took 1.5-2.5 times the CPU per
     // order of the later cells (the gateway 0.66 against 0.26-0.30 ms), whichever side that cell
     // was, and the first cell is an "on" one: it weighed on the ratio as if replication cost it.
+    // (c)'s closed loop: new east users through east's gateway, one hot SKU.
+    const eastOrders = (tag: string) => ({
+      origin: east.gateway.url,
+      path: "/orders",
+      concurrency: options.clients,
+      okStatus: 201,
+      headers: (worker: number, seq: number) => ({ "idempotency-key": `cost-${tag}-${worker}-${seq}` }),
+      body: (worker: number, seq: number) =>
+        JSON.stringify({ userId: eastUser(`cost-${tag}-${worker}-${seq}`), items: [{ sku: SKU, qty: 1 }] }),
+    });
     if (options.cellWarmup > 0) {
       const warm = await runClosedLoop({
-        origin: east.gateway.url,
-        path: "/orders",
-        concurrency: options.clients,
+        ...eastOrders("warm"),
         warmupMs: 0,
         durationMs: options.cellWarmup,
-        okStatus: 201,
-        headers: (worker, seq) => ({ "idempotency-key": `cost-warm-${worker}-${seq}` }),
-        body: (worker, seq) =>
-          JSON.stringify({ userId: eastUser(`cost-warm-${worker}-${seq}`), items: [{ sku: SKU, qty: 1 }] }),
       });
       // As bench/orders.ts does after its warm-up: statistics that match the tables, as autovacuum
       // keeps them in a shop in service, so no cell scans tables its plans thought empty.
@@ -301,18 +305,9 @@ async function main(options: Options) {
         onMeasureEnd: () => {
           cpuAfter = cpuSnapshot(replicationRoots);
         },
-        origin: east.gateway.url,
-        path: "/orders",
-        concurrency: options.clients,
+        ...eastOrders(String(cell)),
         warmupMs: 1_000,
         durationMs: options.cell,
-        okStatus: 201,
-        headers: (worker, seq) => ({ "idempotency-key": `cost-${cell}-${worker}-${seq}` }),
-        body: (worker, seq) =>
-          JSON.stringify({
-            userId: eastUser(`cost-${cell}-${worker}-${seq}`),
-            items: [{ sku: SKU, qty: 1 }],
-          }),
       });
       // On one host the peer region's share of the work (its relays and database) takes the same
       // cores as the region measured; in a deployment it runs elsewhere. Reported beside the ratio.

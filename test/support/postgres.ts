@@ -65,34 +65,44 @@ export async function startTwoRegionDatabases(): Promise<TwoRegionDatabases> {
 
 /**
  * Runs `work` in a transaction of its own and keeps that transaction open, with the locks it took
- * and the rows it wrote, until `commit` is called. For tests that force an interleaving: a row held,
- * a writer still running.
+ * and the rows it wrote, until `commit` or `rollback` is called. For tests that force an
+ * interleaving: a row held, a writer still running.
  */
 export async function holdTransaction(
   sql: Sql,
   work: (tx: Sql) => Promise<unknown>,
-): Promise<{ commit: () => Promise<void> }> {
-  let commit!: () => void;
-  const mayCommit = new Promise<void>((resolve) => {
-    commit = resolve;
+): Promise<{ commit: () => Promise<void>; rollback: () => Promise<void> }> {
+  let end!: (commit: boolean) => void;
+  const ended = new Promise<boolean>((resolve) => {
+    end = resolve;
   });
   let held!: () => void;
   const isHeld = new Promise<void>((resolve) => {
     held = resolve;
   });
-  const transaction = sql.begin(async (tx) => {
-    await work(tx as unknown as Sql);
-    held();
-    await mayCommit;
-  });
+  const transaction = sql
+    .begin(async (tx) => {
+      await work(tx as unknown as Sql);
+      held();
+      if (!(await ended)) throw new RolledBack();
+    })
+    .catch((error) => {
+      if (!(error instanceof RolledBack)) throw error;
+    });
   await Promise.race([isHeld, transaction]); // a failing `work` ends the transaction: say so
   return {
     commit: async () => {
-      commit();
+      end(true);
+      await transaction;
+    },
+    rollback: async () => {
+      end(false);
       await transaction;
     },
   };
 }
+
+class RolledBack extends Error {}
 
 /**
  * Sequential and index scans of `tables` so far, counting `session`'s own: its statistics are

@@ -1,4 +1,4 @@
-import type { ReservedSql, Sql } from "postgres";
+import type { ReservedSql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryEngine } from "../../../src/shop/inventory/engine.ts";
 import { type InventoryStore, ORDER_LOCK_CLASS } from "../../../src/shop/inventory/store.ts";
@@ -8,6 +8,7 @@ import {
   REGION,
   startInventoryFixture,
 } from "../../support/inventory.ts";
+import { holdTransaction } from "../../support/postgres.ts";
 
 /**
  * Interleavings of settlement, expiry and reserve batches for one order, each forced with a row lock
@@ -29,40 +30,6 @@ const expectLedgerConsistent = () => fixture.expectLedgerConsistent();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Runs `hold` in a transaction on its own connection and keeps the transaction open (with whatever
- * locks or uncommitted rows `hold` left) until `end` is called; then rolls it back.
- */
-async function holdOpen(sql: Sql, hold: (tx: Sql) => Promise<unknown>) {
-  let end!: () => void;
-  const ended = new Promise<void>((resolve) => {
-    end = resolve;
-  });
-  let started!: () => void;
-  const holding = new Promise<void>((resolve) => {
-    started = resolve;
-  });
-  const done = sql
-    .begin(async (tx) => {
-      await hold(tx as unknown as Sql);
-      started();
-      await ended;
-      throw new RolledBack();
-    })
-    .catch((error) => {
-      if (!(error instanceof RolledBack)) throw error;
-    });
-  await holding;
-  return {
-    async release() {
-      end();
-      await done;
-    },
-  };
-}
-
-class RolledBack extends Error {}
-
 async function statesOf(orderId: string): Promise<string[]> {
   const rows = await fixture.database.sql<{ state: string }[]>`
     SELECT state FROM reservation WHERE order_id = ${orderId} ORDER BY sku_id`;
@@ -76,7 +43,7 @@ describe("the ledger is in the stock row's order", () => {
     const order = `ledger-order-${sku}`;
     await engine.reserve(order, sku, 1);
     // A reserve batch (say) holds the stock row: the release must wait for it.
-    const holder = await holdOpen(
+    const holder = await holdTransaction(
       fixture.database.sql,
       (tx) => tx`SELECT 1 FROM stock WHERE sku_id = ${sku} AND region = ${REGION} FOR UPDATE`,
     );
@@ -84,7 +51,7 @@ describe("the ledger is in the stock row's order", () => {
     await sleep(300);
     const [{ handedOver } = { handedOver: new Date(0) }] = await fixture.database.sql<{ handedOver: Date }[]>`
       SELECT clock_timestamp() AS "handedOver"`;
-    await holder.release();
+    await holder.rollback();
     await release;
     await engine.close();
     const [movement] = await fixture.database.sql<{ at: Date }[]>`
@@ -195,13 +162,13 @@ describe("settlement is all-or-nothing per order", () => {
     await fixture.database
       .sql`UPDATE reservation SET expires_at = now() - interval '1 second' WHERE order_id = ${order}`;
     // A commit of this order is under way and holds A's row: the sweeper must not release B alone.
-    const commitInProgress = await holdOpen(
+    const commitInProgress = await holdTransaction(
       fixture.database.sql,
       (tx) => tx`SELECT 1 FROM reservation WHERE order_id = ${order} AND sku_id = ${a} FOR UPDATE`,
     );
     const sweep = engine.sweepOnce();
     await sleep(300);
-    await commitInProgress.release();
+    await commitInProgress.rollback();
     await sweep;
     const commit = await engine.commit(order);
     await engine.close();
@@ -238,7 +205,7 @@ describe.each(["coalesce", "direct"] as const)(
     async function raceReleaseAgainstDelayedReserve(order: string, sku: string, alreadyHeld?: string) {
       const engine = new InventoryEngine(store, { ...options, strategy });
       if (alreadyHeld) await engine.reserve(order, alreadyHeld, 1);
-      const blocker = await holdOpen(
+      const blocker = await holdTransaction(
         fixture.database.sql,
         (tx) =>
           tx`INSERT INTO reservation (order_id, sku_id, region, qty, state, expires_at)
@@ -248,7 +215,7 @@ describe.each(["coalesce", "direct"] as const)(
       await sleep(200); // the reserve is now waiting on the blocker's row
       const release = engine.release(order);
       await sleep(200); // the release has committed, or is waiting for the reserve
-      await blocker.release();
+      await blocker.rollback();
       const [reserved, released] = await Promise.all([reserve, release]);
       await engine.close();
       return { reserved, released };

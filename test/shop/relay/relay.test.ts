@@ -12,7 +12,7 @@ import {
   readOrderCopies,
 } from "../../../src/shop/relay/order-copies.ts";
 import { OutboxLog } from "../../../src/shop/relay/outbox-log.ts";
-import { type LagStages, Relay } from "../../../src/shop/relay/relay.ts";
+import { type LagStages, Relay, type RelayTelemetry } from "../../../src/shop/relay/relay.ts";
 import { holdTransaction, startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
 
 /**
@@ -36,13 +36,14 @@ beforeAll(async () => {
 
 afterAll(() => regions?.stop());
 
-const relay = (from: "east" | "west", batchSize = 500) =>
+const relay = (from: "east" | "west", batchSize = 500, telemetry?: RelayTelemetry) =>
   new Relay({
     source: from === "east" ? { region: "east", db: east } : { region: "west", db: west },
     peer: from === "east" ? { region: "west", db: west } : { region: "east", db: east },
     batchSize,
     pollMs: 2,
     maxBackoffMs: 100,
+    ...(telemetry ? { telemetry } : {}),
   });
 
 /** Ships until the source's log has nothing more below its horizon; returns the batches' outcomes summed. */
@@ -175,13 +176,9 @@ describe("relay between two regions", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // the writer's transaction stays open
     await writer.commit();
     const shipped: { lag: readonly number[]; stages: LagStages }[] = [];
-    const measured = new Relay({
-      source: { region: "east", db: east },
-      peer: { region: "west", db: west },
-      batchSize: 500,
-      pollMs: 2,
-      maxBackoffMs: 100,
-      telemetry: { shipped: (_, __, lag, stages) => shipped.push({ lag, stages }), failed: () => {} },
+    const measured = relay("east", 500, {
+      shipped: (_, __, lag, stages) => shipped.push({ lag, stages }),
+      failed: () => {},
     });
     expect((await drain(measured)).inserted).toBe(1);
     const [batch] = shipped;
