@@ -25,9 +25,11 @@ export interface ClassFigures {
 }
 
 /**
- * Per class: answers, answers per second over the run's span (first intended send → last answer:
- * answers that come late stretch it, so a shop that falls behind is not flattered), and latency
- * percentiles from the intended send time.
+ * Per class: answers, answers per second over the run's span, and latency percentiles from the
+ * intended send time. The span runs from the first send to the last answer, and at least to the
+ * last send: answers that come late stretch it, so a shop that falls behind is not flattered, and
+ * one that stops answering early is not either. A buyer's timeout is not an answer and does not
+ * stretch it: when it fires is the buyer's choice, not the shop's.
  */
 export function classFigures(ops: readonly HistoryOp[]): {
   spanMs: number;
@@ -36,8 +38,14 @@ export function classFigures(ops: readonly HistoryOp[]): {
   const client = ops.filter((op): op is ClientOp => op.process === "client" && op.kind === "order");
   const invokes = client.filter((op) => op.type === "invoke");
   const completions = client.filter((op) => op.type !== "invoke");
-  const first = Math.min(...invokes.map((op) => op.time));
-  const last = Math.max(...completions.map((op) => op.time));
+  // Loops, not Math.min(...times): a long burst has more sends than a call takes arguments.
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const op of invokes) {
+    first = Math.min(first, op.time);
+    last = Math.max(last, op.time);
+  }
+  for (const op of completions) if (classify(op) !== "no_answer") last = Math.max(last, op.time);
   const spanMs = Number.isFinite(first) && Number.isFinite(last) ? Math.max(1, last - first) : 0;
   const classes = {} as Record<AnswerClass, ClassFigures>;
   for (const name of ["confirmed", "sold_out", "rejected_429", "other", "no_answer"] as const) {

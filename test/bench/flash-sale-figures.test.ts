@@ -51,4 +51,19 @@ describe("flash-sale figures", () => {
     expect(Math.abs((classes.rejected_429.p99Ms ?? 0) - 3000)).toBeLessThan(3);
     expect(classes.sold_out).toMatchObject({ answers: 0, p50Ms: null });
   });
+
+  it("ends the span at the last answer, not at a buyer's timeout, and never before the last send", () => {
+    const ops = [
+      order("invoke", 0),
+      order("ok", 1000, { state: "CONFIRMED", status: 201 }, 1000),
+      order("invoke", 2000),
+      order("fail", 2200, { status: 429 }, 200),
+      order("invoke", 3000),
+      order("info", 13_000, { error: "timeout after 10000 ms" }, 10_000),
+    ];
+    const { spanMs, classes } = classFigures(ops);
+    expect(spanMs).toBe(3000);
+    expect(classes.confirmed.perSecond).toBeCloseTo(1 / 3, 6);
+    expect(classes.no_answer.answers).toBe(1);
+  });
 });
