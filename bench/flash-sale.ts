@@ -11,12 +11,14 @@
  * the quota, false sold-outs (refused while stock was available, the lab's checker), CPU per answer
  * across every process, and every lab invariant over the run's history and final state. A buyer is
  * one attempt: no retry after a 429 (the next buyer is the retry). Durability as deployed: fsync and
- * synchronous_commit on, a synchronous standby. Writes bench/results/flash-sale.json.
+ * synchronous_commit on, a synchronous standby. A warm-up burst on SKUs of its own comes before the
+ * sale (`--warmup`), settles and is checked, and is not counted. Writes bench/results/flash-sale.json.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
+import postgres from "postgres";
 import { availabilityTimelines } from "../src/lab/checkers/false-sold-out.ts";
 import { CHECK_NAMES, runChecks } from "../src/lab/checkers/registry.ts";
 import { isUnreadable, namedInHistory, readFinalState } from "../src/lab/experiments/final-state.ts";
@@ -26,7 +28,7 @@ import { type ServiceRole, startTopology, type Topology } from "../src/lab/topol
 import { BENCH_SERVICE_ENV } from "../src/lab/topology/service-env.ts";
 import { runWorkload } from "../src/lab/workload/index.ts";
 import { seedSkus } from "./api.ts";
-import { parseDuration, progress } from "./common.ts";
+import { parseDuration, parseWarmup, progress } from "./common.ts";
 import { cpuBetween, cpuSnapshot } from "./cpu.ts";
 import { cpuProfileEnv } from "./cpu-profile-env.ts";
 import { classFigures, classify } from "./flash-sale-figures.ts";
@@ -39,6 +41,8 @@ interface Options {
   coldShare: number;
   connections: number;
   timeout: number;
+  warmup: number;
+  warmupRate: number;
   gate: boolean;
   out: string;
   keep: boolean;
@@ -48,6 +52,8 @@ interface Options {
 const HOT_PRICE = 1_000;
 const COLD_STOCK = 10_000_000;
 const COLD_SKUS = 20;
+/** The warm-up's own SKU on sale: it sells out within the warm-up, so the gate's path warms up too. */
+const WARMUP_UNITS = 300;
 
 /** Host busy (all cores) from which a burst's figures are flagged as bound by the machine. */
 const SATURATED_PERCENT = 95;
@@ -78,9 +84,14 @@ async function main(options: Options): Promise<number> {
     const tag = Date.now().toString(36).toUpperCase();
     const hot = Array.from({ length: options.hotSkus }, (_, i) => `FLASH-${tag}-HOT-${i + 1}`);
     const cold = Array.from({ length: COLD_SKUS }, (_, i) => `FLASH-${tag}-COLD-${i + 1}`);
+    // The warm-up sells SKUs of its own, so the sale's checkers see the sale alone.
+    const warmHot = [`FLASH-${tag}-WARM-HOT`];
+    const warmCold = [`FLASH-${tag}-WARM-COLD`];
     await seedSkus(region.services.inventory.url, topology.token, [
       ...hot.map((id) => ({ id, stock: options.units, price: HOT_PRICE })),
       ...cold.map((id) => ({ id, stock: COLD_STOCK, price: HOT_PRICE })),
+      ...warmHot.map((id) => ({ id, stock: WARMUP_UNITS, price: HOT_PRICE })),
+      ...warmCold.map((id) => ({ id, stock: COLD_STOCK, price: HOT_PRICE })),
     ]);
     const roots = {
       gateway: topology.gateway.pid,
@@ -91,17 +102,23 @@ async function main(options: Options): Promise<number> {
       "pg-replica": region.cluster.replica?.pid,
     };
     const gatewayUrl = topology.gateway.url;
-    const burst = async (label: string, orderPath: string) => {
+    const burst = async (
+      label: string,
+      orderPath: string,
+      skus = { hot, cold },
+      load = { rate: options.rate, durationMs: options.duration },
+    ) => {
       const ops: HistoryOp[] = [];
       const before = cpuSnapshot(roots);
+      const startedAt = performance.now();
       const result = await runWorkload({
         gatewayUrl,
-        rate: options.rate,
+        rate: load.rate,
         arrival: "poisson",
-        durationMs: options.duration,
+        durationMs: load.durationMs,
         users: 10_000_000,
-        hotSkus: hot,
-        coldSkus: cold,
+        hotSkus: skus.hot,
+        coldSkus: skus.cold,
         mix: { order: 1, "order-read": 0, "catalog-read": 0 },
         shape: { hotShare: 1 - options.coldShare, multiItemShare: 0, missingSkuShare: 0 },
         keyPrefix: `flash-${tag}-${label}`,
@@ -116,6 +133,7 @@ async function main(options: Options): Promise<number> {
           ),
       });
       const cpu = cpuBetween(before, cpuSnapshot(roots));
+      const wallMs = performance.now() - startedAt;
       const figures = classFigures(ops);
       const otherKinds = new Map<string, number>();
       for (const op of ops)
@@ -140,10 +158,11 @@ async function main(options: Options): Promise<number> {
       const shopCores = Object.entries(cpu.percent)
         .filter(([name]) => name !== "bench" && name !== "other")
         .reduce((sum, [, percent]) => sum + percent / 100, 0);
-      const cpuMsPerAnswer = answers > 0 ? (shopCores * figures.spanMs) / answers : null;
+      // The CPU of the whole burst (its wait for the last timeouts included), not of its span alone.
+      const cpuMsPerAnswer = answers > 0 ? (shopCores * wallMs) / answers : null;
       say(
         `${label}: ${answers} answers in ${(figures.spanMs / 1000).toFixed(1)} s (${((answers / figures.spanMs) * 1000).toFixed(0)}/s); ` +
-          `offered ${result.progress.arrivals} at ${options.rate}/s`,
+          `offered ${result.progress.arrivals} at ${load.rate}/s`,
       );
       return { ops, figures, answers, cpu, cpuMsPerAnswer, sent: result.progress.arrivals };
     };
@@ -152,6 +171,52 @@ async function main(options: Options): Promise<number> {
       `(1) ceiling: the gateway's no-op order route, ${options.rate} buyers/s for ${options.duration / 1000} s`,
     );
     const ceiling = await burst("ceiling", "/bench/noop-order");
+    const databaseUrl = region.cluster.primary.url;
+    /** Every saga since `since` settled, then the final state of `skus` and every checker over `ops`. */
+    const check = async (ops: HistoryOp[], skus: string[], since: Date) => {
+      await settle(databaseUrl, 0, since, { floorMs: 10_000, stallMs: 10_000 });
+      const final = await readFinalState({
+        databaseUrl,
+        region: region.name,
+        skus,
+        since,
+        ...namedInHistory(ops),
+        paymentUrl: region.services["payment-sim"].url,
+        token: topology?.token ?? "",
+      });
+      return { final, checks: runChecks(CHECK_NAMES, ops, final) };
+    };
+    // The first seconds of a sale on fresh services pay for their warm-up (compiling the order
+    // path, PostgreSQL's caches): bench:orders' first cell cost 1.5 times the CPU per order of the
+    // next. A warm-up burst on SKUs of its own comes first, settles and is checked, not counted;
+    // then ANALYZE, as autovacuum does within a minute in a shop in service.
+    let warmupChecks: Awaited<ReturnType<typeof check>>["checks"] = [];
+    if (options.warmup > 0) {
+      say(
+        `warm-up: ${options.warmupRate} buyers/s for ${options.warmup / 1000} s at a SKU of ${WARMUP_UNITS} units (not counted)`,
+      );
+      const warmSince = new Date();
+      const warm = await burst(
+        "warm-up",
+        "/orders",
+        { hot: warmHot, cold: warmCold },
+        {
+          rate: options.warmupRate,
+          durationMs: options.warmup,
+        },
+      );
+      ({ checks: warmupChecks } = await check(warm.ops, [...warmHot, ...warmCold], warmSince));
+      const failed = warmupChecks.filter((c) => c.status === "fail").map((c) => c.name);
+      say(
+        `warm-up checks: ${failed.length === 0 ? "no failure" : `FAILED ${failed.join(", ")}`}; then ANALYZE`,
+      );
+      const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+      try {
+        await sql`ANALYZE`;
+      } finally {
+        await sql.end();
+      }
+    }
     say(
       `(2) the sale: ${options.rate} buyers/s for ${options.duration / 1000} s at ${hot.length} hot SKUs × ${options.units} units` +
         ` (${Math.round((1 - options.coldShare) * 100)} %), the rest at ${cold.length} cold SKUs`,
@@ -166,18 +231,7 @@ async function main(options: Options): Promise<number> {
     const sale = await burst("sale", "/orders");
 
     say("settling: waiting for every saga, then reading the final state and running every checker");
-    const databaseUrl = region.cluster.primary.url;
-    await settle(databaseUrl, 0, since, { floorMs: 10_000, stallMs: 10_000 });
-    const final = await readFinalState({
-      databaseUrl,
-      region: region.name,
-      skus: [...hot, ...cold],
-      since,
-      ...namedInHistory(sale.ops),
-      paymentUrl: region.services["payment-sim"].url,
-      token: topology.token,
-    });
-    const checks = runChecks(CHECK_NAMES, sale.ops, final);
+    const { final, checks } = await check(sale.ops, [...hot, ...cold], since);
     const inventory = isUnreadable(final.inventory) ? undefined : final.inventory;
     const timelines = inventory ? availabilityTimelines(inventory.movements) : undefined;
     const hotSkus = hot.map((sku) => {
@@ -205,6 +259,10 @@ async function main(options: Options): Promise<number> {
         coldShare: options.coldShare,
         connections: options.connections,
         buyerTimeoutMs: options.timeout,
+        warmup:
+          options.warmup > 0
+            ? `${options.warmupRate} buyers/s for ${options.warmup} ms at ${WARMUP_UNITS} units of its own SKU, checked, not counted; then ANALYZE`
+            : "none",
         soldOutGate: options.gate ? "on (the shop's defaults)" : "off",
         cores: os.availableParallelism(),
         durability: "fsync on, synchronous_commit on, synchronous standby",
@@ -229,6 +287,11 @@ async function main(options: Options): Promise<number> {
       hotSkus,
       falseSoldOuts: falseSoldOut?.status === "fail" ? falseSoldOut.problems.length : falseSoldOut?.status,
       checks: checks.map((c) => ({ name: c.name, status: c.status, problems: c.problems.slice(0, 5) })),
+      warmupChecks: warmupChecks.map((c) => ({
+        name: c.name,
+        status: c.status,
+        problems: c.problems.slice(0, 5),
+      })),
     };
     say("");
     say(`class          answers    /s     p50 ms   p99 ms   p99.9 ms`);
@@ -269,7 +332,9 @@ async function main(options: Options): Promise<number> {
     mkdirSync(path.dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(figures, null, 2)}\n`);
     say(`figures: ${options.out}`);
-    return checks.some((c) => c.status === "fail") ? 1 : 0;
+    for (const c of warmupChecks.filter((c) => c.status === "fail"))
+      say(`warm-up check ${c.name}: fail (${c.problems[0]})`);
+    return [...checks, ...warmupChecks].some((c) => c.status === "fail") ? 1 : 0;
   } finally {
     await topology?.stop();
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
@@ -295,6 +360,13 @@ const program = new Command("bench:flash-sale")
   .option("--cold-share <x>", "share of buyers ordering a cold (plentiful) SKU", Number, 0.02)
   .option("--connections <n>", "sockets from the buyers to the gateway", Number, 256)
   .option("--timeout <d>", "how long a buyer waits for an answer", parseDuration, 10_000)
+  .option(
+    "--warmup <d>",
+    "a warm-up burst before the sale, on SKUs of its own (0: none)",
+    parseWarmup,
+    3_000,
+  )
+  .option("--warmup-rate <n>", "buyers per second of the warm-up burst", Number, 1_000)
   .option("--no-gate", "switch the order service's sold-out gate off (CHAOSCART_SOLD_OUT_GATE_TTL_MS=0)")
   .option("--out <file>", "figures as JSON", "bench/results/flash-sale.json")
   .option("--keep", "keep the lab's directory (logs, data)", false)
