@@ -68,3 +68,24 @@ export function classFigures(ops: readonly HistoryOp[]): {
   }
   return { spanMs, classes };
 }
+
+/**
+ * Who refused the buyers answered 429: the gateway (its rate limits or its bound on requests in
+ * flight to the order service: `rate_limited`) or the order service's admission control
+ * (`overloaded`), one hop further and costlier.
+ */
+export function refusals(ops: readonly HistoryOp[]): {
+  gateway: number;
+  orderService: number;
+  unknown: number;
+} {
+  const counts = { gateway: 0, orderService: 0, unknown: 0 };
+  for (const op of ops) {
+    if (op.process !== "client" || op.kind !== "order" || op.type === "invoke") continue;
+    if (classify(op) !== "rejected_429") continue;
+    if (op.value.error === "rate_limited") counts.gateway++;
+    else if (op.value.error === "overloaded") counts.orderService++;
+    else counts.unknown++;
+  }
+  return counts;
+}

@@ -31,7 +31,7 @@ import { seedSkus } from "./api.ts";
 import { parseDuration, parseWarmup, progress } from "./common.ts";
 import { cpuBetween, cpuSnapshot } from "./cpu.ts";
 import { cpuProfileEnv } from "./cpu-profile-env.ts";
-import { classFigures, classify } from "./flash-sale-figures.ts";
+import { classFigures, classify, refusals } from "./flash-sale-figures.ts";
 
 interface Options {
   rate: number;
@@ -279,6 +279,7 @@ async function main(options: Options): Promise<number> {
         sent: sale.sent,
         cpuMsPerAnswer: sale.cpuMsPerAnswer,
         cpu: sale.cpu,
+        refusals: refusals(sale.ops),
       },
       answerRateToCeiling:
         ceiling.answers > 0
@@ -299,6 +300,11 @@ async function main(options: Options): Promise<number> {
       say(
         `${name.padEnd(13)} ${String(c.answers).padStart(8)} ${c.perSecond.toFixed(0).padStart(6)} ${fmt(c.p50Ms)} ${fmt(c.p99Ms)} ${fmt(c.p999Ms)}`,
       );
+    const refused = figures.sale.refusals;
+    say(
+      `429 from the gateway ${refused.gateway}, from the order service's admission control ${refused.orderService}` +
+        (refused.unknown > 0 ? `, other ${refused.unknown}` : ""),
+    );
     say(
       `answers/s: sale ${((sale.answers / sale.figures.spanMs) * 1000).toFixed(0)} vs no-op ceiling ` +
         `${((ceiling.answers / ceiling.figures.spanMs) * 1000).toFixed(0)} = ${figures.answerRateToCeiling?.toFixed(3)}×`,
@@ -360,12 +366,7 @@ const program = new Command("bench:flash-sale")
   .option("--cold-share <x>", "share of buyers ordering a cold (plentiful) SKU", Number, 0.02)
   .option("--connections <n>", "sockets from the buyers to the gateway", Number, 256)
   .option("--timeout <d>", "how long a buyer waits for an answer", parseDuration, 10_000)
-  .option(
-    "--warmup <d>",
-    "a warm-up burst before the sale, on SKUs of its own (0: none)",
-    parseWarmup,
-    3_000,
-  )
+  .option("--warmup <d>", "a warm-up burst before the sale, on SKUs of its own (0: none)", parseWarmup, 3_000)
   .option("--warmup-rate <n>", "buyers per second of the warm-up burst", Number, 1_000)
   .option("--no-gate", "switch the order service's sold-out gate off (CHAOSCART_SOLD_OUT_GATE_TTL_MS=0)")
   .option("--out <file>", "figures as JSON", "bench/results/flash-sale.json")

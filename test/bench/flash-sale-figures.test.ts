@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classFigures, classify } from "../../bench/flash-sale-figures.ts";
+import { classFigures, classify, refusals } from "../../bench/flash-sale-figures.ts";
 import type { ClientOp } from "../../src/lab/history/op.ts";
 
 let id = 0;
@@ -50,6 +50,20 @@ describe("flash-sale figures", () => {
     expect(classes.rejected_429.answers).toBe(1);
     expect(Math.abs((classes.rejected_429.p99Ms ?? 0) - 3000)).toBeLessThan(3);
     expect(classes.sold_out).toMatchObject({ answers: 0, p50Ms: null });
+  });
+
+  it("tells the gateway's refusals from the order service's", () => {
+    const ops = [
+      order("invoke", 0),
+      order("fail", 1, { status: 429, error: "rate_limited" }),
+      order("invoke", 2),
+      order("fail", 3, { status: 429, error: "overloaded" }),
+      order("invoke", 4),
+      order("fail", 5, { status: 429, error: "overloaded" }),
+      order("invoke", 6),
+      order("fail", 7, { status: 409, error: "sold_out" }),
+    ];
+    expect(refusals(ops)).toEqual({ gateway: 1, orderService: 2, unknown: 0 });
   });
 
   it("ends the span at the last answer, not at a buyer's timeout, and never before the last send", () => {
