@@ -172,6 +172,7 @@ async function main(options: Options): Promise<number> {
     );
     const ceiling = await burst("ceiling", "/bench/noop-order");
     const databaseUrl = region.cluster.primary.url;
+    const token = topology.token;
     /** Every saga since `since` settled, then the final state of `skus` and every checker over `ops`. */
     const check = async (ops: HistoryOp[], skus: string[], since: Date) => {
       await settle(databaseUrl, 0, since, { floorMs: 10_000, stallMs: 10_000 });
@@ -182,7 +183,7 @@ async function main(options: Options): Promise<number> {
         since,
         ...namedInHistory(ops),
         paymentUrl: region.services["payment-sim"].url,
-        token: topology?.token ?? "",
+        token,
       });
       return { final, checks: runChecks(CHECK_NAMES, ops, final) };
     };
