@@ -30,11 +30,14 @@ import {
  * the ledger. Many orders' commits share one statement and one commit (group commit, issue
  * "flash-sale speed" §3); a release settles one order (the caller holds that order's lock).
  *
- * The orders' reservation rows are locked first (`mine`, in order and SKU order; a locking read
- * returns each row's newest version), by one primary-key probe per order: a plain `order_id =
- * ANY($1)` was planned, on the statistics of a table of a few hundred rows, as a scan of the whole
- * table, and the cached plan kept scanning it as it grew (`npm run bench:orders`, statistics taken at
- * about 600 reservations: 830-1,650 rows read per confirmed order; by key, none). A commit changes an order's rows only if every one is HELD:
+ * The orders' reservation rows are locked first (`mine`, in order and SKU order: the sorted ids
+ * drive the probes; a locking read returns each row's newest version), by one primary-key probe per
+ * order. A plain `order_id = ANY($1)` was planned, on the statistics of a table of a few hundred
+ * rows, as a scan of the whole table, and the cached plan kept scanning it as it grew (`npm run
+ * bench:orders`, statistics taken at about 600 reservations: 830-1,650 rows read per confirmed
+ * order; by key, none).
+ *
+ * A commit changes an order's rows only if every one is HELD:
  * an order whose item was released (expired, or compensated) must not have its other items sold. A
  * release changes the HELD ones unless any is COMMITTED (then the order was sold, and nothing is
  * returned). Answers every reservation of the orders with its state after the statement, and
