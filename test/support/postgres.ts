@@ -120,3 +120,14 @@ export async function tableScans(
     WHERE relname IN ${session(tables as string[])}`;
   return Object.fromEntries(rows.map(({ relname, seq, idx }) => [relname, { seq, idx }]));
 }
+
+/**
+ * How many other sessions are waiting for a lock while running a statement whose text contains
+ * `fragment`. For tests that force an interleaving: "both writers are queued on the held row".
+ */
+export async function lockWaiters(sql: Sql, fragment: string): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE wait_event_type = 'Lock' AND query LIKE ${`%${fragment}%`} AND pid <> pg_backend_pid()`;
+  return row?.n ?? 0;
+}

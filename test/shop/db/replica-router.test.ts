@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ReplicaRouter } from "../../../src/shop/db/replica-router.ts";
-import { startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { lockWaiters, startTestDatabase, type TestDatabase } from "../../support/postgres.ts";
 
 let database: TestDatabase;
 
@@ -26,13 +26,7 @@ it("keeps one heartbeat write in flight while the primary stalls, not one per in
     pino({ level: "silent" }),
     new Registry(),
   );
-  const waiting = async () => {
-    const [row] = await database.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE query LIKE '%INSERT INTO replica_heartbeat%' AND wait_event_type = 'Lock'
-        AND pid <> pg_backend_pid()`;
-    return row?.n ?? 0;
-  };
+  const waiting = () => lockWaiters(database.sql, "INSERT INTO replica_heartbeat");
   try {
     let stalled = -1;
     // The primary stalls: the heartbeat table is locked for 600 ms (30 heartbeat intervals).

@@ -2,7 +2,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryStore } from "../../../src/shop/inventory/store.ts";
 import { type InventoryFixture, REGION, startInventoryFixture } from "../../support/inventory.ts";
-import { holdTransaction, tableScans } from "../../support/postgres.ts";
+import { holdTransaction, lockWaiters, tableScans } from "../../support/postgres.ts";
 
 /**
  * How a settlement (commit or release, store.ts SETTLE) reaches the orders' reservations: by key,
@@ -72,9 +72,9 @@ describe("a settlement's statement", () => {
     await hold(sku, base, 2);
     const [first, second] = [(base + 1n).toString(), (base + 2n).toString()];
     const { sql } = fixture.database;
-    // The first order's row is held, so both settlements queue on it. Locking in the order asked,
-    // the one asked [second, first] would hold the second row meanwhile, and once the first row is
-    // free each would wait for the other's.
+    // The first order's row is held, so both settlements queue on it, the one asked [first, second]
+    // ahead. Locking in the order asked, the one asked [second, first] would hold the second row
+    // meanwhile: once the first row is free, the one ahead takes it and each waits for the other's.
     const holder = await holdTransaction(
       sql,
       (tx) => tx`SELECT 1 FROM reservation WHERE order_id = ${first} FOR UPDATE`,
@@ -82,22 +82,16 @@ describe("a settlement's statement", () => {
     const stores = [0, 1].map(() => postgres(fixture.database.url, { max: 1, onnotice: () => {} }));
     try {
       const [inOrder, reversed] = stores.map((db) => new InventoryStore(db, REGION));
-      const settling = [inOrder?.commitMany([first, second]), reversed?.commitMany([second, first])].map(
-        (p) =>
-          (p as Promise<unknown>).then(
-            () => "settled",
-            (error: unknown) => String(error),
-          ),
-      );
-      await expect
-        .poll(
-          async () =>
-            (
-              await sql`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%tombstone%'`
-            ).length,
-          { timeout: 5_000 },
-        )
-        .toBe(2);
+      const outcome = (p: Promise<unknown> | undefined) =>
+        (p as Promise<unknown>).then(
+          () => "settled",
+          (error: unknown) => String(error),
+        );
+      const ahead = outcome(inOrder?.commitMany([first, second]));
+      await expect.poll(() => lockWaiters(sql, "tombstone"), { timeout: 5_000 }).toBe(1);
+      const behind = outcome(reversed?.commitMany([second, first]));
+      await expect.poll(() => lockWaiters(sql, "tombstone"), { timeout: 5_000 }).toBe(2);
+      const settling = [ahead, behind];
       await holder.rollback();
       expect(await Promise.all(settling)).toEqual(["settled", "settled"]);
       const states = await sql<{ state: string }[]>`

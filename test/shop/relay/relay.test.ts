@@ -13,7 +13,12 @@ import {
 } from "../../../src/shop/relay/order-copies.ts";
 import { OutboxLog } from "../../../src/shop/relay/outbox-log.ts";
 import { type LagStages, Relay, type RelayTelemetry } from "../../../src/shop/relay/relay.ts";
-import { holdTransaction, startTwoRegionDatabases, type TwoRegionDatabases } from "../../support/postgres.ts";
+import {
+  holdTransaction,
+  lockWaiters,
+  startTwoRegionDatabases,
+  type TwoRegionDatabases,
+} from "../../support/postgres.ts";
 
 /**
  * Replication between two regions (issue "active-active, part 1" §3, §4): each "region" is a
@@ -356,15 +361,7 @@ describe("relay between two regions", () => {
       await holder`BEGIN`;
       await holder`LOCK TABLE replication_applied IN EXCLUSIVE MODE`;
       const held = await place(eastStore, "east");
-      await expect
-        .poll(
-          async () =>
-            (
-              await west`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%jsonb_to_recordset%'`
-            ).length,
-          { timeout: 5_000 },
-        )
-        .toBe(1);
+      await expect.poll(() => lockWaiters(west, "jsonb_to_recordset"), { timeout: 5_000 }).toBe(1);
       // A change written now is read (and sent behind the held batch) at once: the relay does not
       // wait for the held batch to come back before it reads again.
       const writtenAt = Date.now();
